@@ -1,0 +1,3 @@
+fn main() {
+    println!("buildchain: not implemented yet");
+}

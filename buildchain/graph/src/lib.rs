@@ -1,0 +1,1 @@
+//! Generic task engine (see README.md).

@@ -1,0 +1,1 @@
+//! OCI images: pull, build, dedup (see README.md).

@@ -1,0 +1,1 @@
+//! RPM packages and yum repodata (see README.md).

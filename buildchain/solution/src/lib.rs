@@ -1,0 +1,1 @@
+//! Solution archive validation (see README.md).
