@@ -8,7 +8,7 @@ packages=(
   isomd5sum        # implantisomd5 / checkisomd5
   xorriso          # reader cross-check
   libarchive-tools # bsdtar
-  7zip             # 7z
+  p7zip-full       # 7z
   nginx            # serves the static registry config in tests
   skopeo           # pulls from nginx and from the registry
   docker-registry  # real Registry API v2 server for pull tests
