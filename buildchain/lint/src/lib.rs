@@ -1,0 +1,1 @@
+//! Linters of the distribution sources (see README.md).
