@@ -1,0 +1,3 @@
+# Any other node: installs its packages from the repositories of the bootstrap node.
+include:
+  - metalk8s.yum
