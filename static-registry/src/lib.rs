@@ -14,6 +14,11 @@ mod scan;
 use std::path::Path;
 
 pub use error::Error;
+
+/// A path as the errors show it (control characters escaped).
+pub fn shown_path(path: &Path) -> String {
+    error::shown(path)
+}
 pub use manifest::MediaType;
 pub use render::TAG_INVALID_JSON;
 pub use scan::{scan, Catalog, Manifest, Repository, ServedImage, Skipped, Tag, MANIFEST_JSON};

@@ -3,10 +3,11 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use static_container_registry::{generate_with_report, Constants, Options};
+use static_container_registry::{generate_with_report, shown_path, Constants, Options};
 
 /// Generates an nginx config include serving a directory of images (`ROOT/<name>/<tag>/`
 /// in skopeo's `dir:` layout) as a read-only Docker/OCI registry.
@@ -30,13 +31,22 @@ struct Cli {
     #[arg(long)]
     only_constants: bool,
 
-    /// Root directory containing exported images [default: current directory]
+    /// Root directory containing exported images
     #[arg(value_name = "ROOT", default_value = ".")]
     root: PathBuf,
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("static-container-registry: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     let options = Options {
         name_prefix: cli.name_prefix.unwrap_or_default(),
         server_root: cli.server_root.unwrap_or_default(),
@@ -48,12 +58,12 @@ fn main() -> anyhow::Result<()> {
             Constants::Include
         },
     };
-    let (config, skipped) = generate_with_report(&cli.root, &options)
-        .with_context(|| format!("generating the registry config of {}", cli.root.display()))?;
+    // Every error names the file or option at fault; nothing is written on error.
+    let (config, skipped) = generate_with_report(&cli.root, &options)?;
     for entry in skipped {
         eprintln!(
             "static-container-registry: not served: {}: {}",
-            entry.path.display(),
+            shown_path(&entry.path),
             entry.reason
         );
     }
