@@ -1,0 +1,167 @@
+//! A small YAML node tree with source positions, built from `yaml-rust2`'s event parser.
+//!
+//! `yaml-rust2`'s own loader keeps the last of duplicated keys and drops positions; the
+//! linters need both, so they work on this tree instead.
+
+use yaml_rust2::parser::{Event, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// One YAML node and where it starts.
+#[derive(Debug, Clone)]
+pub(crate) struct Node {
+    pub kind: NodeKind,
+    /// 1-based line of the node's first character (exact for scalars and flow collections;
+    /// the parser places block collections near, not at, their first entry).
+    pub line: usize,
+    /// 0-based column (in characters), same precision as `line`.
+    pub col: usize,
+    /// Anchor id (`&name`), 0 when none.
+    pub anchor: usize,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum NodeKind {
+    Scalar {
+        value: String,
+        /// Plain (unquoted, not block) scalars are the ones whose type is resolved
+        /// (null, booleans, numbers); all others are strings.
+        plain: bool,
+    },
+    Seq {
+        items: Vec<Node>,
+        flow: bool,
+    },
+    Map {
+        entries: Vec<(Node, Node)>,
+        flow: bool,
+    },
+    Alias(usize),
+}
+
+/// A YAML syntax error with its 1-based position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SyntaxError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+enum Open {
+    Seq(Node),
+    Map(Node, Option<Node>),
+}
+
+/// Parses every document of `text`; the roots of empty documents are absent.
+pub(crate) fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let mut parser = Parser::new_from_str(text);
+    let mut documents = Vec::new();
+    let mut stack: Vec<Open> = Vec::new();
+    loop {
+        let (event, mark) = parser.next_token().map_err(|e| SyntaxError {
+            line: e.marker().line(),
+            column: e.marker().col() + 1,
+            message: e.info().to_string(),
+        })?;
+        let complete = match event {
+            Event::StreamEnd => break,
+            Event::Nothing | Event::StreamStart | Event::DocumentStart | Event::DocumentEnd => {
+                continue
+            }
+            Event::Scalar(value, style, anchor, _) => Some(node(
+                NodeKind::Scalar {
+                    value,
+                    plain: style == TScalarStyle::Plain,
+                },
+                mark,
+                anchor,
+            )),
+            Event::Alias(id) => Some(node(NodeKind::Alias(id), mark, 0)),
+            Event::SequenceStart(anchor, _) => {
+                let flow = starts_flow(&lines, mark, '[');
+                let items = Vec::new();
+                stack.push(Open::Seq(node(NodeKind::Seq { items, flow }, mark, anchor)));
+                None
+            }
+            Event::MappingStart(anchor, _) => {
+                let flow = starts_flow(&lines, mark, '{');
+                let entries = Vec::new();
+                stack.push(Open::Map(
+                    node(NodeKind::Map { entries, flow }, mark, anchor),
+                    None,
+                ));
+                None
+            }
+            Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
+                Some(Open::Seq(n)) | Some(Open::Map(n, _)) => Some(n),
+                None => None,
+            },
+        };
+        if let Some(done) = complete {
+            match stack.last_mut() {
+                None => documents.push(done),
+                Some(Open::Seq(parent)) => {
+                    if let NodeKind::Seq { items, .. } = &mut parent.kind {
+                        items.push(done);
+                    }
+                }
+                Some(Open::Map(parent, pending_key)) => match pending_key.take() {
+                    None => *pending_key = Some(done),
+                    Some(key) => {
+                        if let NodeKind::Map { entries, .. } = &mut parent.kind {
+                            entries.push((key, done));
+                        }
+                    }
+                },
+            }
+        }
+    }
+    Ok(documents)
+}
+
+fn node(kind: NodeKind, mark: Marker, anchor: usize) -> Node {
+    Node {
+        kind,
+        line: mark.line(),
+        col: mark.col(),
+        anchor,
+    }
+}
+
+fn starts_flow(lines: &[&str], mark: Marker, opening: char) -> bool {
+    mark.line()
+        .checked_sub(1)
+        .and_then(|i| lines.get(i))
+        .and_then(|line| line.chars().nth(mark.col()))
+        == Some(opening)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalar_positions_and_flow_styles() {
+        let docs = parse_documents("a:\n  b: [1, 2]\n  c:\n  - x\n").unwrap();
+        let NodeKind::Map { entries, flow } = &docs[0].kind else {
+            panic!("not a map")
+        };
+        assert!(!flow);
+        let NodeKind::Map { entries: inner, .. } = &entries[0].1.kind else {
+            panic!("not a map")
+        };
+        let (bkey, bval) = &inner[0];
+        assert_eq!((bkey.line, bkey.col), (2, 2));
+        assert!(matches!(bval.kind, NodeKind::Seq { flow: true, .. }));
+        assert_eq!((bval.line, bval.col), (2, 5));
+        let (_, cval) = &inner[1];
+        assert!(matches!(cval.kind, NodeKind::Seq { flow: false, .. }));
+    }
+
+    #[test]
+    fn multiple_documents_and_errors() {
+        assert_eq!(parse_documents("a: 1\n---\nb: 2\n").unwrap().len(), 2);
+        let err = parse_documents("a: [1, 2\nb: 3\n").unwrap_err();
+        assert!(err.line >= 1, "{err:?}");
+    }
+}
