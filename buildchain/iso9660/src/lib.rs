@@ -1,9 +1,26 @@
-//! ISO 9660 writer and reader (see README.md).
+//! ISO 9660 (level 1-3) image writer with Rock Ridge (RRIP 1.12) and Joliet, a reader, and
+//! isomd5sum-compatible implant/check (see README.md and /work/shared/specs/iso9660.md).
 //!
-//! The public entry point used by the build tasks is [`write_image`]. This file is a stub
-//! whose signatures are the contract with `buildchain`; the implementation replaces it.
+//! - [`write_image`]: one streaming pass from a directory to an image, optionally with the
+//!   isomd5sum implanted (hashed while writing).
+//! - [`IsoImage`]: open an image, list its entries, read or extract files.
+//! - [`isomd5`]: implant into / check an existing image.
+
+mod bytes;
+mod datetime;
+mod error;
+pub mod isomd5;
+mod layout;
+pub mod names;
+mod reader;
+mod scan;
+mod susp;
+mod writer;
 
 use std::path::Path;
+
+pub use error::{CorruptKind, IsoError};
+pub use reader::{EntryKind, IsoEntry, IsoFileReader, IsoImage, Tree, VolumeInfo};
 
 /// Rock Ridge mode, as mkisofs's `-R` / `-r`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -20,18 +37,26 @@ pub enum RockRidge {
 /// How the image is built: the mkisofs flags MetalK8s uses, as data.
 #[derive(Debug, Clone)]
 pub struct IsoOptions {
+    /// Volume identifier (at most 32 printable ASCII characters).
     pub volume_id: String,
     pub rock_ridge: RockRidge,
     pub joliet: bool,
+    /// Joliet names up to 103 UCS-2 units instead of 64.
     pub joliet_long: bool,
+    /// `-l`: 30-character names even at ISO level 1.
     pub full_iso9660_filenames: bool,
+    /// 1 or 2: one extent per file; 3 (or 4, treated as 3): multi-extent files over 4 GiB.
     pub iso_level: u8,
+    /// Force this owner in Rock Ridge (mkisofs `-uid`).
     pub uid: Option<u32>,
+    /// Force this group in Rock Ridge (mkisofs `-gid`).
     pub gid: Option<u32>,
     /// `SOURCE_DATE_EPOCH`: fixes volume dates and clamps every timestamp.
     pub source_date_epoch: Option<i64>,
     /// Embed the isomd5sum checksum in the same pass (`--implantisomd5`).
     pub implant_md5: bool,
+    /// Zero sectors appended inside the volume (mkisofs `-pad`: 150; `-no-pad`: 0).
+    pub padding_sectors: u32,
 }
 
 impl Default for IsoOptions {
@@ -47,6 +72,7 @@ impl Default for IsoOptions {
             gid: None,
             source_date_epoch: None,
             implant_md5: false,
+            padding_sectors: 150,
         }
     }
 }
@@ -66,6 +92,7 @@ impl IsoOptions {
             gid: Some(0),
             source_date_epoch,
             implant_md5: true,
+            ..IsoOptions::default()
         }
     }
 }
@@ -81,20 +108,6 @@ pub struct ImageSummary {
     pub implanted_md5: Option<String>,
 }
 
-/// Errors of the writer and reader.
-#[derive(Debug)]
-pub enum IsoError {
-    NotImplemented,
-}
-
-impl std::fmt::Display for IsoError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "not implemented yet")
-    }
-}
-
-impl std::error::Error for IsoError {}
-
 /// Writes the image of `source` (a directory) to `output`, atomically (temporary name in
 /// the same directory, renamed when complete; nothing is left at `output` on error).
 pub fn write_image(
@@ -102,6 +115,5 @@ pub fn write_image(
     output: &Path,
     options: &IsoOptions,
 ) -> Result<ImageSummary, IsoError> {
-    let _ = (source, output, options);
-    Err(IsoError::NotImplemented)
+    writer::write_image(source, output, options)
 }
