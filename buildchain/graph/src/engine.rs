@@ -1,0 +1,206 @@
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Mutex;
+
+use crate::clean::CleanContext;
+use crate::context::{Event, Reporter};
+use crate::error::{render_chain, GraphError};
+use crate::fingerprint::PathKeys;
+use crate::graph::Graph;
+pub use crate::schedule::RunSummary;
+use crate::schedule::{self, Runner};
+use crate::state::State;
+use crate::task::CleanKind;
+use crate::uptodate::{check, Status};
+
+/// A graph of tasks bound to a state file.
+pub struct Engine {
+    graph: Graph,
+    state_file: PathBuf,
+    keys: PathKeys,
+}
+
+impl Engine {
+    /// `state_file` keeps the fingerprints of successful runs (usually under the build root).
+    pub fn new(graph: Graph, state_file: impl Into<PathBuf>) -> Self {
+        Engine {
+            graph,
+            state_file: state_file.into(),
+            keys: PathKeys::new(),
+        }
+    }
+
+    /// How paths are named in the state file and fingerprints (see [`PathKeys`]).
+    pub fn with_keys(mut self, keys: PathKeys) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    pub fn graph_mut(&mut self) -> &mut Graph {
+        &mut self.graph
+    }
+
+    pub fn state_file(&self) -> &Path {
+        &self.state_file
+    }
+
+    fn load_state(&self, reporter: &dyn Reporter) -> Result<State, GraphError> {
+        let state = State::load(&self.state_file)?;
+        if let Some(warning) = &state.warning {
+            reporter.event(&Event::Log {
+                task: String::new(),
+                message: warning.clone(),
+            });
+        }
+        Ok(state)
+    }
+
+    /// Runs the selected tasks (exact names; see [`Graph::select`] for patterns) and what
+    /// they depend on, on `jobs` workers. Task failures are in the summary; an `Err` is a
+    /// problem of the graph or the state file.
+    pub fn run(
+        &self,
+        selection: &[String],
+        jobs: usize,
+        reporter: &dyn Reporter,
+    ) -> Result<RunSummary, GraphError> {
+        let state = Mutex::new(self.load_state(reporter)?);
+        let stopping = AtomicBool::new(false);
+        let runner = Runner {
+            keys: &self.keys,
+            state: &state,
+            reporter,
+            stopping: &stopping,
+        };
+        schedule::run(&self.graph, selection, jobs, &runner)
+    }
+
+    /// Would `name` run, and why. A group is up to date when all its dependencies are.
+    pub fn status(&self, name: &str) -> Result<Status, GraphError> {
+        let state = State::load(&self.state_file)?;
+        let mut memo = HashMap::new();
+        self.status_in(name, &state, &mut memo)
+    }
+
+    fn status_in(
+        &self,
+        name: &str,
+        state: &State,
+        memo: &mut HashMap<String, Status>,
+    ) -> Result<Status, GraphError> {
+        if let Some(s) = memo.get(name) {
+            return Ok(s.clone());
+        }
+        let task = self
+            .graph
+            .get(name)
+            .ok_or_else(|| GraphError::UnknownTask(name.to_string()))?;
+        let status = if task.has_action() {
+            match check(task, &self.keys, state.get(name)) {
+                Ok(c) => c.status,
+                Err(message) => Status::Outdated(message),
+            }
+        } else {
+            let mut status = Status::UpToDate;
+            for dep in &task.task_deps {
+                if let Status::Outdated(_) = self.status_in(dep, state, memo)? {
+                    status = Status::Outdated(format!("its dependency {dep} is not up to date"));
+                    break;
+                }
+            }
+            status
+        };
+        memo.insert(name.to_string(), status.clone());
+        Ok(status)
+    }
+
+    /// The content fingerprint of the last successful run of `name` (portable: made of
+    /// its definition and its file deps' contents), if any.
+    pub fn last_fingerprint(&self, name: &str) -> Result<Option<String>, GraphError> {
+        let state = State::load(&self.state_file)?;
+        Ok(state.get(name).map(|r| r.fingerprint.clone()))
+    }
+
+    /// Calculated file deps of `name` as they would be now (for `info`).
+    pub fn current_file_deps(&self, name: &str) -> Result<Vec<PathBuf>, GraphError> {
+        let task = self
+            .graph
+            .get(name)
+            .ok_or_else(|| GraphError::UnknownTask(name.to_string()))?;
+        crate::uptodate::file_deps_of(task).map_err(|message| GraphError::Task {
+            task: name.to_string(),
+            message,
+        })
+    }
+
+    /// Cleans the selected tasks and their sub-tasks (dependents first): runs their clean
+    /// action (default: remove the targets) and forgets their last success. With no
+    /// selection, cleans every task. Returns the report lines (what was, or on a dry run
+    /// would be, removed).
+    pub fn clean(&self, selection: &[String], dry_run: bool) -> Result<Vec<String>, GraphError> {
+        let names: Vec<String> = if selection.is_empty() {
+            self.graph.tasks().iter().map(|t| t.name.clone()).collect()
+        } else {
+            selection.to_vec()
+        };
+        let order = self.graph.clean_set(&names)?;
+        let mut lines = Vec::new();
+        let mut cleaned = Vec::new();
+        for i in order {
+            let task = self.graph.task(i);
+            let ctx = CleanContext::new(&task.name, dry_run);
+            let result = match &task.clean {
+                CleanKind::Targets => task
+                    .targets
+                    .iter()
+                    .try_for_each(|t| ctx.remove(t))
+                    .map_err(|e| e.to_string()),
+                CleanKind::Custom(f) => f(&ctx).map_err(|e| render_chain(e.as_ref())),
+            };
+            lines.extend(ctx.into_lines());
+            if let Err(message) = result {
+                return Err(GraphError::Task {
+                    task: task.name.clone(),
+                    message: format!("clean failed: {message}"),
+                });
+            }
+            cleaned.push(task.name.clone());
+        }
+        if selection.is_empty() {
+            // Tasks created at run time that the graph no longer knows: remove what
+            // their last success produced.
+            let state = State::load(&self.state_file)?;
+            let ctx = CleanContext::new("", dry_run);
+            for name in state.task_names().filter(|n| self.graph.get(n).is_none()) {
+                if let Some(record) = state.get(name) {
+                    for key in record.targets.keys() {
+                        ctx.remove(&self.keys.path(key))
+                            .map_err(|e| GraphError::Task {
+                                task: name.clone(),
+                                message: format!("clean failed: {e}"),
+                            })?;
+                    }
+                }
+                cleaned.push(name.clone());
+            }
+            lines.extend(ctx.into_lines());
+        }
+        if !dry_run {
+            let mut state = State::load(&self.state_file)?;
+            let mut changed = false;
+            for name in &cleaned {
+                changed |= state.remove(name);
+            }
+            let parent_exists = self.state_file.parent().map_or(true, Path::exists);
+            if changed && parent_exists {
+                state.save()?;
+            }
+        }
+        Ok(lines)
+    }
+}

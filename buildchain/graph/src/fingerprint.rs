@@ -1,0 +1,215 @@
+//! Content fingerprints of files, with a metadata fast path, keyed by portable names.
+
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Maps absolute paths to portable keys (`alias:relative/path`) so that fingerprints and
+/// the state file do not depend on where the tree lives. The longest matching root wins;
+/// paths under no root are kept as they are.
+#[derive(Debug, Clone, Default)]
+pub struct PathKeys {
+    roots: Vec<(String, PathBuf)>,
+}
+
+impl PathKeys {
+    pub fn new() -> Self {
+        PathKeys::default()
+    }
+
+    /// Adds a root: paths under `path` get the key `alias:<relative path>`.
+    pub fn with_root(mut self, alias: impl Into<String>, path: impl Into<PathBuf>) -> Self {
+        self.roots.push((alias.into(), path.into()));
+        self.roots
+            .sort_by_key(|(_, p)| std::cmp::Reverse(p.as_os_str().len()));
+        self
+    }
+
+    /// The portable key of `path`.
+    pub fn key(&self, path: &Path) -> String {
+        for (alias, root) in &self.roots {
+            if let Ok(rel) = path.strip_prefix(root) {
+                if rel.as_os_str().is_empty() {
+                    return format!("{alias}:");
+                }
+                return format!("{alias}:{}", rel.display());
+            }
+        }
+        path.display().to_string()
+    }
+
+    /// The path of a key made by [`PathKeys::key`].
+    pub fn path(&self, key: &str) -> PathBuf {
+        if let Some((alias, rel)) = key.split_once(':') {
+            if let Some((_, root)) = self.roots.iter().find(|(a, _)| a == alias) {
+                return if rel.is_empty() {
+                    root.clone()
+                } else {
+                    root.join(rel)
+                };
+            }
+        }
+        PathBuf::from(key)
+    }
+}
+
+/// The recorded state of one file or directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Stamp {
+    File {
+        sha256: String,
+        size: u64,
+        mtime_ns: i64,
+        ino: u64,
+    },
+    Dir,
+}
+
+impl Stamp {
+    /// The content part of the stamp (what fingerprints are made of).
+    pub fn content(&self) -> &str {
+        match self {
+            Stamp::File { sha256, .. } => sha256,
+            Stamp::Dir => "dir",
+        }
+    }
+}
+
+fn mtime_ns(meta: &fs::Metadata) -> i64 {
+    meta.mtime()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(meta.mtime_nsec())
+}
+
+/// Hex sha256 of a file's content.
+pub fn sha256_file(path: &Path) -> io::Result<String> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 128 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// Stamps `path` (following symlinks). `None` when it does not exist. When size, mtime
+/// and inode equal those of `previous`, its hash is reused (the fast path); otherwise the
+/// content is hashed.
+pub fn stamp(path: &Path, previous: Option<&Stamp>) -> io::Result<Option<Stamp>> {
+    let meta = match fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if meta.is_dir() {
+        return Ok(Some(Stamp::Dir));
+    }
+    let (size, mtime, ino) = (meta.len(), mtime_ns(&meta), meta.ino());
+    if let Some(Stamp::File {
+        sha256,
+        size: s,
+        mtime_ns: m,
+        ino: i,
+    }) = previous
+    {
+        if *s == size && *m == mtime && *i == ino {
+            return Ok(Some(Stamp::File {
+                sha256: sha256.clone(),
+                size,
+                mtime_ns: mtime,
+                ino,
+            }));
+        }
+    }
+    Ok(Some(Stamp::File {
+        sha256: sha256_file(path)?,
+        size,
+        mtime_ns: mtime,
+        ino,
+    }))
+}
+
+/// sha256 over a list of strings, each length-prefixed (unambiguous).
+pub(crate) fn hash_fields<'a>(fields: impl IntoIterator<Item = &'a str>) -> String {
+    let mut hasher = Sha256::new();
+    for field in fields {
+        hasher.update((field.len() as u64).to_le_bytes());
+        hasher.update(field.as_bytes());
+    }
+    hex(&hasher.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_portable() {
+        let keys = PathKeys::new()
+            .with_root("repo", "/a/repo")
+            .with_root("build", "/a/repo/_build");
+        assert_eq!(keys.key(Path::new("/a/repo/salt/x.sls")), "repo:salt/x.sls");
+        assert_eq!(keys.key(Path::new("/a/repo/_build/root")), "build:root");
+        assert_eq!(keys.key(Path::new("/a/repo/_build")), "build:");
+        assert_eq!(keys.key(Path::new("/elsewhere")), "/elsewhere");
+        assert_eq!(
+            keys.path("build:root"),
+            PathBuf::from("/a/repo/_build/root")
+        );
+        assert_eq!(keys.path("build:"), PathBuf::from("/a/repo/_build"));
+        assert_eq!(keys.path("/elsewhere"), PathBuf::from("/elsewhere"));
+    }
+
+    #[test]
+    fn fast_path_reuses_hash_only_when_metadata_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        fs::write(&f, b"hello").unwrap();
+        let s1 = stamp(&f, None).unwrap().unwrap();
+        assert_eq!(
+            s1.content(),
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
+        // A lying previous hash with matching metadata is trusted (that is the fast path)…
+        let lie = match &s1 {
+            Stamp::File {
+                size,
+                mtime_ns,
+                ino,
+                ..
+            } => Stamp::File {
+                sha256: "lie".into(),
+                size: *size,
+                mtime_ns: *mtime_ns,
+                ino: *ino,
+            },
+            Stamp::Dir => unreachable!(),
+        };
+        assert_eq!(stamp(&f, Some(&lie)).unwrap().unwrap().content(), "lie");
+        // …but any metadata change makes it hash again.
+        fs::write(&f, b"hellO").unwrap();
+        let s2 = stamp(&f, Some(&lie)).unwrap().unwrap();
+        assert_ne!(s2.content(), "lie");
+        assert_ne!(s2.content(), s1.content());
+        assert_eq!(stamp(&dir.path().join("missing"), None).unwrap(), None);
+        assert_eq!(stamp(dir.path(), None).unwrap(), Some(Stamp::Dir));
+    }
+}

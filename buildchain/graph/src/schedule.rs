@@ -1,0 +1,454 @@
+//! Running a selection on N worker threads: a task starts once all its task dependencies
+//! completed; after the first failure nothing new starts, running tasks finish, and every
+//! failure is reported.
+
+use std::collections::{HashMap, VecDeque};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Mutex};
+use std::time::Instant;
+
+use crate::clean::CleanContext;
+use crate::context::{Context, Event, Reporter};
+use crate::error::{render_chain, GraphError};
+use crate::fingerprint::PathKeys;
+use crate::graph::Graph;
+use crate::state::{Record, State};
+use crate::task::Task;
+use crate::uptodate::{check, stamp_targets, Status};
+
+/// What happened to the tasks of a run.
+#[derive(Debug, Default, Clone)]
+pub struct RunSummary {
+    /// Tasks whose action ran and succeeded, in completion order.
+    pub executed: Vec<String>,
+    /// Tasks found up to date (and groups none of whose dependencies ran).
+    pub skipped: Vec<String>,
+    /// Failed tasks with their error.
+    pub failed: Vec<(String, String)>,
+    /// Tasks not started because of a failure.
+    pub not_run: Vec<String>,
+}
+
+impl RunSummary {
+    pub fn success(&self) -> bool {
+        self.failed.is_empty() && self.not_run.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum NodeState {
+    Waiting,
+    Running,
+    AwaitingChildren,
+    Done,
+    Failed,
+}
+
+struct Node {
+    task: Task,
+    deps_left: usize,
+    dependents: Vec<usize>,
+    /// For tasks created at run time: the task that created them.
+    parent: Option<usize>,
+    children_left: usize,
+    any_dep_ran: bool,
+    ran: bool,
+    state: NodeState,
+}
+
+enum Outcome {
+    Done { ran: bool, children: Vec<Task> },
+    Failed(String),
+}
+
+struct Run<'g> {
+    graph: &'g Graph,
+    nodes: Vec<Node>,
+    by_name: HashMap<String, usize>,
+    ready: VecDeque<usize>,
+}
+
+impl Run<'_> {
+    fn insert(&mut self, task: Task, parent: Option<usize>) -> usize {
+        let i = self.nodes.len();
+        self.by_name.insert(task.name.clone(), i);
+        self.nodes.push(Node {
+            task,
+            deps_left: 0,
+            dependents: Vec::new(),
+            parent,
+            children_left: 0,
+            any_dep_ran: false,
+            ran: false,
+            state: NodeState::Waiting,
+        });
+        i
+    }
+
+    /// Adds graph tasks (and what they depend on) that are not yet part of the run.
+    fn add_from_graph(&mut self, names: &[String]) -> Result<Vec<usize>, GraphError> {
+        let order = self.graph.closure(names)?;
+        let mut added = Vec::new();
+        for gi in order {
+            let task = self.graph.task(gi);
+            if !self.by_name.contains_key(&task.name) {
+                added.push(self.insert(task.clone(), None));
+            }
+        }
+        for &i in &added {
+            self.wire(i)?;
+        }
+        Ok(added)
+    }
+
+    /// Connects node `i` to its dependencies (which must be in the run or the graph).
+    fn wire(&mut self, i: usize) -> Result<(), GraphError> {
+        let deps = self.nodes[i].task.task_deps.clone();
+        for dep in deps {
+            let d = match self.by_name.get(&dep) {
+                Some(&d) => d,
+                None => {
+                    if self.graph.get(&dep).is_none() {
+                        return Err(GraphError::UnknownDependency {
+                            task: self.nodes[i].task.name.clone(),
+                            dep,
+                        });
+                    }
+                    self.add_from_graph(std::slice::from_ref(&dep))?;
+                    self.by_name[&dep]
+                }
+            };
+            if self.nodes[d].state == NodeState::Done {
+                self.nodes[i].any_dep_ran |= self.nodes[d].ran;
+            } else {
+                self.nodes[i].deps_left += 1;
+                self.nodes[d].dependents.push(i);
+            }
+        }
+        if self.nodes[i].deps_left == 0 {
+            self.ready.push_back(i);
+        }
+        Ok(())
+    }
+
+    /// Marks `i` complete and releases what waited for it.
+    fn complete(&mut self, i: usize) {
+        self.nodes[i].state = NodeState::Done;
+        let ran = self.nodes[i].ran;
+        for d in std::mem::take(&mut self.nodes[i].dependents) {
+            let node = &mut self.nodes[d];
+            node.any_dep_ran |= ran;
+            node.deps_left -= 1;
+            if node.deps_left == 0 {
+                self.ready.push_back(d);
+            }
+        }
+        if let Some(p) = self.nodes[i].parent {
+            self.nodes[p].any_dep_ran |= ran;
+            self.nodes[p].children_left -= 1;
+            if self.nodes[p].children_left == 0 {
+                self.complete(p);
+            }
+        }
+    }
+}
+
+pub(crate) struct Runner<'a> {
+    pub keys: &'a PathKeys,
+    pub state: &'a Mutex<State>,
+    pub reporter: &'a dyn Reporter,
+    pub stopping: &'a AtomicBool,
+}
+
+pub(crate) fn run(
+    graph: &Graph,
+    selection: &[String],
+    jobs: usize,
+    runner: &Runner<'_>,
+) -> Result<RunSummary, GraphError> {
+    let mut run = Run {
+        graph,
+        nodes: Vec::new(),
+        by_name: HashMap::new(),
+        ready: VecDeque::new(),
+    };
+    for name in selection {
+        if graph.get(name).is_none() {
+            return Err(GraphError::UnknownTask(name.clone()));
+        }
+    }
+    run.add_from_graph(selection)?;
+    runner.reporter.event(&Event::Planned {
+        count: run.nodes.len(),
+    });
+    let jobs = jobs.max(1);
+    let mut summary = RunSummary::default();
+    let mut running = 0usize;
+    let mut engine_error: Option<GraphError> = None;
+    let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
+    std::thread::scope(|scope| loop {
+        while running < jobs && !runner.stopping.load(Ordering::Relaxed) {
+            let Some(i) = run.ready.pop_front() else {
+                break;
+            };
+            run.nodes[i].state = NodeState::Running;
+            running += 1;
+            let task = run.nodes[i].task.clone();
+            let any_dep_ran = run.nodes[i].any_dep_ran;
+            let tx = tx.clone();
+            scope.spawn(move || {
+                let outcome =
+                    catch_unwind(AssertUnwindSafe(|| execute(&task, any_dep_ran, runner)))
+                        .unwrap_or_else(|panic| {
+                            let what = panic
+                                .downcast_ref::<String>()
+                                .cloned()
+                                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                                .unwrap_or_else(|| "unknown panic".into());
+                            runner.reporter.event(&Event::Failed {
+                                task: task.name.clone(),
+                                title: task.get_title().to_string(),
+                                duration: Default::default(),
+                                error: format!("panicked: {what}"),
+                            });
+                            Outcome::Failed(format!("panicked: {what}"))
+                        });
+                let _ = tx.send((i, outcome));
+            });
+        }
+        if running == 0 {
+            break;
+        }
+        let Ok((i, outcome)) = rx.recv() else { break };
+        running -= 1;
+        match outcome {
+            Outcome::Failed(message) => {
+                run.nodes[i].state = NodeState::Failed;
+                summary
+                    .failed
+                    .push((run.nodes[i].task.name.clone(), message));
+                runner.stopping.store(true, Ordering::Relaxed);
+            }
+            Outcome::Done { ran, children } => {
+                run.nodes[i].ran = ran;
+                let name = run.nodes[i].task.name.clone();
+                if ran {
+                    summary.executed.push(name);
+                } else {
+                    summary.skipped.push(name);
+                }
+                if children.is_empty() {
+                    run.complete(i);
+                    continue;
+                }
+                run.nodes[i].state = NodeState::AwaitingChildren;
+                let mut added = Vec::new();
+                for child in children {
+                    if run.by_name.contains_key(&child.name) || graph.get(&child.name).is_some() {
+                        engine_error = Some(GraphError::DuplicateTask(child.name));
+                        break;
+                    }
+                    added.push(run.insert(child, Some(i)));
+                }
+                if engine_error.is_some() {
+                    runner.stopping.store(true, Ordering::Relaxed);
+                    continue;
+                }
+                run.nodes[i].children_left = added.len();
+                runner
+                    .reporter
+                    .event(&Event::Planned { count: added.len() });
+                for c in added {
+                    if let Err(e) = run.wire(c) {
+                        engine_error = Some(e);
+                        runner.stopping.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    if let Some(e) = engine_error {
+        return Err(e);
+    }
+    let stuck: Vec<String> = run
+        .nodes
+        .iter()
+        .filter(|n| n.state != NodeState::Done && n.state != NodeState::Failed)
+        .map(|n| n.task.name.clone())
+        .collect();
+    if !runner.stopping.load(Ordering::Relaxed) && !stuck.is_empty() {
+        return Err(GraphError::Cycle(stuck));
+    }
+    summary.not_run = stuck;
+    Ok(summary)
+}
+
+fn fail(task: &Task, runner: &Runner<'_>, started: Instant, error: String) -> Outcome {
+    runner.reporter.event(&Event::Failed {
+        task: task.name.clone(),
+        title: task.get_title().to_string(),
+        duration: started.elapsed(),
+        error: error.clone(),
+    });
+    Outcome::Failed(error)
+}
+
+fn save(runner: &Runner<'_>, change: impl FnOnce(&mut State) -> bool) -> Result<(), String> {
+    let mut state = runner
+        .state
+        .lock()
+        .map_err(|_| "state lock poisoned".to_string())?;
+    if change(&mut state) {
+        state.save().map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn children_of(task: &Task) -> Result<Vec<Task>, String> {
+    match &task.create_after {
+        None => Ok(Vec::new()),
+        Some(f) => {
+            f().map_err(|e| format!("cannot create its sub-tasks: {}", render_chain(e.as_ref())))
+        }
+    }
+}
+
+/// Checks and (when needed) runs one task.
+fn execute(task: &Task, any_dep_ran: bool, runner: &Runner<'_>) -> Outcome {
+    let started = Instant::now();
+    let title = task.get_title().to_string();
+    let Some(action) = &task.action else {
+        // A group: it "ran" when one of its dependencies did.
+        let children = match children_of(task) {
+            Ok(c) => c,
+            Err(e) => return fail(task, runner, started, e),
+        };
+        runner.reporter.event(&if any_dep_ran {
+            Event::Success {
+                task: task.name.clone(),
+                title,
+                duration: started.elapsed(),
+            }
+        } else {
+            Event::Skipped {
+                task: task.name.clone(),
+                title,
+            }
+        });
+        return Outcome::Done {
+            ran: any_dep_ran,
+            children,
+        };
+    };
+    let previous: Option<Record> = runner
+        .state
+        .lock()
+        .ok()
+        .and_then(|s| s.get(&task.name).cloned());
+    let checked = match check(task, runner.keys, previous.as_ref()) {
+        Ok(c) => c,
+        Err(e) => return fail(task, runner, started, e),
+    };
+    if checked.status == Status::UpToDate {
+        // Refresh the fast-path metadata (content is unchanged).
+        let record = checked.record;
+        if let Err(e) = save(runner, |s| s.set(&task.name, record)) {
+            return fail(task, runner, started, e);
+        }
+        let children = match children_of(task) {
+            Ok(c) => c,
+            Err(e) => return fail(task, runner, started, e),
+        };
+        runner.reporter.event(&Event::Skipped {
+            task: task.name.clone(),
+            title,
+        });
+        return Outcome::Done {
+            ran: false,
+            children,
+        };
+    }
+    runner.reporter.event(&Event::Started {
+        task: task.name.clone(),
+        title: title.clone(),
+    });
+    if let Status::Outdated(reason) = &checked.status {
+        runner.reporter.event(&Event::Log {
+            task: task.name.clone(),
+            message: format!("runs because {reason}"),
+        });
+    }
+    // Forget the last success before touching anything: a run killed from here on
+    // never leaves targets a later run believes.
+    if let Err(e) = save(runner, |s| s.remove(&task.name)) {
+        return fail(task, runner, started, e);
+    }
+    // Targets this task no longer declares are removed.
+    if let Some(previous) = &previous {
+        let current: Vec<String> = task.targets.iter().map(|t| runner.keys.key(t)).collect();
+        let cleaner = CleanContext::new(&task.name, false);
+        for key in previous.targets.keys().filter(|k| !current.contains(k)) {
+            if let Err(e) = cleaner.remove(&runner.keys.path(key)) {
+                return fail(
+                    task,
+                    runner,
+                    started,
+                    format!("cannot remove old target {key}: {e}"),
+                );
+            }
+        }
+    }
+    let ctx = Context {
+        task: &task.name,
+        file_deps: &checked.file_deps,
+        reporter: runner.reporter,
+        stopping: runner.stopping,
+    };
+    if let Err(e) = action(&ctx) {
+        return fail(task, runner, started, render_chain(e.as_ref()));
+    }
+    let targets = match stamp_targets(task, runner.keys, None) {
+        Ok(t) => t,
+        Err(e) => return fail(task, runner, started, e),
+    };
+    let mut record = checked.record;
+    record.targets.clear();
+    for (key, s) in targets {
+        match s {
+            Some(s) => {
+                record.targets.insert(key, s);
+            }
+            None => {
+                return fail(
+                    task,
+                    runner,
+                    started,
+                    format!(
+                        "it did not create its target {}",
+                        runner.keys.path(&key).display()
+                    ),
+                )
+            }
+        }
+    }
+    // File deps modified while the action ran are re-hashed next time (their metadata no
+    // longer matches), so recording the stamps taken before the run is safe.
+    if let Err(e) = save(runner, |s| s.set(&task.name, record)) {
+        return fail(task, runner, started, e);
+    }
+    let children = match children_of(task) {
+        Ok(c) => c,
+        Err(e) => return fail(task, runner, started, e),
+    };
+    runner.reporter.event(&Event::Success {
+        task: task.name.clone(),
+        title,
+        duration: started.elapsed(),
+    });
+    Outcome::Done {
+        ran: true,
+        children,
+    }
+}
