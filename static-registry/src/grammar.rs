@@ -83,7 +83,7 @@ pub fn check_tag(tag: &str) -> Result<(), String> {
 /// A piece of an option value: literal text, a Jinja `{{ … }}` placeholder or an nginx
 /// `$variable`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Piece<'a> {
+pub(crate) enum Piece<'a> {
     Literal(&'a str),
     Jinja(&'a str),
     Variable(&'a str),
@@ -103,7 +103,7 @@ fn is_variable_name(name: &str) -> bool {
 
 /// Splits an option value into literal text, `{{ jinja }}` placeholders and `$variables`
 /// (`$name` or `${name}`). Unterminated or ill-formed placeholders are errors.
-pub fn split_placeholders(value: &str) -> Result<Vec<Piece<'_>>, String> {
+pub(crate) fn split_placeholders(value: &str) -> Result<Vec<Piece<'_>>, String> {
     let mut pieces = Vec::new();
     let mut literal_start = 0;
     let mut i = 0;
@@ -223,7 +223,7 @@ pub fn check_server_root(root: &str) -> Result<(), String> {
 
 /// Escapes a literal piece of a location regex (names hold `.`, the only regex
 /// metacharacter they may contain).
-pub fn regex_escape_literal(text: &str) -> String {
+pub(crate) fn regex_escape_literal(text: &str) -> String {
     text.replace('.', "\\.")
 }
 

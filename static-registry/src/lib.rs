@@ -7,7 +7,7 @@
 
 mod error;
 pub mod grammar;
-pub mod manifest;
+mod manifest;
 mod render;
 mod scan;
 
@@ -19,7 +19,7 @@ pub use error::Error;
 pub fn shown_path(path: &Path) -> String {
     error::shown(path)
 }
-pub use manifest::MediaType;
+pub use manifest::{MediaType, MAX_MANIFEST_SIZE};
 pub use render::TAG_INVALID_JSON;
 pub use scan::{scan, Catalog, Manifest, Repository, ServedImage, Skipped, Tag, MANIFEST_JSON};
 
