@@ -1,1 +1,21 @@
-//! RPM packages and yum repodata (see README.md).
+//! RPM packages and yum repositories, natively (see README.md):
+//!
+//! - [`build`]: build RPMs from declarative `package.toml` definitions;
+//! - [`repodata`]: read RPM headers and write yum repodata (`repomd.xml`, primary,
+//!   filelists, other), as `createrepo_c` does;
+//! - [`fetch`]: read remote repositories, resolve requirements, download and verify.
+
+pub mod build;
+mod dependency;
+mod checksum;
+mod error;
+pub mod fetch;
+mod fsutil;
+mod header;
+pub mod repodata;
+mod vercmp;
+
+pub use dependency::Dependency;
+pub use error::RpmError;
+pub use header::{read_package_header, FileKind, PackageFile, PackageHeader};
+pub use vercmp::{ranges_overlap, rpmvercmp, Comparison, Evr};

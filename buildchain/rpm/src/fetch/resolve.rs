@@ -1,0 +1,300 @@
+//! Choosing packages: the newest (or pinned) version of each request, then whatever their
+//! requirements need, transitively, against Provides and file paths.
+
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use crate::dependency::Dependency;
+use crate::error::RpmError;
+use crate::repodata::RemotePackage;
+use crate::vercmp::{rpmvercmp, Evr};
+
+use super::PackageRequest;
+
+/// One repository's packages, as read from its primary.xml.
+pub(crate) struct RepositoryIndex {
+    pub id: String,
+    pub packages: Vec<RemotePackage>,
+}
+
+/// A chosen package: index of the repository, and of the package in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Choice {
+    pub repository: usize,
+    pub package: usize,
+}
+
+struct Universe<'a> {
+    indexes: &'a [RepositoryIndex],
+    /// Candidates (architecture allowed), in repository order.
+    all: Vec<Choice>,
+    by_name: HashMap<&'a str, Vec<usize>>,
+    by_provide: HashMap<&'a str, Vec<usize>>,
+    by_file: HashMap<&'a str, Vec<usize>>,
+    arch_rank: HashMap<&'a str, usize>,
+}
+
+impl<'a> Universe<'a> {
+    fn new(indexes: &'a [RepositoryIndex], arches: &'a [String]) -> Self {
+        let arch_rank: HashMap<&str, usize> = arches
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.as_str(), i))
+            .collect();
+        let mut universe = Universe {
+            indexes,
+            all: Vec::new(),
+            by_name: HashMap::new(),
+            by_provide: HashMap::new(),
+            by_file: HashMap::new(),
+            arch_rank,
+        };
+        for (r, index) in indexes.iter().enumerate() {
+            for (p, package) in index.packages.iter().enumerate() {
+                if !universe.arch_rank.contains_key(package.arch.as_str()) {
+                    continue;
+                }
+                let i = universe.all.len();
+                universe.all.push(Choice {
+                    repository: r,
+                    package: p,
+                });
+                universe.by_name.entry(&package.name).or_default().push(i);
+                for provide in &package.provides {
+                    universe.by_provide.entry(&provide.name).or_default().push(i);
+                }
+                for file in &package.files {
+                    universe.by_file.entry(file).or_default().push(i);
+                }
+            }
+        }
+        universe
+    }
+
+    fn package(&self, i: usize) -> &'a RemotePackage {
+        let c = self.all[i];
+        &self.indexes[c.repository].packages[c.package]
+    }
+
+    /// Newest first; ties: earlier architecture of the list, then earlier repository.
+    fn preference(&self, a: usize, b: usize) -> Ordering {
+        let (pa, pb) = (self.package(a), self.package(b));
+        pb.evr
+            .compare(&pa.evr)
+            .then_with(|| self.arch_rank[pa.arch.as_str()].cmp(&self.arch_rank[pb.arch.as_str()]))
+            .then_with(|| self.all[a].repository.cmp(&self.all[b].repository))
+    }
+
+    fn provides(&self, i: usize, required: &Dependency) -> bool {
+        let package = self.package(i);
+        package.provides.iter().any(|p| p.satisfies(required))
+            || (required.name.starts_with('/')
+                && required.version.is_none()
+                && package.files.iter().any(|f| *f == required.name))
+    }
+
+    fn searched(&self) -> String {
+        self.indexes
+            .iter()
+            .map(|i| i.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Whether a package version matches a pin `[epoch:]version[-release]`.
+fn matches_pin(evr: &Evr, pin: &str) -> bool {
+    let Some(wanted) = Evr::parse(pin) else {
+        return false;
+    };
+    let epoch_given = pin.contains(':');
+    (!epoch_given || wanted.epoch == evr.epoch)
+        && rpmvercmp(&wanted.version, &evr.version) == Ordering::Equal
+        && match (&wanted.release, &evr.release) {
+            (Some(w), Some(r)) => rpmvercmp(w, r) == Ordering::Equal,
+            (Some(_), None) => false,
+            (None, _) => true,
+        }
+}
+
+/// Resolves `requests` over `indexes`: each request's newest (or pinned) version, then its
+/// requirements transitively. Returns the choices in a stable order.
+pub(crate) fn resolve(
+    indexes: &[RepositoryIndex],
+    requests: &[PackageRequest],
+    arches: &[String],
+) -> Result<Vec<Choice>, RpmError> {
+    let universe = Universe::new(indexes, arches);
+    let mut chosen: Vec<usize> = Vec::new();
+    let mut chosen_names: HashMap<&str, usize> = HashMap::new();
+    let mut queue = VecDeque::new();
+
+    for request in requests {
+        let by_name = universe
+            .by_name
+            .get(request.name.as_str())
+            .cloned()
+            .unwrap_or_default();
+        if by_name.is_empty() {
+            return Err(RpmError::NotFound {
+                package: request.to_string(),
+                rule: format!(
+                    "no package of that name for architectures {} in repositories {}",
+                    arches.join(","),
+                    universe.searched()
+                ),
+            });
+        }
+        let mut candidates: Vec<usize> = by_name
+            .iter()
+            .copied()
+            .filter(|&i| {
+                request
+                    .version
+                    .as_deref()
+                    .is_none_or(|pin| matches_pin(&universe.package(i).evr, pin))
+            })
+            .collect();
+        if candidates.is_empty() {
+            let mut available: Vec<String> = by_name
+                .iter()
+                .map(|&i| universe.package(i).evr.to_string())
+                .collect();
+            available.sort();
+            available.dedup();
+            return Err(RpmError::NotFound {
+                package: request.to_string(),
+                rule: format!(
+                    "no version matches the pin (available: {})",
+                    available.join(", ")
+                ),
+            });
+        }
+        candidates.sort_by(|&a, &b| universe.preference(a, b));
+        let best = candidates[0];
+        let name = universe.package(best).name.as_str();
+        match chosen_names.get(name) {
+            Some(&existing) if existing != best => {
+                return Err(RpmError::NotFound {
+                    package: request.to_string(),
+                    rule: format!(
+                        "requested twice with different versions ({} and {})",
+                        universe.package(existing).nevra(),
+                        universe.package(best).nevra()
+                    ),
+                })
+            }
+            Some(_) => {}
+            None => {
+                chosen_names.insert(name, best);
+                chosen.push(best);
+                queue.push_back(best);
+            }
+        }
+    }
+
+    let mut satisfied: HashSet<&Dependency> = HashSet::new();
+    while let Some(current) = queue.pop_front() {
+        let package = universe.package(current);
+        for required in &package.requires {
+            if required.name.starts_with("rpmlib(") || satisfied.contains(required) {
+                continue;
+            }
+            if chosen.iter().any(|&c| universe.provides(c, required)) {
+                satisfied.insert(required);
+                continue;
+            }
+            let mut providers: Vec<usize> = universe
+                .by_provide
+                .get(required.name.as_str())
+                .into_iter()
+                .chain(universe.by_file.get(required.name.as_str()))
+                .flatten()
+                .copied()
+                .filter(|&i| universe.provides(i, required))
+                .filter(|&i| !chosen_names.contains_key(universe.package(i).name.as_str()))
+                .collect();
+            providers.sort_by(|&a, &b| {
+                let (pa, pb) = (universe.package(a), universe.package(b));
+                // A package named like the requirement first, then by name, then newest.
+                (pb.name == required.name)
+                    .cmp(&(pa.name == required.name))
+                    .then_with(|| pa.name.cmp(&pb.name))
+                    .then_with(|| universe.preference(a, b))
+            });
+            let Some(&best) = providers.first() else {
+                return Err(RpmError::Unresolvable {
+                    package: package.nevra(),
+                    requirement: required.to_string(),
+                    searched: universe.searched(),
+                });
+            };
+            chosen_names.insert(universe.package(best).name.as_str(), best);
+            chosen.push(best);
+            queue.push_back(best);
+            satisfied.insert(required);
+        }
+    }
+    Ok(chosen.into_iter().map(|i| universe.all[i]).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkg(name: &str, evr: &str, provides: &[&str], requires: &[&str]) -> RemotePackage {
+        RemotePackage {
+            name: name.into(),
+            arch: "x86_64".into(),
+            evr: Evr::parse(evr).unwrap(),
+            checksum_type: "sha256".into(),
+            checksum: "0".repeat(64),
+            location: format!("{name}-{evr}.x86_64.rpm"),
+            size: None,
+            provides: provides
+                .iter()
+                .map(|p| Dependency::parse(p).unwrap())
+                .chain([Dependency::parse(&format!("{name} = {evr}")).unwrap()])
+                .collect(),
+            requires: requires.iter().map(|r| Dependency::parse(r).unwrap()).collect(),
+            files: vec![],
+        }
+    }
+
+    fn names(indexes: &[RepositoryIndex], choices: &[Choice]) -> Vec<String> {
+        choices
+            .iter()
+            .map(|c| indexes[c.repository].packages[c.package].nevra())
+            .collect()
+    }
+
+    #[test]
+    fn newest_pinned_and_transitive() {
+        let indexes = vec![RepositoryIndex {
+            id: "r".into(),
+            packages: vec![
+                pkg("app", "1.9-1", &[], &["webserver >= 2"]),
+                pkg("app", "1.10-1", &[], &["webserver >= 2"]),
+                pkg("nginx", "2.1-1", &["webserver = 2.1"], &["libfoo"]),
+                pkg("oldhttpd", "1.0-1", &["webserver = 1.0"], &[]),
+                pkg("libfoo", "1-1", &[], &["rpmlib(Foo) <= 1"]),
+            ],
+        }];
+        let arches = vec!["x86_64".to_string(), "noarch".to_string()];
+        let request = |n: &str, v: Option<&str>| PackageRequest {
+            name: n.into(),
+            version: v.map(Into::into),
+        };
+        let got = resolve(&indexes, &[request("app", None)], &arches).unwrap();
+        assert_eq!(
+            names(&indexes, &got),
+            ["app-1.10-1.x86_64", "nginx-2.1-1.x86_64", "libfoo-1-1.x86_64"]
+        );
+        let got = resolve(&indexes, &[request("app", Some("1.9"))], &arches).unwrap();
+        assert_eq!(names(&indexes, &got)[0], "app-1.9-1.x86_64");
+        let err = resolve(&indexes, &[request("app", Some("3.0"))], &arches).unwrap_err();
+        assert!(err.to_string().contains("no version matches"), "{err}");
+        let err = resolve(&indexes, &[request("nope", None)], &arches).unwrap_err();
+        assert!(err.to_string().contains("nope"), "{err}");
+    }
+}
