@@ -89,6 +89,15 @@ pub fn render(catalog: &Catalog, options: &Options) -> Result<String, Error> {
         let root = catalog.root.to_str().ok_or_else(|| Error::NonUtf8Name {
             path: catalog.root.clone(),
         })?;
+        // A path read from disk is literal: nginx would expand a `$` and Jinja a `{{`.
+        if root.contains('$') || root.contains("{{") {
+            return Err(Error::InvalidServerRoot {
+                value: root.to_string(),
+                reason: "the root path holds `$` or `{{`, which nginx or Jinja would expand; \
+                         give the server root explicitly"
+                    .to_string(),
+            });
+        }
         check_server_root(root)?;
         root
     } else {

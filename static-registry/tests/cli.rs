@@ -377,6 +377,13 @@ fn hostile_server_roots_are_refused() {
     let unsafe_root = tree.path().join("im;ages");
     image(&unsafe_root, b"alpine", b"1", &v2s2_manifest("a"));
     assert_refused(&[unsafe_root.to_str().unwrap()], "invalid server root");
+    // A `$` in the root path would be expanded by nginx: refused as a default too.
+    let dollar_root = tree.path().join("im$ages");
+    image(&dollar_root, b"alpine", b"1", &v2s2_manifest("a"));
+    assert_refused(
+        &[dollar_root.to_str().unwrap()],
+        "which nginx or Jinja would expand",
+    );
     // …but not when another server root is given.
     generate_cli(&[
         "--server-root",
