@@ -552,9 +552,11 @@ impl Walker<'_> {
                         let mut q = 1;
                         while q + 2 <= data.len() {
                             let (cflags, clen) = (data[q], usize::from(data[q + 1]));
-                            let content = data
-                                .get(q + 2..q + 2 + clen)
-                                .ok_or_else(|| bad("SL component runs past its entry"))?;
+                            // genisoimage writes SL entries whose LEN wrapped past 255:
+                            // keep what is there, as bsdtar does.
+                            let Some(content) = data.get(q + 2..q + 2 + clen) else {
+                                break;
+                            };
                             if cflags & 0x08 != 0 {
                                 target.clear();
                                 target.push(b'/');

@@ -122,20 +122,54 @@ pub fn sl(target: &[u8]) -> Vec<Vec<u8>> {
             }
         }
     }
-    let mut bodies: Vec<Vec<u8>> = vec![Vec::new()];
+    // Pack components into SL entries (at most 250 bytes of components each). Every entry
+    // but the last must end inside a text component (component CONTINUE flag): Linux then
+    // adds no `/` at the boundary and libarchive, which never adds one there, agrees.
+    const ROOM: usize = 255 - 5;
+    let mut packed: Vec<Vec<(u8, Vec<u8>)>> = vec![Vec::new()];
+    let used = |e: &Vec<(u8, Vec<u8>)>| e.iter().map(|c| 2 + c.1.len()).sum::<usize>();
     for (flags, content) in comps {
-        let need = 2 + content.len();
-        if let Some(cur) = bodies.last() {
-            if 5 + cur.len() + need > 255 {
-                bodies.push(Vec::new());
+        let mut content = content.to_vec();
+        loop {
+            let Some(cur) = packed.last_mut() else { break };
+            let free = ROOM - used(cur);
+            if 2 + content.len() <= free {
+                cur.push((flags, content));
+                break;
             }
-        }
-        if let Some(cur) = bodies.last_mut() {
-            cur.push(flags);
-            cur.push(content.len() as u8);
-            cur.extend_from_slice(content);
+            let is_text = flags & 0x0E == 0;
+            if is_text && free >= 3 {
+                let rest = content.split_off(free - 2);
+                cur.push((flags | 0x01, content));
+                content = rest;
+                packed.push(Vec::new());
+                continue;
+            }
+            // Cannot split here: end the entry inside its last text component if possible.
+            let mut carried = Vec::new();
+            if let Some(last) = cur.last_mut() {
+                if last.0 & 0x0F == 0 && last.1.len() >= 2 {
+                    if let Some(b) = last.1.pop() {
+                        last.0 |= 0x01;
+                        carried.push((0u8, vec![b]));
+                    }
+                }
+            }
+            packed.push(carried);
         }
     }
+    let bodies: Vec<Vec<u8>> = packed
+        .into_iter()
+        .map(|e| {
+            let mut body = Vec::new();
+            for (f, c) in e {
+                body.push(f);
+                body.push(c.len() as u8);
+                body.extend_from_slice(&c);
+            }
+            body
+        })
+        .collect();
     let last = bodies.len() - 1;
     bodies
         .into_iter()
