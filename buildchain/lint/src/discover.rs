@@ -1,1 +1,104 @@
-//! todo
+//! Lists the repository's files for each linter (sorted, repo-relative paths joined to the
+//! root). Build outputs, hidden directories and the Rust crates (whose test fixtures are
+//! broken on purpose) are not searched.
+
+use std::path::{Path, PathBuf};
+
+use crate::LintError;
+
+/// What to look for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// `*.yaml`, `*.yml`; under `salt/`, files with Jinja markup (`{{`, `{%`, `{#`) are
+    /// templates rendered by Salt on the node and are left out.
+    Yaml,
+    /// `*.sls` under `salt/` and `pillar/`.
+    Sls,
+    /// `*.sls.in` under `salt/` and `pillar/` (handlebars templates: lint their rendering).
+    SlsTemplate,
+    /// `*.sh`.
+    Shell,
+    /// `*.sh.in` (handlebars templates: lint their rendering).
+    ShellTemplate,
+}
+
+/// The distribution's source directories (repo-relative) searched by [`find`].
+pub const DISTRIBUTION_DIRS: [&str; 9] = [
+    "salt", "pillar", "examples", "images", "packages", "iso", "vagrant", "docs", "ci",
+];
+
+impl FileKind {
+    fn matches(self, name: &str) -> bool {
+        match self {
+            FileKind::Yaml => name.ends_with(".yaml") || name.ends_with(".yml"),
+            FileKind::Sls => name.ends_with(".sls"),
+            FileKind::SlsTemplate => name.ends_with(".sls.in"),
+            FileKind::Shell => name.ends_with(".sh"),
+            FileKind::ShellTemplate => name.ends_with(".sh.in"),
+        }
+    }
+
+    fn dirs(self) -> &'static [&'static str] {
+        match self {
+            FileKind::Sls | FileKind::SlsTemplate => &["salt", "pillar"],
+            _ => &DISTRIBUTION_DIRS,
+        }
+    }
+}
+
+/// The files of `kind` under the distribution directories of `repo_root` (missing
+/// directories are skipped).
+pub fn find(repo_root: &Path, kind: FileKind) -> Result<Vec<PathBuf>, LintError> {
+    find_in(repo_root, kind.dirs(), kind)
+}
+
+/// The files of `kind` under `dirs` (relative to `repo_root`).
+pub fn find_in(repo_root: &Path, dirs: &[&str], kind: FileKind) -> Result<Vec<PathBuf>, LintError> {
+    let mut found = Vec::new();
+    for dir in dirs {
+        let start = repo_root.join(dir);
+        if start.is_dir() {
+            walk(&start, kind, &mut found)?;
+        }
+    }
+    if kind == FileKind::Yaml {
+        let salt = repo_root.join("salt");
+        found.retain(|path| !(path.starts_with(&salt) && has_jinja(path)));
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn walk(dir: &Path, kind: FileKind, found: &mut Vec<PathBuf>) -> Result<(), LintError> {
+    let read_error = |source| LintError::Read {
+        path: dir.to_path_buf(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(read_error)? {
+        let entry = entry.map_err(read_error)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let file_type = entry.file_type().map_err(read_error)?;
+        if file_type.is_dir() {
+            if !skipped_dir(&name) {
+                walk(&entry.path(), kind, found)?;
+            }
+        } else if file_type.is_file() && kind.matches(&name) {
+            found.push(entry.path());
+        }
+    }
+    Ok(())
+}
+
+fn skipped_dir(name: &str) -> bool {
+    name.starts_with('.')
+        || name == "target"
+        || name.starts_with("target-")
+        || name == "_build"
+        || name == "node_modules"
+}
+
+fn has_jinja(path: &Path) -> bool {
+    std::fs::read_to_string(path)
+        .map(|text| text.contains("{{") || text.contains("{%") || text.contains("{#"))
+        .unwrap_or(false)
+}

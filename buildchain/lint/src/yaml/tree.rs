@@ -29,11 +29,9 @@ pub(crate) enum NodeKind {
     },
     Seq {
         items: Vec<Node>,
-        flow: bool,
     },
     Map {
         entries: Vec<(Node, Node)>,
-        flow: bool,
     },
     Alias(usize),
 }
@@ -53,7 +51,6 @@ enum Open {
 
 /// Parses every document of `text`; the roots of empty documents are absent.
 pub(crate) fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
-    let lines: Vec<&str> = text.split('\n').collect();
     let mut parser = Parser::new_from_str(text);
     let mut documents = Vec::new();
     let mut stack: Vec<Open> = Vec::new();
@@ -78,18 +75,13 @@ pub(crate) fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
             )),
             Event::Alias(id) => Some(node(NodeKind::Alias(id), mark, 0)),
             Event::SequenceStart(anchor, _) => {
-                let flow = starts_flow(&lines, mark, '[');
                 let items = Vec::new();
-                stack.push(Open::Seq(node(NodeKind::Seq { items, flow }, mark, anchor)));
+                stack.push(Open::Seq(node(NodeKind::Seq { items }, mark, anchor)));
                 None
             }
             Event::MappingStart(anchor, _) => {
-                let flow = starts_flow(&lines, mark, '{');
                 let entries = Vec::new();
-                stack.push(Open::Map(
-                    node(NodeKind::Map { entries, flow }, mark, anchor),
-                    None,
-                ));
+                stack.push(Open::Map(node(NodeKind::Map { entries }, mark, anchor), None));
                 None
             }
             Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
@@ -128,34 +120,25 @@ fn node(kind: NodeKind, mark: Marker, anchor: usize) -> Node {
     }
 }
 
-fn starts_flow(lines: &[&str], mark: Marker, opening: char) -> bool {
-    mark.line()
-        .checked_sub(1)
-        .and_then(|i| lines.get(i))
-        .and_then(|line| line.chars().nth(mark.col()))
-        == Some(opening)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn scalar_positions_and_flow_styles() {
+    fn scalar_positions() {
         let docs = parse_documents("a:\n  b: [1, 2]\n  c:\n  - x\n").unwrap();
-        let NodeKind::Map { entries, flow } = &docs[0].kind else {
+        let NodeKind::Map { entries } = &docs[0].kind else {
             panic!("not a map")
         };
-        assert!(!flow);
         let NodeKind::Map { entries: inner, .. } = &entries[0].1.kind else {
             panic!("not a map")
         };
         let (bkey, bval) = &inner[0];
         assert_eq!((bkey.line, bkey.col), (2, 2));
-        assert!(matches!(bval.kind, NodeKind::Seq { flow: true, .. }));
+        assert!(matches!(bval.kind, NodeKind::Seq { .. }));
         assert_eq!((bval.line, bval.col), (2, 5));
         let (_, cval) = &inner[1];
-        assert!(matches!(cval.kind, NodeKind::Seq { flow: false, .. }));
+        assert!(matches!(cval.kind, NodeKind::Seq { .. }));
     }
 
     #[test]
