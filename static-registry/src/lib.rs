@@ -8,6 +8,7 @@
 mod error;
 pub mod grammar;
 mod manifest;
+mod parse;
 mod render;
 mod scan;
 
@@ -20,6 +21,7 @@ pub fn shown_path(path: &Path) -> String {
     error::shown(path)
 }
 pub use manifest::{MediaType, MAX_MANIFEST_SIZE};
+pub use parse::{configured_images, ConfiguredImage};
 pub use render::TAG_INVALID_JSON;
 pub use scan::{scan, Catalog, Manifest, Repository, ServedImage, Skipped, Tag, MANIFEST_JSON};
 

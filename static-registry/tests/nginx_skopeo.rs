@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 
 use common::{fixture, generate_cli, require_tool, sha256_hex, skopeo, Fixture, Nginx};
-use static_container_registry::{scan, MediaType};
+use static_container_registry::{configured_images, scan, served_images, MediaType};
 
 /// Checks everything a pull client relies on, for every image the root holds.
 fn check_registry(server: &Nginx, fixture: &Fixture, prefix: &str) {
@@ -297,6 +297,17 @@ fn serves_a_rendered_jinja_template() {
     assert!(template
         .contains("location ~ \"^/v2/{{ repository }}/base/blobs/sha256:([a-f0-9]{64})$\" {"));
     assert!(!template.contains("location = /v2/ {"));
+    // Reading the template back gives exactly the images on disk.
+    let configured: Vec<String> = configured_images(&template)
+        .iter()
+        .map(|i| format!("{}:{}", i.name, i.tag))
+        .collect();
+    let on_disk: Vec<String> = served_images(&fixture.root)
+        .unwrap()
+        .iter()
+        .map(|i| format!("{{{{ repository }}}}/{}:{}", i.repository, i.tag))
+        .collect();
+    assert_eq!(configured, on_disk);
     let rendered = template
         .replace("{{ repository }}", "example-solution-1.0.0")
         .replace("{{ registry_root }}", fixture.root.to_str().unwrap());
