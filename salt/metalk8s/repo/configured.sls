@@ -7,8 +7,8 @@ include:
 Create the nginx include directories:
   file.directory:
     - names:
-      - {{ include_directory }}/archives
-      - {{ include_directory }}/solutions
+        - {{ include_directory }}/archives
+        - {{ include_directory }}/solutions
     - user: root
     - group: root
     - mode: '0755'
@@ -28,7 +28,7 @@ Configure the repositories server:
         port: {{ repo.port }}
         include_directory: {{ include_directory | tojson }}
     - require:
-      - pkg: Install nginx
+        - pkg: Install nginx
 
 Deploy the common registry configuration:
   file.managed:
@@ -39,7 +39,7 @@ Deploy the common registry configuration:
     - mode: '0644'
     - backup: false
     - require:
-      - file: Create the nginx include directories
+        - file: Create the nginx include directories
 
 {%- for id, path in archives | dictsort %}
 
@@ -52,9 +52,9 @@ Deploy the registry configuration of {{ id }}:
     - mode: '0644'
     - backup: false
     - require:
-      - file: Create the nginx include directories
+        - file: Create the nginx include directories
     - require_in:
-      - file: Remove the configuration of unmounted archives
+        - file: Remove the configuration of unmounted archives
 
 Serve the packages and images of {{ id }}:
   file.managed:
@@ -72,9 +72,9 @@ Serve the packages and images of {{ id }}:
         images_path: {{ repo.images_path | tojson }}
         include_directory: {{ include_directory | tojson }}
     - require:
-      - file: Deploy the registry configuration of {{ id }}
+        - file: Deploy the registry configuration of {{ id }}
     - require_in:
-      - file: Remove the configuration of unmounted archives
+        - file: Remove the configuration of unmounted archives
 {%- endfor %}
 
 Remove the configuration of unmounted archives:
@@ -82,7 +82,7 @@ Remove the configuration of unmounted archives:
     - name: {{ include_directory }}/archives
     - clean: true
     - require:
-      - file: Create the nginx include directories
+        - file: Create the nginx include directories
 
 {%- for id, path in solutions | dictsort %}
 
@@ -99,9 +99,9 @@ Serve the images of the Solution {{ id }}:
         repository: {{ id | tojson }}
         registry_root: {{ (path ~ "/images/") | tojson }}
     - require:
-      - file: Create the nginx include directories
+        - file: Create the nginx include directories
     - require_in:
-      - file: Remove the configuration of removed Solutions
+        - file: Remove the configuration of removed Solutions
 {%- endfor %}
 
 Remove the configuration of removed Solutions:
@@ -109,7 +109,7 @@ Remove the configuration of removed Solutions:
     - name: {{ include_directory }}/solutions
     - clean: true
     - require:
-      - file: Create the nginx include directories
+        - file: Create the nginx include directories
 
 {%- if grains.get("selinux", {}).get("enabled", False) %}
 
@@ -124,7 +124,7 @@ Allow nginx to listen on the repositories port:
         || semanage port --modify --type http_port_t --proto tcp {{ repo.port }}
     - unless: semanage port --list | grep -Eq '^http_port_t .*\b{{ repo.port }}\b'
     - require:
-      - pkg: Install the SELinux management tools
+        - pkg: Install the SELinux management tools
 {%- endif %}
 
 Open the repositories port in the firewall:
@@ -139,14 +139,14 @@ Check the nginx configuration:
   cmd.run:
     - name: nginx -t
     - onchanges:
-      - file: Configure the repositories server
-      - file: Deploy the common registry configuration
-      - file: Remove the configuration of unmounted archives
-      - file: Remove the configuration of removed Solutions
+        - file: Configure the repositories server
+        - file: Deploy the common registry configuration
+        - file: Remove the configuration of unmounted archives
+        - file: Remove the configuration of removed Solutions
 {%- for id, path in archives | dictsort %}
-      - file: Serve the packages and images of {{ id }}
-      - file: Deploy the registry configuration of {{ id }}
+        - file: Serve the packages and images of {{ id }}
+        - file: Deploy the registry configuration of {{ id }}
 {%- endfor %}
 {%- for id, path in solutions | dictsort %}
-      - file: Serve the images of the Solution {{ id }}
+        - file: Serve the images of the Solution {{ id }}
 {%- endfor %}

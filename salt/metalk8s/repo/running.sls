@@ -14,9 +14,9 @@ Run nginx:
     - enable: true
     - reload: true
     - watch:
-      - cmd: Check the nginx configuration
+        - cmd: Check the nginx configuration
     - require:
-      - cmd: Check the nginx configuration
+        - cmd: Check the nginx configuration
 
 Wait for the repositories to answer:
   http.wait_for_successful_query:
@@ -25,4 +25,4 @@ Wait for the repositories to answer:
     - wait_for: 30
     - request_interval: 1
     - require:
-      - service: Run nginx
+        - service: Run nginx

@@ -7,6 +7,6 @@ include:
 Repositories server ready:
   test.nop:
     - require:
-      - sls: metalk8s.repo
+        - sls: metalk8s.repo
     - require_in:
-      - file: Configure the MetalK8s yum repositories
+        - file: Configure the MetalK8s yum repositories

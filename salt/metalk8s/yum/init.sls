@@ -25,11 +25,11 @@ Remove the repositories of the bootstrap media:
   file.absent:
     - name: {{ yum.media_repo_file }}
     - require:
-      - file: Configure the MetalK8s yum repositories
+        - file: Configure the MetalK8s yum repositories
 
 Refresh the yum metadata:
   cmd.run:
     - name: dnf --assumeyes makecache
     - onchanges:
-      - file: Configure the MetalK8s yum repositories
-      - file: Remove the repositories of the bootstrap media
+        - file: Configure the MetalK8s yum repositories
+        - file: Remove the repositories of the bootstrap media
