@@ -90,17 +90,17 @@ pub fn write_repodata(
     let primary = assemble(
         format!("{header}<metadata xmlns=\"{PRIMARY_NS}\" xmlns:rpm=\"{RPM_NS}\" packages=\"{count}\">\n"),
         documents.iter().map(|d| d.0.as_str()),
-        "</metadata>\n",
+        "</metadata>",
     );
     let filelists = assemble(
         format!("{header}<filelists xmlns=\"{FILELISTS_NS}\" packages=\"{count}\">\n"),
         documents.iter().map(|d| d.1.as_str()),
-        "</filelists>\n",
+        "</filelists>",
     );
     let other = assemble(
         format!("{header}<otherdata xmlns=\"{OTHER_NS}\" packages=\"{count}\">\n"),
         documents.iter().map(|d| d.2.as_str()),
-        "</otherdata>\n",
+        "</otherdata>",
     );
     drop(documents);
 
@@ -271,7 +271,7 @@ fn write_document(
 fn repomd_xml(revision: &str, records: &[Record]) -> String {
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<repomd xmlns=\"{REPO_NS}\" xmlns:rpm=\"{RPM_NS}\">\n  <revision>{}</revision>\n",
-        xml::escape(revision)
+        xml::escape_text(revision)
     );
     for r in records {
         out.push_str(&format!(

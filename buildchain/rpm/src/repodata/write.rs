@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::xml::escape;
+use super::xml::{escape_attr, escape_text};
 use crate::dependency::Dependency;
 use crate::header::{is_primary_file, FileKind, PackageHeader};
 
@@ -26,8 +26,8 @@ fn version_element(out: &mut String, h: &PackageHeader) {
         out,
         "  <version epoch=\"{}\" ver=\"{}\" rel=\"{}\"/>",
         h.epoch,
-        escape(&h.version),
-        escape(&h.release)
+        escape_attr(&h.version),
+        escape_attr(&h.release)
     );
 }
 
@@ -35,18 +35,18 @@ pub(crate) fn primary_entry(p: &IndexedPackage) -> String {
     let h = &p.header;
     let mut out = String::with_capacity(2048);
     out.push_str("<package type=\"rpm\">\n");
-    let _ = writeln!(out, "  <name>{}</name>", escape(&h.name));
-    let _ = writeln!(out, "  <arch>{}</arch>", escape(&h.arch));
+    let _ = writeln!(out, "  <name>{}</name>", escape_text(&h.name));
+    let _ = writeln!(out, "  <arch>{}</arch>", escape_text(&h.arch));
     version_element(&mut out, h);
     let _ = writeln!(
         out,
         "  <checksum type=\"sha256\" pkgid=\"YES\">{}</checksum>",
         p.sha256
     );
-    let _ = writeln!(out, "  <summary>{}</summary>", escape(&h.summary));
-    let _ = writeln!(out, "  <description>{}</description>", escape(&h.description));
-    let _ = writeln!(out, "  <packager>{}</packager>", escape(&h.packager));
-    let _ = writeln!(out, "  <url>{}</url>", escape(&h.url));
+    let _ = writeln!(out, "  <summary>{}</summary>", escape_text(&h.summary));
+    let _ = writeln!(out, "  <description>{}</description>", escape_text(&h.description));
+    let _ = writeln!(out, "  <packager>{}</packager>", escape_text(&h.packager));
+    let _ = writeln!(out, "  <url>{}</url>", escape_text(&h.url));
     let _ = writeln!(
         out,
         "  <time file=\"{}\" build=\"{}\"/>",
@@ -57,14 +57,14 @@ pub(crate) fn primary_entry(p: &IndexedPackage) -> String {
         "  <size package=\"{}\" installed=\"{}\" archive=\"{}\"/>",
         p.file_size, h.installed_size, h.archive_size
     );
-    let _ = writeln!(out, "  <location href=\"{}\"/>", escape(&p.location));
+    let _ = writeln!(out, "  <location href=\"{}\"/>", escape_attr(&p.location));
     out.push_str("  <format>\n");
-    let _ = writeln!(out, "    <rpm:license>{}</rpm:license>", escape(&h.license));
-    let _ = writeln!(out, "    <rpm:vendor>{}</rpm:vendor>", escape(&h.vendor));
+    let _ = writeln!(out, "    <rpm:license>{}</rpm:license>", escape_text(&h.license));
+    let _ = writeln!(out, "    <rpm:vendor>{}</rpm:vendor>", escape_text(&h.vendor));
     let group = if h.group.is_empty() { "Unspecified" } else { &h.group };
-    let _ = writeln!(out, "    <rpm:group>{}</rpm:group>", escape(group));
-    let _ = writeln!(out, "    <rpm:buildhost>{}</rpm:buildhost>", escape(&h.build_host));
-    let _ = writeln!(out, "    <rpm:sourcerpm>{}</rpm:sourcerpm>", escape(&h.source_rpm));
+    let _ = writeln!(out, "    <rpm:group>{}</rpm:group>", escape_text(group));
+    let _ = writeln!(out, "    <rpm:buildhost>{}</rpm:buildhost>", escape_text(&h.build_host));
+    let _ = writeln!(out, "    <rpm:sourcerpm>{}</rpm:sourcerpm>", escape_text(&h.source_rpm));
     let _ = writeln!(
         out,
         "    <rpm:header-range start=\"{}\" end=\"{}\"/>",
@@ -95,17 +95,17 @@ fn dependency_list(out: &mut String, tag: &str, list: &[Dependency], with_pre: b
     }
     let _ = writeln!(out, "    <rpm:{tag}>");
     for dep in list {
-        let _ = write!(out, "      <rpm:entry name=\"{}\"", escape(&dep.name));
+        let _ = write!(out, "      <rpm:entry name=\"{}\"", escape_attr(&dep.name));
         if let Some((cmp, evr)) = &dep.version {
             let _ = write!(
                 out,
                 " flags=\"{}\" epoch=\"{}\" ver=\"{}\"",
                 cmp.repodata_flag(),
                 evr.epoch,
-                escape(&evr.version)
+                escape_attr(&evr.version)
             );
             if let Some(release) = &evr.release {
-                let _ = write!(out, " rel=\"{}\"", escape(release));
+                let _ = write!(out, " rel=\"{}\"", escape_attr(release));
             }
         }
         if with_pre && dep.pre {
@@ -122,7 +122,7 @@ fn file_element(out: &mut String, path: &str, kind: FileKind, indent: &str) {
         FileKind::Dir => " type=\"dir\"",
         FileKind::Ghost => " type=\"ghost\"",
     };
-    let _ = writeln!(out, "{indent}<file{kind}>{}</file>", escape(path));
+    let _ = writeln!(out, "{indent}<file{kind}>{}</file>", escape_text(path));
 }
 
 fn package_opening(out: &mut String, p: &IndexedPackage) {
@@ -130,8 +130,8 @@ fn package_opening(out: &mut String, p: &IndexedPackage) {
         out,
         "<package pkgid=\"{}\" name=\"{}\" arch=\"{}\">",
         p.sha256,
-        escape(&p.header.name),
-        escape(&p.header.arch)
+        escape_attr(&p.header.name),
+        escape_attr(&p.header.arch)
     );
     version_element(out, &p.header);
 }
@@ -153,9 +153,9 @@ pub(crate) fn other_entry(p: &IndexedPackage) -> String {
         let _ = writeln!(
             out,
             "  <changelog author=\"{}\" date=\"{}\">{}</changelog>",
-            escape(&entry.author),
+            escape_attr(&entry.author),
             entry.date,
-            escape(&entry.text)
+            escape_text(&entry.text)
         );
     }
     out.push_str("</package>\n");

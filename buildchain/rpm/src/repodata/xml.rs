@@ -1,14 +1,25 @@
-//! Escaping text for XML 1.0 (repodata text and attributes).
+//! Escaping for XML 1.0, the way libxml2 (hence createrepo_c) writes text and attributes.
 
 use std::borrow::Cow;
 
-/// Escapes `&`, `<`, `>`, `"` and drops the characters XML 1.0 cannot carry (control
-/// characters other than tab, newline and carriage return), as libxml2 does for createrepo_c.
-pub(crate) fn escape(text: &str) -> Cow<'_, str> {
-    let needs_work = text
-        .chars()
-        .any(|c| matches!(c, '&' | '<' | '>' | '"') || is_forbidden(c));
-    if !needs_work {
+/// Escapes element text: `&`, `<`, `>`, carriage return; drops the characters XML 1.0
+/// cannot carry (control characters other than tab and newline).
+pub(crate) fn escape_text(text: &str) -> Cow<'_, str> {
+    escape(text, false)
+}
+
+/// Escapes an attribute value: as text, plus `"`, tab and newline.
+pub(crate) fn escape_attr(text: &str) -> Cow<'_, str> {
+    escape(text, true)
+}
+
+fn escape(text: &str, attribute: bool) -> Cow<'_, str> {
+    let special = |c: char| match c {
+        '&' | '<' | '>' | '\r' => true,
+        '"' | '\n' | '\t' => attribute,
+        c => is_forbidden(c),
+    };
+    if !text.chars().any(special) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 16);
@@ -17,7 +28,10 @@ pub(crate) fn escape(text: &str) -> Cow<'_, str> {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
+            '\r' => out.push_str("&#13;"),
+            '"' if attribute => out.push_str("&quot;"),
+            '\n' if attribute => out.push_str("&#10;"),
+            '\t' if attribute => out.push_str("&#9;"),
             c if is_forbidden(c) => {}
             c => out.push(c),
         }
@@ -31,11 +45,12 @@ fn is_forbidden(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::{escape_attr, escape_text};
 
     #[test]
     fn escapes_markup_and_drops_control_characters() {
-        assert_eq!(escape("a<b & \"c\">\u{1}d\n"), "a&lt;b &amp; &quot;c&quot;&gt;d\n");
-        assert!(matches!(escape("plain"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(escape_text("a<b & \"c\">\u{1}d\n"), "a&lt;b &amp; \"c\"&gt;d\n");
+        assert_eq!(escape_attr("a\"b\n"), "a&quot;b&#10;");
+        assert!(matches!(escape_text("plain"), std::borrow::Cow::Borrowed(_)));
     }
 }
