@@ -85,6 +85,7 @@ pub struct IsoImage {
 }
 
 /// A directory record as found in a directory extent.
+#[derive(Debug)]
 struct RawRecord {
     extent: u32,
     size: u32,
@@ -878,4 +879,47 @@ fn joliet_name(ident: &[u8]) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(len: u8, ident: &[u8]) -> Vec<u8> {
+        let mut r = vec![0u8; len as usize];
+        r[0] = len;
+        r[32] = ident.len() as u8;
+        r[33..33 + ident.len()].copy_from_slice(ident);
+        r
+    }
+
+    #[test]
+    fn records_crossing_a_sector_are_rejected() {
+        let mut dir = rec(34, &[0]);
+        dir.extend(rec(34, &[1]));
+        dir.resize(2048 - 40, 0);
+        dir.extend(rec(100, b"X"));
+        dir.resize(4096, 0);
+        let p = 2048 - 40;
+        // The zero byte before the record skips to the next sector: not reached.
+        assert_eq!(split_records(&dir).unwrap().len(), 2);
+        // Contiguous records up to near the sector end, then one that crosses it.
+        let mut dir2 = rec(34, &[0]);
+        dir2.extend(rec(34, &[1]));
+        while dir2.len() + 34 <= p {
+            dir2.extend(rec(34, b"Y"));
+        }
+        let at = dir2.len();
+        dir2.extend(rec(254.min((2048 - at + 2) as u8), b"Z"));
+        dir2.resize(4096, 0);
+        let err = split_records(&dir2).unwrap_err();
+        assert!(err.1.contains("crosses"), "{err:?}");
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(plain_name(b"FILE1.TXT;1", false), "FILE1.TXT");
+        assert_eq!(plain_name(b"SYM1.;1", false), "SYM1");
+        assert_eq!(joliet_name(&[0, b'a', 0, b';', 0, b'1']), "a");
+    }
 }
