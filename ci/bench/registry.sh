@@ -17,7 +17,7 @@ work=$BENCH_DIR/registry
 images=$work/images
 repositories=500
 
-for tool in hyperfine jq; do
+for tool in hyperfine awk; do
   command -v "$tool" >/dev/null || { echo "registry bench: $tool is required" >&2; exit 1; }
 done
 
@@ -63,18 +63,18 @@ if [ -f "$reference_source" ] && command -v python3 >/dev/null; then
   fi
   echo "registry bench: both write $ours_count manifest locations"
   hyperfine --warmup 2 --runs 15 --style basic --output null \
-    --export-json "$work/hyperfine.json" \
+    --export-csv "$work/hyperfine.csv" \
     -n static-container-registry "$ours_cmd" \
     -n static-container-registry.py "$ref_cmd"
-  jq -r '.results as $r
-    | ($r[0].mean * 1000) as $ours | ($r[1].mean * 1000) as $ref
-    | "registry: ours \($ours | . * 10 | round / 10) ms, Python original \($ref | . * 10 | round / 10) ms, ratio \($ref / $ours | . * 10 | round / 10)x faster"' \
-    "$work/hyperfine.json"
+  # CSV: command,mean,stddev,median,user,system,min,max (seconds).
+  awk -F, 'NR == 2 { ours = $2 } NR == 3 { ref = $2 }
+    END { printf "registry: ours %.1f ms, Python original %.1f ms, ratio %.1fx faster\n",
+          ours * 1000, ref * 1000, ref / ours }' "$work/hyperfine.csv"
 else
   echo "registry bench: Python original not found at $reference_source (or no python3): absolute figure only"
   hyperfine --warmup 2 --runs 15 --style basic --output null \
-    --export-json "$work/hyperfine.json" -n static-container-registry "$ours_cmd"
-  jq -r '"registry: ours \(.results[0].mean * 1000 | . * 10 | round / 10) ms on 1000 images"' \
-    "$work/hyperfine.json"
+    --export-csv "$work/hyperfine.csv" -n static-container-registry "$ours_cmd"
+  awk -F, 'NR == 2 { printf "registry: ours %.1f ms on 1000 images\n", $2 * 1000 }' \
+    "$work/hyperfine.csv"
 fi
 rm -rf "$images"
