@@ -35,9 +35,8 @@ impl Dependency {
         let version = match words.as_slice() {
             [_] => None,
             [_, op, evr] => {
-                let op = Comparison::from_operator(op).ok_or_else(|| {
-                    format!("unknown comparison '{op}' (use <, <=, =, >=, >)")
-                })?;
+                let op = Comparison::from_operator(op)
+                    .ok_or_else(|| format!("unknown comparison '{op}' (use <, <=, =, >=, >)"))?;
                 let evr = Evr::parse(evr)
                     .ok_or_else(|| format!("'{evr}' is not a valid [epoch:]version[-release]"))?;
                 Some((op, evr))

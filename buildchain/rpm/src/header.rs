@@ -101,10 +101,12 @@ pub(crate) fn read_header_from(
         path: path.to_path_buf(),
         rule,
     };
-    let meta = PackageMetadata::parse(reader)
-        .map_err(|e| fail(format!("not a readable RPM: {e}")))?;
+    let meta =
+        PackageMetadata::parse(reader).map_err(|e| fail(format!("not a readable RPM: {e}")))?;
     if meta.is_source_package() {
-        return Err(fail("is a source package (repodata lists binary packages)".into()));
+        return Err(fail(
+            "is a source package (repodata lists binary packages)".into(),
+        ));
     }
     let required = |what: &str, value: Result<&str, rpm::Error>| {
         value
@@ -122,7 +124,10 @@ pub(crate) fn read_header_from(
 
     let installed_size = h
         .get_entry_data_as_u64(IndexTag::RPMTAG_LONGSIZE)
-        .or_else(|_| h.get_entry_data_as_u32(IndexTag::RPMTAG_SIZE).map(u64::from))
+        .or_else(|_| {
+            h.get_entry_data_as_u32(IndexTag::RPMTAG_SIZE)
+                .map(u64::from)
+        })
         .unwrap_or(0);
     let s = &meta.signature;
     let archive_size = s

@@ -6,8 +6,8 @@
 //! - [`fetch`]: read remote repositories, resolve requirements, download and verify.
 
 pub mod build;
-mod dependency;
 mod checksum;
+mod dependency;
 mod error;
 pub mod fetch;
 mod fsutil;

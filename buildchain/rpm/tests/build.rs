@@ -43,11 +43,20 @@ fn every_built_package_passes_rpm_checks_and_extracts_to_its_sources() {
         listed.sort();
         assert_eq!(listed, installed_paths(def), "rpm -qpl of {}", def.name);
 
-        let nevra = run(Command::new("rpm").args(["-qp", "--qf", "%{NAME} %{EPOCH} %{VERSION} %{RELEASE} %{ARCH} %{BUILDTIME} %{BUILDHOST}"]).arg(rpm));
+        let nevra = run(Command::new("rpm")
+            .args([
+                "-qp",
+                "--qf",
+                "%{NAME} %{EPOCH} %{VERSION} %{RELEASE} %{ARCH} %{BUILDTIME} %{BUILDHOST}",
+            ])
+            .arg(rpm));
         let epoch = def.epoch.map(|e| e.to_string()).unwrap_or("(none)".into());
         assert_eq!(
             nevra,
-            format!("{} {epoch} {} {} {} 1700000000 buildchain", def.name, def.version, def.release, def.arch)
+            format!(
+                "{} {epoch} {} {} {} 1700000000 buildchain",
+                def.name, def.version, def.release, def.arch
+            )
         );
 
         // Extraction equals the sources, with the modes of the definition.
@@ -99,7 +108,10 @@ fn markers_owners_dependencies_and_scriptlets_reach_the_header() {
         ["/etc/featureful/defaults.conf", "/etc/featureful/tool.conf"]
     );
     assert_eq!(q(&["-d"]).trim(), "/usr/share/doc/featureful/README.md");
-    let attrs = q(&["--qf", "[%{FILEMODES:perms} %{FILEUSERNAME} %{FILEGROUPNAME} %{FILEFLAGS:fflags} %{FILENAMES}\n]"]);
+    let attrs = q(&[
+        "--qf",
+        "[%{FILEMODES:perms} %{FILEUSERNAME} %{FILEGROUPNAME} %{FILEFLAGS:fflags} %{FILENAMES}\n]",
+    ]);
     let attrs: BTreeMap<&str, &str> = attrs
         .lines()
         .map(|l| {
@@ -108,23 +120,38 @@ fn markers_owners_dependencies_and_scriptlets_reach_the_header() {
         })
         .collect();
     assert_eq!(attrs["/etc/featureful/tool.conf"], "-rw-r----- root adm c");
-    assert_eq!(attrs["/etc/featureful/defaults.conf"], "-rw-r--r-- root root cn");
+    assert_eq!(
+        attrs["/etc/featureful/defaults.conf"],
+        "-rw-r--r-- root root cn"
+    );
     assert_eq!(attrs["/var/lib/featureful"], "drwx------ nobody nobody ");
     assert_eq!(attrs["/usr/bin/featureful"], "-rwxr-xr-x root root ");
-    assert_eq!(attrs["/usr/share/doc/featureful/README.md"], "-rw-r--r-- root root d");
+    assert_eq!(
+        attrs["/usr/share/doc/featureful/README.md"],
+        "-rw-r--r-- root root d"
+    );
     assert!(attrs["/usr/bin/ftool"].starts_with("lrwxrwxrwx"));
 
     let requires = q(&["--requires"]);
     assert!(requires.contains("base-stub >= 1.0"), "{requires}");
     assert!(requires.lines().any(|l| l == "/bin/sh"), "{requires}");
     let provides = q(&["--provides"]);
-    for p in ["tooling = 1.2", "featureful-compat", "featureful = 2:1.2.3-4.el8"] {
+    for p in [
+        "tooling = 1.2",
+        "featureful-compat",
+        "featureful = 2:1.2.3-4.el8",
+    ] {
         assert!(provides.contains(p), "{p} in {provides}");
     }
     assert!(q(&["--conflicts"]).contains("oldtool < 2"));
     assert!(q(&["--obsoletes"]).contains("tool-legacy <= 1.0-1"));
     let scripts = q(&["--scripts"]);
-    for s in ["echo pre $1", "echo post $1", "echo preun $1", "echo postun $1"] {
+    for s in [
+        "echo pre $1",
+        "echo post $1",
+        "echo preun $1",
+        "echo postun $1",
+    ] {
         assert!(scripts.contains(s), "{s} in {scripts}");
     }
     assert!(q(&["--qf", "%{PAYLOADCOMPRESSOR}"]).contains("zstd"));
@@ -150,7 +177,12 @@ fn builds_are_reproducible_under_source_date_epoch() {
     }
     let second = build_all(&b, &fixture, Some(1_600_000_000));
     for ((_, x, _), (_, y, _)) in first.iter().zip(&second) {
-        assert_eq!(fs::read(x).unwrap(), fs::read(y).unwrap(), "{} differs", x.display());
+        assert_eq!(
+            fs::read(x).unwrap(),
+            fs::read(y).unwrap(),
+            "{} differs",
+            x.display()
+        );
     }
 }
 
@@ -196,7 +228,10 @@ fn bad_definitions_are_refused_naming_the_file_and_rule() {
         assert!(err.contains(expected), "expected '{expected}' in: {err}");
     }
     let err = PackageDefinition::load(Path::new("/nonexistent/pkg")).unwrap_err();
-    assert!(err.to_string().contains("/nonexistent/pkg/package.toml"), "{err}");
+    assert!(
+        err.to_string().contains("/nonexistent/pkg/package.toml"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -232,7 +267,12 @@ fn the_shipped_definitions_name_their_inputs() {
         let inputs = def.input_files(&common::repo_root());
         assert_eq!(inputs[0], dir.join("package.toml"));
         for input in &inputs {
-            assert!(input.is_file(), "{} of {} is missing", input.display(), def.name);
+            assert!(
+                input.is_file(),
+                "{} of {} is missing",
+                input.display(),
+                def.name
+            );
         }
     }
 }

@@ -26,7 +26,13 @@ fn document(repo: &Path, kind: &str) -> String {
 
 fn repoquery(repo: &Path, cache: &Path, query: &[&str]) -> Vec<String> {
     let output = run(Command::new("dnf")
-        .args(["-q", "--setopt=reposdir=/dev/null", "--releasever=8", "--disablerepo=*", "--enablerepo=t"])
+        .args([
+            "-q",
+            "--setopt=reposdir=/dev/null",
+            "--releasever=8",
+            "--disablerepo=*",
+            "--enablerepo=t",
+        ])
         .arg(format!("--setopt=cachedir={}", cache.display()))
         .arg(format!("--repofrompath=t,file://{}", repo.display()))
         .arg("repoquery")
@@ -55,7 +61,9 @@ fn our_repodata_matches_createrepo_c_and_dnf_reads_it_alike() {
     }
     let report = write_repodata(&ours, &RepodataOptions::default()).unwrap();
     assert_eq!(report.packages, built.len());
-    run(Command::new("createrepo_c").args(["-q", "--no-database"]).arg(&reference));
+    run(Command::new("createrepo_c")
+        .args(["-q", "--no-database"])
+        .arg(&reference));
 
     for kind in ["primary", "filelists", "other"] {
         let (a, b) = (document(&ours, kind), document(&reference, kind));
@@ -64,7 +72,11 @@ fn our_repodata_matches_createrepo_c_and_dnf_reads_it_alike() {
 
     let caches = (tmp.path().join("cache-ours"), tmp.path().join("cache-ref"));
     for query in [
-        &["--qf", "%{name} %{epoch} %{version} %{release} %{arch}", "*"][..],
+        &[
+            "--qf",
+            "%{name} %{epoch} %{version} %{release} %{arch}",
+            "*",
+        ][..],
         &["--requires", "*"],
         &["--provides", "*"],
         &["--conflicts", "*"],
@@ -73,12 +85,19 @@ fn our_repodata_matches_createrepo_c_and_dnf_reads_it_alike() {
     ] {
         let a = repoquery(&ours, &caches.0, query);
         let b = repoquery(&reference, &caches.1, query);
-        assert!(!a.is_empty() || query[0] == "--conflicts", "no answer to {query:?}");
+        assert!(
+            !a.is_empty() || query[0] == "--conflicts",
+            "no answer to {query:?}"
+        );
         assert_eq!(a, b, "dnf repoquery {query:?}");
     }
     let names = repoquery(&ours, &caches.0, &["--qf", "%{name}", "*"]);
     for (def, _, _) in &built {
-        assert!(names.contains(&def.name), "{} missing from {names:?}", def.name);
+        assert!(
+            names.contains(&def.name),
+            "{} missing from {names:?}",
+            def.name
+        );
     }
 }
 
@@ -92,7 +111,14 @@ fn dnf_installs_every_built_package_from_our_repodata() {
     let repo = tmp.path().join("repo");
     fs::create_dir_all(&repo).unwrap();
     let built = build_all(&repo, &fixture, Some(1_700_000_000));
-    write_repodata(&repo, &RepodataOptions { source_date_epoch: Some(1_700_000_000), ..Default::default() }).unwrap();
+    write_repodata(
+        &repo,
+        &RepodataOptions {
+            source_date_epoch: Some(1_700_000_000),
+            ..Default::default()
+        },
+    )
+    .unwrap();
 
     let root = tmp.path().join("installroot");
     fs::create_dir_all(root.join("repos")).unwrap();
@@ -100,19 +126,42 @@ fn dnf_installs_every_built_package_from_our_repodata() {
     let names: Vec<&str> = built.iter().map(|(d, _, _)| d.name.as_str()).collect();
     run(Command::new("dnf")
         .arg(format!("--installroot={}", root.display()))
-        .arg(format!("--setopt=reposdir={}", root.join("repos").display()))
+        .arg(format!(
+            "--setopt=reposdir={}",
+            root.join("repos").display()
+        ))
         .arg(format!("--repofrompath=local,file://{}", repo.display()))
         // The stub /bin/sh of the fixture cannot run scriptlets inside the empty root.
-        .args(["--setopt=tsflags=noscripts", "--nogpgcheck", "--disablerepo=*", "--enablerepo=local", "--releasever=8", "-y", "install"])
+        .args([
+            "--setopt=tsflags=noscripts",
+            "--nogpgcheck",
+            "--disablerepo=*",
+            "--enablerepo=local",
+            "--releasever=8",
+            "-y",
+            "install",
+        ])
         .args(&names));
-    let installed = run(Command::new("rpm").arg("--root").arg(&root).args(["-qa", "--qf", "%{NAME}\n"]));
+    let installed =
+        run(Command::new("rpm")
+            .arg("--root")
+            .arg(&root)
+            .args(["-qa", "--qf", "%{NAME}\n"]));
     for name in &names {
-        assert!(installed.lines().any(|l| l == *name), "{name} not installed: {installed}");
+        assert!(
+            installed.lines().any(|l| l == *name),
+            "{name} not installed: {installed}"
+        );
     }
     for (def, _, source_root) in &built {
         for file in &def.files {
             let got = root.join(file.dest.trim_start_matches('/'));
-            assert_eq!(fs::read(&got).unwrap(), fs::read(source_root.join(&file.source)).unwrap(), "{}", got.display());
+            assert_eq!(
+                fs::read(&got).unwrap(),
+                fs::read(source_root.join(&file.source)).unwrap(),
+                "{}",
+                got.display()
+            );
         }
     }
 }
@@ -124,7 +173,10 @@ fn repodata_is_reproducible_and_replaced_atomically() {
     let repo = tmp.path().join("repo");
     fs::create_dir_all(&repo).unwrap();
     build_all(&repo, &fixture, Some(1_700_000_000));
-    let options = RepodataOptions { source_date_epoch: Some(1_700_000_000), ..Default::default() };
+    let options = RepodataOptions {
+        source_date_epoch: Some(1_700_000_000),
+        ..Default::default()
+    };
     let first = write_repodata(&repo, &options).unwrap();
     let repomd = fs::read(&first.repomd).unwrap();
     assert_eq!(first.revision, "1700000000");
@@ -133,15 +185,26 @@ fn repodata_is_reproducible_and_replaced_atomically() {
     assert_eq!(entries(&repo.join("repodata")).len(), 4);
 
     // A broken package: an error naming it, the previous repodata untouched, no leftovers.
-    fs::write(repo.join("zz-broken-1.0-1.noarch.rpm"), b"\xed\xab\xee\xdb not really").unwrap();
+    fs::write(
+        repo.join("zz-broken-1.0-1.noarch.rpm"),
+        b"\xed\xab\xee\xdb not really",
+    )
+    .unwrap();
     let err = write_repodata(&repo, &options).unwrap_err().to_string();
     assert!(err.contains("zz-broken-1.0-1.noarch.rpm"), "{err}");
     assert!(err.contains("not a readable RPM"), "{err}");
     assert_eq!(fs::read(&first.repomd).unwrap(), repomd);
-    assert!(!entries(&repo).iter().any(|n| n.starts_with('.')), "leftovers: {:?}", entries(&repo));
+    assert!(
+        !entries(&repo).iter().any(|n| n.starts_with('.')),
+        "leftovers: {:?}",
+        entries(&repo)
+    );
 
     // Truncated package.
-    let victim = entries(&repo).into_iter().find(|n| n.starts_with("featureful")).unwrap();
+    let victim = entries(&repo)
+        .into_iter()
+        .find(|n| n.starts_with("featureful"))
+        .unwrap();
     fs::remove_file(repo.join("zz-broken-1.0-1.noarch.rpm")).unwrap();
     let bytes = fs::read(repo.join(&victim)).unwrap();
     fs::write(repo.join(&victim), &bytes[..2000]).unwrap();
@@ -149,6 +212,8 @@ fn repodata_is_reproducible_and_replaced_atomically() {
     assert!(err.contains(&victim), "{err}");
     assert_eq!(fs::read(&first.repomd).unwrap(), repomd);
 
-    let err = write_repodata(&tmp.path().join("absent"), &options).unwrap_err().to_string();
+    let err = write_repodata(&tmp.path().join("absent"), &options)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("absent"), "{err}");
 }

@@ -268,7 +268,8 @@ impl PackageDefinition {
         let deps = |field: &str, list: &[String]| -> Result<Vec<Dependency>, RpmError> {
             list.iter()
                 .map(|text| {
-                    Dependency::parse(text).map_err(|rule| fail(format!("{field} '{text}': {rule}")))
+                    Dependency::parse(text)
+                        .map_err(|rule| fail(format!("{field} '{text}': {rule}")))
                 })
                 .collect()
         };

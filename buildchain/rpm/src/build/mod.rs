@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 pub use definition::{
-    Compression, DirectorySpec, FileSpec, PackageDefinition, Scripts, SymlinkSpec,
-    DEFINITION_FILE,
+    Compression, DirectorySpec, FileSpec, PackageDefinition, Scripts, SymlinkSpec, DEFINITION_FILE,
 };
 
 use crate::dependency::Dependency;
@@ -60,8 +59,11 @@ fn build_in_memory(
         Compression::Zstd => rpm::CompressionWithLevel::Zstd(19),
     });
     if let Some(epoch) = context.source_date_epoch {
-        let epoch = u32::try_from(epoch)
-            .map_err(|_| fail(format!("SOURCE_DATE_EPOCH {epoch} does not fit an RPM time")))?;
+        let epoch = u32::try_from(epoch).map_err(|_| {
+            fail(format!(
+                "SOURCE_DATE_EPOCH {epoch} does not fit an RPM time"
+            ))
+        })?;
         config = config.source_date(epoch);
     }
     let mut builder = rpm::PackageBuilder::new(
@@ -115,7 +117,8 @@ fn build_in_memory(
         if !metadata.file_type().is_file() {
             return Err(fail(describe("is not a regular file")));
         }
-        let content = fs::read(&source).map_err(|e| fail(describe(&format!("cannot be read: {e}"))))?;
+        let content =
+            fs::read(&source).map_err(|e| fail(describe(&format!("cannot be read: {e}"))))?;
         let mtime = metadata
             .modified()
             .ok()
@@ -142,7 +145,10 @@ fn build_in_memory(
     }
     for link in &def.symlinks {
         builder
-            .with_symlink(rpm::FileOptions::symlink(link.path.clone(), link.target.clone()))
+            .with_symlink(rpm::FileOptions::symlink(
+                link.path.clone(),
+                link.target.clone(),
+            ))
             .map_err(|e| fail(format!("symlink '{}': {e}", link.path)))?;
     }
 

@@ -70,7 +70,10 @@ impl PackageRequest {
                 "package request '{text}': expected NAME or NAME=VERSION"
             )));
         }
-        if version.as_deref().is_some_and(|v| crate::vercmp::Evr::parse(v).is_none()) {
+        if version
+            .as_deref()
+            .is_some_and(|v| crate::vercmp::Evr::parse(v).is_none())
+        {
             return Err(RpmError::Options(format!(
                 "package request '{text}': the pin is not [epoch:]version[-release]"
             )));
@@ -229,13 +232,14 @@ pub fn fetch_packages(
         downloads
             .par_iter()
             .map(|(r, package, file_name)| {
-                let expected = Checksum::new(&package.checksum_type, &package.checksum).map_err(
-                    |rule| RpmError::Corrupted {
-                        package: package.nevra(),
-                        url: locations[*r].join(&package.location),
-                        rule,
-                    },
-                )?;
+                let expected =
+                    Checksum::new(&package.checksum_type, &package.checksum).map_err(|rule| {
+                        RpmError::Corrupted {
+                            package: package.nevra(),
+                            url: locations[*r].join(&package.location),
+                            rule,
+                        }
+                    })?;
                 transport.download(
                     &repositories[*r].id,
                     &package.nevra(),
@@ -305,7 +309,8 @@ fn check_options(repositories: &[Repository], options: &FetchOptions) -> Result<
 
 fn move_into(staging: &Path, dest: &Path, name: &str) -> Result<PathBuf, RpmError> {
     let target = dest.join(name);
-    fs::rename(staging.join(name), &target).map_err(|e| RpmError::io("moving into", target.clone(), e))?;
+    fs::rename(staging.join(name), &target)
+        .map_err(|e| RpmError::io("moving into", target.clone(), e))?;
     Ok(target)
 }
 
@@ -315,7 +320,8 @@ fn read_index(
     repo: &Repository,
     location: &Location,
 ) -> Result<RepositoryIndex, RpmError> {
-    let repomd_bytes = transport.get_bytes(&repo.id, location, "repodata/repomd.xml", REPOMD_LIMIT)?;
+    let repomd_bytes =
+        transport.get_bytes(&repo.id, location, "repodata/repomd.xml", REPOMD_LIMIT)?;
     let repomd = parse_repomd(&repomd_bytes, &repo.id)?;
     let record = repomd.record("primary").ok_or_else(|| RpmError::Metadata {
         repository: repo.id.clone(),
@@ -342,7 +348,9 @@ fn read_index(
         )));
     }
     let reader: Box<dyn BufRead> = if record.location.ends_with(".gz") {
-        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(&compressed[..])))
+        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(
+            &compressed[..],
+        )))
     } else if record.location.ends_with(".zst") {
         let decoder = zstd::stream::read::Decoder::new(&compressed[..])
             .map_err(|e| fail(format!("not zstd data: {e}")))?;
@@ -388,17 +396,24 @@ fn read_gpg_key(
     location: &Location,
     key: &str,
 ) -> Result<Vec<u8>, RpmError> {
-    let bytes = if key.starts_with("http://") || key.starts_with("https://") || key.starts_with("file://") {
+    let bytes = if key.starts_with("http://")
+        || key.starts_with("https://")
+        || key.starts_with("file://")
+    {
         let (base, name) = key.rsplit_once('/').unwrap_or((key, ""));
-        let key_location = Location::parse(base)
-            .map_err(|rule| RpmError::Options(format!("repository {}: GPG key: {rule}", repo.id)))?;
+        let key_location = Location::parse(base).map_err(|rule| {
+            RpmError::Options(format!("repository {}: GPG key: {rule}", repo.id))
+        })?;
         transport.get_bytes(&repo.id, &key_location, name, GPG_KEY_LIMIT)?
     } else {
         let _ = location;
         fs::read(key).map_err(|e| RpmError::io("reading the GPG key", key, e))?
     };
     let text = String::from_utf8_lossy(&bytes);
-    if !text.trim_start().starts_with("-----BEGIN PGP PUBLIC KEY BLOCK-----") {
+    if !text
+        .trim_start()
+        .starts_with("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+    {
         return Err(RpmError::Metadata {
             repository: repo.id.clone(),
             file: key.to_string(),

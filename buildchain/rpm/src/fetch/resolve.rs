@@ -61,7 +61,11 @@ impl<'a> Universe<'a> {
                 });
                 universe.by_name.entry(&package.name).or_default().push(i);
                 for provide in &package.provides {
-                    universe.by_provide.entry(&provide.name).or_default().push(i);
+                    universe
+                        .by_provide
+                        .entry(&provide.name)
+                        .or_default()
+                        .push(i);
                 }
                 for file in &package.files {
                     universe.by_file.entry(file).or_default().push(i);
@@ -256,7 +260,10 @@ mod tests {
                 .map(|p| Dependency::parse(p).unwrap())
                 .chain([Dependency::parse(&format!("{name} = {evr}")).unwrap()])
                 .collect(),
-            requires: requires.iter().map(|r| Dependency::parse(r).unwrap()).collect(),
+            requires: requires
+                .iter()
+                .map(|r| Dependency::parse(r).unwrap())
+                .collect(),
             files: vec![],
         }
     }
@@ -288,7 +295,11 @@ mod tests {
         let got = resolve(&indexes, &[request("app", None)], &arches).unwrap();
         assert_eq!(
             names(&indexes, &got),
-            ["app-1.10-1.x86_64", "nginx-2.1-1.x86_64", "libfoo-1-1.x86_64"]
+            [
+                "app-1.10-1.x86_64",
+                "nginx-2.1-1.x86_64",
+                "libfoo-1-1.x86_64"
+            ]
         );
         let got = resolve(&indexes, &[request("app", Some("1.9"))], &arches).unwrap();
         assert_eq!(names(&indexes, &got)[0], "app-1.9-1.x86_64");

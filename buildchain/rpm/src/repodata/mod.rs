@@ -107,7 +107,11 @@ pub fn write_repodata(
     let staging = TempPath::new(temp_sibling(&repo_dir.join("repodata")));
     fs::create_dir(staging.path())
         .map_err(|e| RpmError::io("creating", staging.path().to_path_buf(), e))?;
-    let docs = [("primary", primary), ("filelists", filelists), ("other", other)];
+    let docs = [
+        ("primary", primary),
+        ("filelists", filelists),
+        ("other", other),
+    ];
     let records: Vec<Record> = docs
         .par_iter()
         .map(|(kind, text)| write_document(staging.path(), kind, text.as_bytes(), timestamp))
@@ -248,7 +252,10 @@ fn write_document(
     text: &[u8],
     timestamp: u64,
 ) -> Result<Record, RpmError> {
-    let mut encoder = GzEncoder::new(Vec::with_capacity(text.len() / 4), flate2::Compression::default());
+    let mut encoder = GzEncoder::new(
+        Vec::with_capacity(text.len() / 4),
+        flate2::Compression::default(),
+    );
     let compressed = encoder
         .write_all(text)
         .and_then(|()| encoder.finish())

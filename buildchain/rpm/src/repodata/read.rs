@@ -98,7 +98,11 @@ fn required_attribute(ctx: &Context, e: &BytesStart, name: &str) -> Result<Strin
 }
 
 /// Text content accumulated across `Text` and entity-reference events.
-fn push_reference(ctx: &Context, text: &mut String, r: &quick_xml::events::BytesRef) -> Result<(), RpmError> {
+fn push_reference(
+    ctx: &Context,
+    text: &mut String,
+    r: &quick_xml::events::BytesRef,
+) -> Result<(), RpmError> {
     if let Some(c) = r
         .resolve_char_ref()
         .map_err(|e| ctx.fail(format!("bad character reference: {e}")))?
@@ -178,7 +182,10 @@ pub fn parse_repomd(bytes: &[u8], repository: &str) -> Result<RepoMd, RpmError> 
                     }
                     (b"size", Some(record)) => {
                         record.size = Some(value.parse().map_err(|_| {
-                            ctx.fail(format!("<size> '{value}' of {} is not a number", record.kind))
+                            ctx.fail(format!(
+                                "<size> '{value}' of {} is not a number",
+                                record.kind
+                            ))
                         })?)
                     }
                     (b"data", Some(_)) => {
@@ -320,14 +327,18 @@ fn start_in_package(
     section: &mut Section,
 ) -> Result<(), RpmError> {
     match e.local_name().as_ref() {
-        b"version" => p.evr = Some(parse_evr_attributes(ctx, e, true)?.unwrap_or_else(|| Evr::new(0, "", None))),
+        b"version" => {
+            p.evr =
+                Some(parse_evr_attributes(ctx, e, true)?.unwrap_or_else(|| Evr::new(0, "", None)))
+        }
         b"checksum" => p.checksum_type = Some(required_attribute(ctx, e, "type")?),
         b"location" => p.location = Some(required_attribute(ctx, e, "href")?),
         b"size" => {
             if let Some(size) = attribute(ctx, e, "package")? {
-                p.size = Some(size.parse().map_err(|_| {
-                    ctx.fail(format!("<size package=\"{size}\"> is not a number"))
-                })?);
+                p.size =
+                    Some(size.parse().map_err(|_| {
+                        ctx.fail(format!("<size package=\"{size}\"> is not a number"))
+                    })?);
             }
         }
         b"provides" => *section = Section::Provides,
@@ -420,7 +431,10 @@ fn check_location(location: &str) -> Result<(), Cow<'static, str>> {
     if location.starts_with('/') || location.contains("://") || location.contains('\\') {
         return Err("must be a relative path inside the repository".into());
     }
-    if location.split('/').any(|c| c == ".." || c == "." || c.is_empty()) {
+    if location
+        .split('/')
+        .any(|c| c == ".." || c == "." || c.is_empty())
+    {
         return Err("must not contain '..', '.' or empty components".into());
     }
     let base = location.rsplit('/').next().unwrap_or(location);

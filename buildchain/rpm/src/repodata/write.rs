@@ -44,7 +44,11 @@ pub(crate) fn primary_entry(p: &IndexedPackage) -> String {
         p.sha256
     );
     let _ = writeln!(out, "  <summary>{}</summary>", escape_text(&h.summary));
-    let _ = writeln!(out, "  <description>{}</description>", escape_text(&h.description));
+    let _ = writeln!(
+        out,
+        "  <description>{}</description>",
+        escape_text(&h.description)
+    );
     let _ = writeln!(out, "  <packager>{}</packager>", escape_text(&h.packager));
     let _ = writeln!(out, "  <url>{}</url>", escape_text(&h.url));
     let _ = writeln!(
@@ -59,12 +63,32 @@ pub(crate) fn primary_entry(p: &IndexedPackage) -> String {
     );
     let _ = writeln!(out, "  <location href=\"{}\"/>", escape_attr(&p.location));
     out.push_str("  <format>\n");
-    let _ = writeln!(out, "    <rpm:license>{}</rpm:license>", escape_text(&h.license));
-    let _ = writeln!(out, "    <rpm:vendor>{}</rpm:vendor>", escape_text(&h.vendor));
-    let group = if h.group.is_empty() { "Unspecified" } else { &h.group };
+    let _ = writeln!(
+        out,
+        "    <rpm:license>{}</rpm:license>",
+        escape_text(&h.license)
+    );
+    let _ = writeln!(
+        out,
+        "    <rpm:vendor>{}</rpm:vendor>",
+        escape_text(&h.vendor)
+    );
+    let group = if h.group.is_empty() {
+        "Unspecified"
+    } else {
+        &h.group
+    };
     let _ = writeln!(out, "    <rpm:group>{}</rpm:group>", escape_text(group));
-    let _ = writeln!(out, "    <rpm:buildhost>{}</rpm:buildhost>", escape_text(&h.build_host));
-    let _ = writeln!(out, "    <rpm:sourcerpm>{}</rpm:sourcerpm>", escape_text(&h.source_rpm));
+    let _ = writeln!(
+        out,
+        "    <rpm:buildhost>{}</rpm:buildhost>",
+        escape_text(&h.build_host)
+    );
+    let _ = writeln!(
+        out,
+        "    <rpm:sourcerpm>{}</rpm:sourcerpm>",
+        escape_text(&h.source_rpm)
+    );
     let _ = writeln!(
         out,
         "    <rpm:header-range start=\"{}\" end=\"{}\"/>",

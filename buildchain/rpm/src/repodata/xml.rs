@@ -49,8 +49,14 @@ mod tests {
 
     #[test]
     fn escapes_markup_and_drops_control_characters() {
-        assert_eq!(escape_text("a<b & \"c\">\u{1}d\n"), "a&lt;b &amp; \"c\"&gt;d\n");
+        assert_eq!(
+            escape_text("a<b & \"c\">\u{1}d\n"),
+            "a&lt;b &amp; \"c\"&gt;d\n"
+        );
         assert_eq!(escape_attr("a\"b\n"), "a&quot;b&#10;");
-        assert!(matches!(escape_text("plain"), std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(
+            escape_text("plain"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 }

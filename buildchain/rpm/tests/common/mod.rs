@@ -50,7 +50,10 @@ pub fn shipped_package_dirs() -> Vec<PathBuf> {
         .filter(|p| p.join("package.toml").is_file())
         .collect();
     dirs.sort();
-    assert!(dirs.len() >= 2, "expected at least two packages under packages/");
+    assert!(
+        dirs.len() >= 2,
+        "expected at least two packages under packages/"
+    );
     dirs
 }
 
