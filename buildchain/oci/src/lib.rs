@@ -1,1 +1,22 @@
-//! OCI images: pull, build, dedup (see README.md).
+//! OCI images for the build chain (see README.md): pull by digest into skopeo's `dir:`
+//! layout, native reproducible image builds from declarative definitions, hardlink dedup.
+
+mod auth;
+pub mod build;
+pub mod dedup;
+mod digest;
+mod error;
+pub mod layout;
+pub mod progress;
+pub mod pull;
+mod reference;
+mod registry;
+
+pub use auth::{default_auth_file, lookup_credentials, Credentials};
+pub use digest::Digest;
+pub use error::OciError;
+pub use layout::ManifestFormat;
+pub use progress::{NoProgress, Progress};
+pub use pull::{pull_image, PullOptions, PullReport};
+pub use reference::{ImageReference, Platform};
+pub use registry::RetryPolicy;

@@ -1,0 +1,487 @@
+//! Pull an image by reference into skopeo's `dir:` layout, verifying every digest.
+
+use crate::auth::{default_auth_file, lookup_credentials};
+use crate::digest::{digest_file, Digest, HashingWriter};
+use crate::error::IoContext;
+use crate::layout::{
+    link_or_copy, publish_dir, staging_dir, Descriptor, IndexEntry, Manifest, ManifestProblem,
+    DIR_VERSION, MANIFEST_ACCEPT, MANIFEST_FILE, VERSION_FILE,
+};
+use crate::progress::{NoProgress, Progress};
+use crate::reference::{ImageReference, Platform};
+use crate::registry::{describe_reqwest_error, RegistryClient, RetryPolicy};
+use crate::OciError;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Largest manifest accepted (the distribution registry's own limit is 4 MiB).
+const MAX_MANIFEST_BYTES: u64 = 4 << 20;
+
+/// How to pull.
+#[derive(Clone)]
+pub struct PullOptions {
+    /// Plain HTTP instead of HTTPS.
+    pub insecure: bool,
+    /// Platform picked from an index / manifest list (default linux/amd64).
+    pub platform: Platform,
+    /// Auth file; `None` means `REGISTRY_AUTH_FILE`, else `~/.docker/config.json`.
+    pub auth_file: Option<PathBuf>,
+    /// Content-addressed blob cache (`<cache>/blobs/sha256/<hex>`), hardlinked into image
+    /// directories. `None`: no cache.
+    pub cache_dir: Option<PathBuf>,
+    /// Blobs fetched at once (at least 1).
+    pub jobs: usize,
+    pub retry: RetryPolicy,
+    pub progress: Arc<dyn Progress>,
+}
+
+impl Default for PullOptions {
+    fn default() -> Self {
+        PullOptions {
+            insecure: false,
+            platform: Platform::default(),
+            auth_file: None,
+            cache_dir: None,
+            jobs: 4,
+            retry: RetryPolicy::default(),
+            progress: Arc::new(NoProgress),
+        }
+    }
+}
+
+impl std::fmt::Debug for PullOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PullOptions")
+            .field("insecure", &self.insecure)
+            .field("platform", &self.platform)
+            .field("auth_file", &self.auth_file)
+            .field("cache_dir", &self.cache_dir)
+            .field("jobs", &self.jobs)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a pull did.
+#[derive(Debug, Clone)]
+pub struct PullReport {
+    /// The reference pulled, as text.
+    pub image: String,
+    /// Digest of the `manifest.json` written (the platform's image manifest).
+    pub manifest_digest: Digest,
+    /// Digest of the index the manifest was selected from, when the reference named one.
+    pub index_digest: Option<Digest>,
+    /// Media type of `manifest.json`.
+    pub media_type: String,
+    /// Blob files written (config + distinct layers).
+    pub blobs: usize,
+    pub bytes_downloaded: u64,
+    pub bytes_from_cache: u64,
+}
+
+/// Pulls `reference` into the `dir:` layout at `dest` (replaced when it exists). The result
+/// is staged next to `dest` and renamed into place only when complete and verified.
+pub fn pull_image(
+    reference: &ImageReference,
+    dest: &Path,
+    options: &PullOptions,
+) -> Result<PullReport, OciError> {
+    let image = reference.to_string();
+    let credentials = match default_auth_file(options.auth_file.as_deref()) {
+        Some(file) => lookup_credentials(&file, &reference.registry)?,
+        None => None,
+    };
+    let client = RegistryClient::new(reference, options.insecure, credentials, options.retry)?;
+
+    let top = fetch_manifest(&client, &reference.manifest_reference(), options)?;
+    let top_digest = Digest::of(&top.bytes);
+    let expected = reference.digest.clone().or(top.header_digest.clone());
+    if let Some(expected) = expected {
+        if expected != top_digest {
+            return Err(OciError::ManifestDigestMismatch {
+                image,
+                expected: expected.to_string(),
+                actual: top_digest.to_string(),
+            });
+        }
+    }
+    let parsed = parse_manifest(&client, &top.bytes, top.content_type.as_deref())?;
+    let (bytes, manifest_digest, manifest, index_digest) = match parsed {
+        Manifest::Index { entries } => {
+            let entry = select_platform(&client, &entries, &options.platform)?;
+            let child = fetch_manifest(&client, &entry.digest.to_string(), options)?;
+            let child_digest = Digest::of(&child.bytes);
+            if child_digest != entry.digest {
+                return Err(OciError::ManifestDigestMismatch {
+                    image,
+                    expected: entry.digest.to_string(),
+                    actual: child_digest.to_string(),
+                });
+            }
+            let content_type = child
+                .content_type
+                .clone()
+                .or(Some(entry.media_type.clone()));
+            match parse_manifest(&client, &child.bytes, content_type.as_deref())? {
+                Manifest::Index { .. } => {
+                    return Err(OciError::MalformedManifest {
+                        image,
+                        detail: format!("index entry {} is itself an index", entry.digest),
+                    })
+                }
+                m => (child.bytes, child_digest, m, Some(top_digest)),
+            }
+        }
+        m => (top.bytes, top_digest, m, None),
+    };
+    let Manifest::Image {
+        media_type,
+        config,
+        layers,
+    } = manifest
+    else {
+        return Err(OciError::MalformedManifest {
+            image,
+            detail: "expected an image manifest".into(),
+        });
+    };
+
+    let mut blobs: Vec<Descriptor> = Vec::with_capacity(layers.len() + 1);
+    for d in std::iter::once(config).chain(layers) {
+        if let Some(seen) = blobs.iter().find(|b| b.digest == d.digest) {
+            if seen.size != d.size {
+                return Err(OciError::MalformedManifest {
+                    image,
+                    detail: format!(
+                        "blob {} listed with two sizes ({} and {})",
+                        d.digest, seen.size, d.size
+                    ),
+                });
+            }
+            continue;
+        }
+        blobs.push(d);
+    }
+    let total: u64 = blobs.iter().map(|b| b.size).sum();
+    options.progress.image_started(&image, blobs.len(), total);
+
+    let staging = staging_dir(dest)?;
+    let stage = staging.path();
+    let manifest_path = stage.join(MANIFEST_FILE);
+    std::fs::write(&manifest_path, &bytes).at(&manifest_path)?;
+    let version_path = stage.join(VERSION_FILE);
+    std::fs::write(&version_path, DIR_VERSION).at(&version_path)?;
+
+    let cache = match &options.cache_dir {
+        Some(dir) => {
+            let blobs_dir = dir.join("blobs").join("sha256");
+            std::fs::create_dir_all(&blobs_dir).at(&blobs_dir)?;
+            Some(blobs_dir)
+        }
+        None => None,
+    };
+    let counters = Counters::default();
+    fetch_all(&client, &blobs, stage, cache.as_deref(), options, &counters)?;
+    publish_dir(staging, dest)?;
+    options.progress.image_finished(&image);
+    Ok(PullReport {
+        image,
+        manifest_digest,
+        index_digest,
+        media_type,
+        blobs: blobs.len(),
+        bytes_downloaded: counters.downloaded.load(Ordering::Relaxed),
+        bytes_from_cache: counters.cached.load(Ordering::Relaxed),
+    })
+}
+
+#[derive(Default)]
+struct Counters {
+    downloaded: AtomicU64,
+    cached: AtomicU64,
+}
+
+struct FetchedManifest {
+    bytes: Vec<u8>,
+    content_type: Option<String>,
+    header_digest: Option<Digest>,
+}
+
+fn fetch_manifest(
+    client: &RegistryClient,
+    reference: &str,
+    options: &PullOptions,
+) -> Result<FetchedManifest, OciError> {
+    let url = client.manifest_url(reference);
+    let what = format!("manifest {reference}");
+    let mut attempt = 0;
+    loop {
+        let response = client.get(&url, Some(MANIFEST_ACCEPT), &what)?;
+        if response
+            .content_length()
+            .is_some_and(|l| l > MAX_MANIFEST_BYTES)
+        {
+            return Err(OciError::MalformedManifest {
+                image: client.image(),
+                detail: format!("{what} is larger than {MAX_MANIFEST_BYTES} bytes"),
+            });
+        }
+        let content_type = header(&response, "content-type");
+        let header_digest =
+            header(&response, "docker-content-digest").and_then(|d| Digest::parse(&d).ok());
+        let mut bytes = Vec::new();
+        match response
+            .take(MAX_MANIFEST_BYTES + 1)
+            .read_to_end(&mut bytes)
+        {
+            Ok(_) if bytes.len() as u64 > MAX_MANIFEST_BYTES => {
+                return Err(OciError::MalformedManifest {
+                    image: client.image(),
+                    detail: format!("{what} is larger than {MAX_MANIFEST_BYTES} bytes"),
+                })
+            }
+            Ok(_) => {
+                return Ok(FetchedManifest {
+                    bytes,
+                    content_type,
+                    header_digest,
+                })
+            }
+            Err(e) if attempt < client.retry.retries => {
+                options
+                    .progress
+                    .retrying(&client.image(), &what, &describe_reqwest_error(&e));
+                client.sleep_before_retry(attempt);
+                attempt += 1;
+            }
+            Err(e) => {
+                return Err(OciError::Unreachable {
+                    image: client.image(),
+                    registry: reference.to_string(),
+                    detail: format!("{what}: body cut short: {}", describe_reqwest_error(&e)),
+                })
+            }
+        }
+    }
+}
+
+fn header(response: &reqwest::blocking::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+fn parse_manifest(
+    client: &RegistryClient,
+    bytes: &[u8],
+    content_type: Option<&str>,
+) -> Result<Manifest, OciError> {
+    Manifest::parse(bytes, content_type).map_err(|problem| match problem {
+        ManifestProblem::UnsupportedMediaType(media_type) => OciError::UnsupportedMediaType {
+            image: client.image(),
+            media_type,
+        },
+        ManifestProblem::Malformed(detail) => OciError::MalformedManifest {
+            image: client.image(),
+            detail,
+        },
+    })
+}
+
+fn select_platform<'a>(
+    client: &RegistryClient,
+    entries: &'a [IndexEntry],
+    wanted: &Platform,
+) -> Result<&'a IndexEntry, OciError> {
+    let matches = |e: &&IndexEntry| {
+        e.platform.as_ref().is_some_and(|p| {
+            p.os == wanted.os
+                && p.architecture == wanted.architecture
+                && wanted
+                    .variant
+                    .as_ref()
+                    .map_or(true, |v| p.variant.as_ref() == Some(v))
+        })
+    };
+    entries.iter().find(matches).ok_or_else(|| {
+        let available: Vec<String> = entries
+            .iter()
+            .filter_map(|e| e.platform.as_ref())
+            .map(|p| match &p.variant {
+                Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
+                None => format!("{}/{}", p.os, p.architecture),
+            })
+            .collect();
+        OciError::PlatformNotFound {
+            image: client.image(),
+            platform: wanted.to_string(),
+            available: if available.is_empty() {
+                "none".into()
+            } else {
+                available.join(", ")
+            },
+        }
+    })
+}
+
+/// Fetches every blob with `options.jobs` workers; the first error stops the others.
+fn fetch_all(
+    client: &RegistryClient,
+    blobs: &[Descriptor],
+    stage: &Path,
+    cache: Option<&Path>,
+    options: &PullOptions,
+    counters: &Counters,
+) -> Result<(), OciError> {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let first_error: Mutex<Option<OciError>> = Mutex::new(None);
+    let workers = options.jobs.clamp(1, blobs.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                if failed.load(Ordering::Relaxed) {
+                    return;
+                }
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(blob) = blobs.get(i) else { return };
+                if let Err(e) = fetch_one(client, blob, stage, cache, options, counters) {
+                    failed.store(true, Ordering::Relaxed);
+                    if let Ok(mut slot) = first_error.lock() {
+                        slot.get_or_insert(e);
+                    }
+                    return;
+                }
+            });
+        }
+    });
+    match first_error.into_inner().ok().flatten() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn fetch_one(
+    client: &RegistryClient,
+    blob: &Descriptor,
+    stage: &Path,
+    cache: Option<&Path>,
+    options: &PullOptions,
+    counters: &Counters,
+) -> Result<(), OciError> {
+    let target = stage.join(blob.digest.hex());
+    let image = client.image();
+    let Some(cache) = cache else {
+        download(client, blob, stage, &target, options)?;
+        counters.downloaded.fetch_add(blob.size, Ordering::Relaxed);
+        options.progress.blob_done(&image, &blob.digest, false);
+        return Ok(());
+    };
+    let cached = cache.join(blob.digest.hex());
+    let mut from_cache = false;
+    if cached.is_file() {
+        match digest_file(&cached) {
+            Ok((d, size)) if d == blob.digest && size == blob.size => from_cache = true,
+            _ => {
+                // A damaged cache entry (e.g. an image file edited in place): fetch again.
+                std::fs::remove_file(&cached).at(&cached)?;
+            }
+        }
+    }
+    if from_cache {
+        counters.cached.fetch_add(blob.size, Ordering::Relaxed);
+        options.progress.bytes_done(&image, blob.size);
+    } else {
+        download(client, blob, cache, &cached, options)?;
+        counters.downloaded.fetch_add(blob.size, Ordering::Relaxed);
+    }
+    link_or_copy(&cached, &target).at(&target)?;
+    options.progress.blob_done(&image, &blob.digest, from_cache);
+    Ok(())
+}
+
+/// Downloads one blob into `dir` under a temporary name, verifying size and digest while
+/// streaming, then renames it to `target`. Short bodies and network errors are retried;
+/// content that hashes wrong is not (the registry serves what it stores).
+fn download(
+    client: &RegistryClient,
+    blob: &Descriptor,
+    dir: &Path,
+    target: &Path,
+    options: &PullOptions,
+) -> Result<(), OciError> {
+    let image = client.image();
+    let url = client.blob_url(&blob.digest);
+    let what = format!("blob {}", blob.digest);
+    let verification = |detail: String| OciError::BlobVerification {
+        image: image.clone(),
+        digest: blob.digest.to_string(),
+        detail,
+    };
+    let mut attempt = 0;
+    loop {
+        let mut response = client.get(&url, None, &what)?;
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{}.part-", &blob.digest.hex()[..12]))
+            .tempfile_in(dir)
+            .at(dir)?;
+        let mut writer = HashingWriter::new(std::io::BufWriter::with_capacity(256 << 10, tmp));
+        let mut buf = vec![0u8; 128 << 10];
+        let mut received: u64 = 0;
+        let transient = loop {
+            match response.read(&mut buf) {
+                Ok(0) => break None,
+                Ok(n) => {
+                    received += n as u64;
+                    if received > blob.size {
+                        return Err(verification(format!(
+                            "the registry sent more than the {} bytes the manifest lists",
+                            blob.size
+                        )));
+                    }
+                    writer.write_all(&buf[..n]).at(dir)?;
+                    options.progress.bytes_done(&image, n as u64);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    break Some(format!(
+                        "download interrupted after {received} bytes: {}",
+                        describe_reqwest_error(&e)
+                    ))
+                }
+            }
+        };
+        let transient = transient.or_else(|| {
+            (received < blob.size)
+                .then(|| format!("truncated download: {received} of {} bytes", blob.size))
+        });
+        if let Some(reason) = transient {
+            if attempt < client.retry.retries {
+                options.progress.retrying(&image, &what, &reason);
+                client.sleep_before_retry(attempt);
+                attempt += 1;
+                continue;
+            }
+            return Err(verification(format!(
+                "{reason} (after {} attempts)",
+                attempt + 1
+            )));
+        }
+        let (buffered, digest, _) = writer.finish();
+        if digest != blob.digest {
+            return Err(verification(format!(
+                "the content served hashes to {digest}"
+            )));
+        }
+        let file = buffered
+            .into_inner()
+            .map_err(|e| OciError::io(dir, e.into_error()))?;
+        file.persist(target)
+            .map_err(|e| OciError::io(target, e.error))?;
+        return Ok(());
+    }
+}
