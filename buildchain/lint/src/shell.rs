@@ -1,7 +1,7 @@
 //! Shell lint: `shellcheck` (the real one; `SHELLCHECK_BIN` is the caller's business) on
-//! scripts, and on rendered `*.sh.in` templates through its standard input.
+//! scripts, and on the renderings of `*.sh.in` templates.
 
-use std::io::Write;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -48,35 +48,85 @@ pub fn lint_rendered(
     rendered: &str,
     shellcheck_bin: &Path,
 ) -> Result<Vec<Finding>, LintError> {
-    let args: [&std::ffi::OsStr; 2] = ["--format=gcc".as_ref(), "-".as_ref()];
-    let output = run(shellcheck_bin, &args, Some(rendered))?;
-    findings(&output, &[("-".to_string(), source_path.to_path_buf())])
+    lint_rendered_set(
+        &[(source_path.to_path_buf(), rendered.to_string())],
+        shellcheck_bin,
+    )
 }
 
-fn run(bin: &Path, args: &[&std::ffi::OsStr], stdin: Option<&str>) -> Result<Output, LintError> {
-    let missing = |source| LintError::ToolMissing {
-        tool: TOOL,
-        env_var: ENV_VAR,
-        bin: bin.to_path_buf(),
-        source,
-    };
-    let mut child = Command::new(bin)
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(missing)?;
-    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        // shellcheck reads all of its input before it reports; a write error means it
-        // exited early, and its status says why.
-        let _ = pipe.write_all(text.as_bytes());
+/// Runs shellcheck on the renderings of a set of templates, `(source path, rendered text)`,
+/// reporting against the source paths. The renderings of the templates of one directory
+/// are written side by side under their rendered names (`x.sh.in` → `x.sh`) into a
+/// temporary directory and checked together from there with `--external-sources`, so
+/// that `# shellcheck source=common.sh` directives between them are followed.
+pub fn lint_rendered_set(
+    templates: &[(PathBuf, String)],
+    shellcheck_bin: &Path,
+) -> Result<Vec<Finding>, LintError> {
+    let mut groups: BTreeMap<PathBuf, Vec<&(PathBuf, String)>> = BTreeMap::new();
+    for template in templates {
+        let parent = template
+            .0
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        groups.entry(parent).or_default().push(template);
     }
-    child.wait_with_output().map_err(missing)
+    let mut found = Vec::new();
+    for group in groups.values() {
+        found.extend(lint_group(group, shellcheck_bin)?);
+    }
+    Ok(found)
+}
+
+fn lint_group(group: &[&(PathBuf, String)], bin: &Path) -> Result<Vec<Finding>, LintError> {
+    let temp_error = |source| LintError::TempFile { tool: TOOL, source };
+    let dir = tempfile::Builder::new()
+        .prefix("buildchain-lint-shell-")
+        .tempdir()
+        .map_err(temp_error)?;
+    let mut names: Vec<(String, PathBuf)> = Vec::new();
+    for (source, rendered) in group {
+        let file_name = source
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "script.sh.in".into());
+        let name = file_name
+            .strip_suffix(".in")
+            .unwrap_or(&file_name)
+            .to_string();
+        std::fs::write(dir.path().join(&name), rendered).map_err(temp_error)?;
+        names.push((name, source.clone()));
+    }
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "--format=gcc".as_ref(),
+        "--external-sources".as_ref(),
+        "--".as_ref(),
+    ];
+    args.extend(names.iter().map(|(name, _)| std::ffi::OsStr::new(name)));
+    let output = run(bin, &args, Some(dir.path()))?;
+    findings(&output, &names)
+}
+
+fn run(
+    bin: &Path,
+    args: &[&std::ffi::OsStr],
+    current_dir: Option<&Path>,
+) -> Result<Output, LintError> {
+    let mut command = Command::new(bin);
+    if let Some(dir) = current_dir {
+        command.current_dir(dir);
+    }
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|source| LintError::ToolMissing {
+            tool: TOOL,
+            env_var: ENV_VAR,
+            bin: bin.to_path_buf(),
+            source,
+        })
 }
 
 /// Maps `file:line:col: severity: message [SCnnnn]` lines; `names` maps the file names

@@ -25,13 +25,18 @@ fn formatting_and_clippy_findings_name_file_and_line() {
     std::env::set_var("CARGO_TARGET_DIR", dir.path().join("target"));
     let clean = "/// Adds.\npub fn add(a: u32, b: u32) -> u32 {\n    a + b\n}\n";
     write_crate(dir.path(), clean);
-    assert!(rust::lint_workspace(dir.path(), &cargo()).unwrap().is_empty());
+    assert!(rust::lint_workspace(dir.path(), &cargo())
+        .unwrap()
+        .is_empty());
 
     let badly_formatted = "pub fn add(a: u32,b: u32) -> u32 { a+b }\n";
     write_crate(dir.path(), badly_formatted);
     let findings = rust::check_format(dir.path(), &cargo()).unwrap();
     assert_eq!(findings.len(), 1, "{findings:#?}");
-    assert_eq!((findings[0].path.as_path(), findings[0].line), (Path::new("src/lib.rs"), 1));
+    assert_eq!(
+        (findings[0].path.as_path(), findings[0].line),
+        (Path::new("src/lib.rs"), 1)
+    );
 
     let clippy_warning =
         "/// Checks.\npub fn check(x: bool) -> bool {\n    if x == true {\n        return true;\n    }\n    false\n}\n";
@@ -39,7 +44,9 @@ fn formatting_and_clippy_findings_name_file_and_line() {
     let findings = rust::clippy(dir.path(), &cargo()).unwrap();
     assert!(!findings.is_empty());
     assert!(
-        findings.iter().all(|f| f.path == Path::new("src/lib.rs") && f.rule == "clippy"),
+        findings
+            .iter()
+            .all(|f| f.path == Path::new("src/lib.rs") && f.rule == "clippy"),
         "{findings:#?}"
     );
     assert!(findings.iter().any(|f| f.line == 3), "{findings:#?}");

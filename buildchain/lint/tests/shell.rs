@@ -5,13 +5,18 @@ use std::path::{Path, PathBuf};
 use buildchain_lint::{shell, LintError};
 
 fn shellcheck() -> PathBuf {
-    let bin = PathBuf::from(std::env::var("SHELLCHECK_BIN").unwrap_or_else(|_| "shellcheck".into()));
+    let bin =
+        PathBuf::from(std::env::var("SHELLCHECK_BIN").unwrap_or_else(|_| "shellcheck".into()));
     let runs = std::process::Command::new(&bin)
         .arg("--version")
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
-    assert!(runs, "these tests need shellcheck ({}): apt-get install shellcheck", bin.display());
+    assert!(
+        runs,
+        "these tests need shellcheck ({}): apt-get install shellcheck",
+        bin.display()
+    );
     bin
 }
 
@@ -25,7 +30,12 @@ fn syntax_error_names_file_and_line() {
     let findings = shell::lint_files(&[&good, &bad], &shellcheck()).unwrap();
     assert!(!findings.is_empty());
     assert!(findings.iter().all(|f| f.path == bad), "{findings:#?}");
-    assert!(findings.iter().any(|f| f.rule.starts_with("SC") && f.line >= 3), "{findings:#?}");
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.rule.starts_with("SC") && f.line >= 3),
+        "{findings:#?}"
+    );
     let shown = findings[0].to_string();
     assert!(shown.starts_with(&format!("{}:", bad.display())), "{shown}");
 }
@@ -35,7 +45,9 @@ fn clean_scripts_pass_and_warnings_are_findings() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.sh");
     std::fs::write(&good, "#!/bin/sh\nprintf '%s\\n' \"$HOME\"\n").unwrap();
-    assert!(shell::lint_files(&[&good], &shellcheck()).unwrap().is_empty());
+    assert!(shell::lint_files(&[&good], &shellcheck())
+        .unwrap()
+        .is_empty());
     std::fs::write(&good, "#!/bin/sh\nrm -rf $1/x\n").unwrap();
     let findings = shell::lint_files(&[&good], &shellcheck()).unwrap();
     assert_eq!(findings[0].rule, "SC2086", "{findings:#?}");
@@ -48,9 +60,14 @@ fn rendered_template_is_reported_under_its_source() {
     let rendered = "#!/bin/bash\nVERSION=0.1.0\necho \"$VERSION\"\nfi\n";
     let findings = shell::lint_rendered(source, rendered, &shellcheck()).unwrap();
     assert!(!findings.is_empty());
-    assert!(findings.iter().all(|f| f.path == source && f.line == 4), "{findings:#?}");
+    assert!(
+        findings.iter().all(|f| f.path == source && f.line == 4),
+        "{findings:#?}"
+    );
     let fine = "#!/bin/bash\necho \"0.1.0\"\n";
-    assert!(shell::lint_rendered(source, fine, &shellcheck()).unwrap().is_empty());
+    assert!(shell::lint_rendered(source, fine, &shellcheck())
+        .unwrap()
+        .is_empty());
 }
 
 #[test]
@@ -77,4 +94,22 @@ fn missing_script_and_failing_tool_are_errors() {
     std::fs::write(&script, "#!/bin/sh\ntrue\n").unwrap();
     let error = shell::lint_files(&[&script], Path::new("/bin/false")).unwrap_err();
     assert!(matches!(error, LintError::ToolFailed { .. }), "{error}");
+}
+
+#[test]
+fn rendered_templates_of_one_directory_follow_each_other() {
+    let common = (
+        PathBuf::from("iso/common.sh.in"),
+        "#!/bin/bash\n# shellcheck disable=SC2034\nVERSION=0.1.0\n".to_string(),
+    );
+    let script = (
+        PathBuf::from("iso/bootstrap.sh.in"),
+        "#!/bin/bash\n# shellcheck source=common.sh\n. \"$(dirname \"$0\")/common.sh\"\necho \"$VERSION\"\n"
+            .to_string(),
+    );
+    let findings = shell::lint_rendered_set(&[common, script.clone()], &shellcheck()).unwrap();
+    assert!(findings.is_empty(), "{findings:#?}");
+    // Alone, the sourced file cannot be followed: shellcheck says so (SC1091).
+    let findings = shell::lint_rendered_set(&[script], &shellcheck()).unwrap();
+    assert!(findings.iter().any(|f| f.rule == "SC1091"), "{findings:#?}");
 }

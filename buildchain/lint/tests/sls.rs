@@ -38,7 +38,8 @@ impl Tree {
     }
 
     fn context(&self) -> SlsContext {
-        SlsContext::new(self.dir.path().join("salt")).with_pillar_root(self.dir.path().join("pillar"))
+        SlsContext::new(self.dir.path().join("salt"))
+            .with_pillar_root(self.dir.path().join("pillar"))
     }
 
     fn lint(&self, relative: &str, text: &str) -> (PathBuf, Vec<Finding>) {
@@ -89,7 +90,10 @@ fn undefined_tolerant_state_with_imports_renders_and_parses() {
     )
     .unwrap();
     assert!(rendered.contains("Install nginx-yum:"), "{rendered}");
-    assert!(rendered.contains("Configure b in metalk8s.repo (metalk8s/repo):"), "{rendered}");
+    assert!(
+        rendered.contains("Configure b in metalk8s.repo (metalk8s/repo):"),
+        "{rendered}"
+    );
     assert!(rendered.contains("\"port\":8080"), "{rendered}");
     assert!(rendered.contains("mode: '/srv/a/x'"), "{rendered}");
 }
@@ -104,18 +108,26 @@ fn broken_jinja_names_file_and_line() {
     assert_eq!(findings[0].rule, "jinja");
     assert!(findings[0].line >= 3, "{findings:#?}");
     assert!(
-        findings[0].to_string().starts_with(&format!("{}:", path.display())),
+        findings[0]
+            .to_string()
+            .starts_with(&format!("{}:", path.display())),
         "{}",
         findings[0]
     );
-    let (_, findings) = tree.lint("salt/metalk8s/filter.sls", "a:\n  b: {{ 1 | no_such_filter }}\n");
+    let (_, findings) = tree.lint(
+        "salt/metalk8s/filter.sls",
+        "a:\n  b: {{ 1 | no_such_filter }}\n",
+    );
     assert_eq!((findings.len(), findings[0].line), (1, 2), "{findings:#?}");
 }
 
 #[test]
 fn error_in_imported_file_names_that_file() {
     let tree = Tree::new();
-    let map = tree.write("salt/metalk8s/bad.jinja", "{% set x = 1 %}\n{% set y = (1 %}\n");
+    let map = tree.write(
+        "salt/metalk8s/bad.jinja",
+        "{% set x = 1 %}\n{% set y = (1 %}\n",
+    );
     let (path, findings) = tree.lint(
         "salt/metalk8s/uses-bad.sls",
         "{% from 'metalk8s/bad.jinja' import x %}\na: {{ x }}\n",
@@ -134,7 +146,10 @@ fn missing_import_is_a_finding() {
         "\n{% from 'metalk8s/nope.jinja' import x %}\n",
     );
     assert_eq!(findings.len(), 1, "{findings:#?}");
-    assert_eq!((findings[0].path.as_path(), findings[0].line), (path.as_path(), 2));
+    assert_eq!(
+        (findings[0].path.as_path(), findings[0].line),
+        (path.as_path(), 2)
+    );
     let (_, findings) = tree.lint(
         "salt/metalk8s/missing-yaml.sls",
         "{% import_yaml 'metalk8s/nope.yaml' as y %}\n",
@@ -196,4 +211,24 @@ fn rendered_template_text_is_linted_under_its_source_name() {
     assert!(findings.is_empty(), "{findings:#?}");
     let findings = sls::lint_str(source, "base:\n  x: 1\n  x: 2\n", &tree.context());
     assert_eq!(findings[0].path, source);
+}
+
+#[test]
+fn generated_files_are_seen_by_imports() {
+    let tree = Tree::new();
+    let text = "{% import_json 'metalk8s/versions.json' as v %}\nk8s:\n  version: {{ v.kubernetes.version }}\n";
+    let (_, findings) = tree.lint("salt/metalk8s/v.sls", text);
+    assert_eq!(
+        findings.len(),
+        1,
+        "without the generated file: {findings:#?}"
+    );
+    let context = tree.context().with_generated_file(
+        "metalk8s/versions.json",
+        r#"{"kubernetes": {"version": "1.29.1"}}"#,
+    );
+    let path = tree.dir.path().join("salt/metalk8s/v.sls");
+    let rendered = sls::render_str(&path, text, &context).unwrap();
+    assert!(rendered.contains("version: 1.29.1"), "{rendered}");
+    assert!(sls::lint_file(&path, &context).unwrap().is_empty());
 }

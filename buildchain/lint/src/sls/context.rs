@@ -25,6 +25,9 @@ pub struct SlsContext {
     pub pillar: serde_json::Value,
     /// `saltenv` (and `opts.saltenv`).
     pub saltenv: String,
+    /// Files that exist in the rendered tree but not in the sources (e.g. the generated
+    /// `metalk8s/versions.json`), by name relative to the tree root: imports see them first.
+    pub generated_files: BTreeMap<String, String>,
 }
 
 impl SlsContext {
@@ -36,7 +39,18 @@ impl SlsContext {
             grains: default_grains(),
             pillar: json!({}),
             saltenv: "base".into(),
+            generated_files: BTreeMap::new(),
         }
+    }
+
+    /// Adds a generated file (see [`SlsContext::generated_files`]).
+    pub fn with_generated_file(
+        mut self,
+        name: impl Into<String>,
+        content: impl Into<String>,
+    ) -> SlsContext {
+        self.generated_files.insert(name.into(), content.into());
+        self
     }
 
     /// Sets the pillar tree.
@@ -93,8 +107,14 @@ impl SlsContext {
         globals.insert("slsdotpath", Value::from(slspath.replace('/', ".")));
         globals.insert("slscolonpath", Value::from(slspath.replace('/', ":")));
         globals.insert("tplfile", Value::from(name));
-        globals.insert("tplpath", Value::from(root.join(name).display().to_string()));
-        globals.insert("tpldir", Value::from(if tpldir.is_empty() { "." } else { tpldir }));
+        globals.insert(
+            "tplpath",
+            Value::from(root.join(name).display().to_string()),
+        );
+        globals.insert(
+            "tpldir",
+            Value::from(if tpldir.is_empty() { "." } else { tpldir }),
+        );
         globals.insert("tpldot", Value::from(tpldir.replace('/', ".")));
         globals.insert(
             "tplroot",

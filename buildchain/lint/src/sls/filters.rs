@@ -19,7 +19,9 @@ pub(crate) fn register(env: &mut Environment<'_>) {
     env.add_filter("json", to_json);
     env.add_filter("json_encode", to_json);
     env.add_filter("yaml_encode", to_json);
-    env.add_filter("yaml_dquote", |v: Value| to_json(Value::from(v.to_string())));
+    env.add_filter("yaml_dquote", |v: Value| {
+        to_json(Value::from(v.to_string()))
+    });
     env.add_filter("yaml_squote", |v: Value| {
         format!("'{}'", v.to_string().replace('\'', "''"))
     });
@@ -40,8 +42,12 @@ pub(crate) fn register(env: &mut Environment<'_>) {
     });
     env.add_filter("path_join", |args: &[Value]| join(args));
     env.add_filter("union", |a: Value, b: Value| set_op(&a, &b, |x, y| x || y));
-    env.add_filter("intersect", |a: Value, b: Value| set_op(&a, &b, |x, y| x && y));
-    env.add_filter("difference", |a: Value, b: Value| set_op(&a, &b, |x, y| x && !y));
+    env.add_filter("intersect", |a: Value, b: Value| {
+        set_op(&a, &b, |x, y| x && y)
+    });
+    env.add_filter("difference", |a: Value, b: Value| {
+        set_op(&a, &b, |x, y| x && !y)
+    });
     env.add_filter("symmetric_difference", |a: Value, b: Value| {
         set_op(&a, &b, |x, y| x != y)
     });
@@ -50,7 +56,9 @@ pub(crate) fn register(env: &mut Environment<'_>) {
     env.add_filter("is_ip", |_: Value, _: &[Value]| true);
     env.add_filter("is_ipv4", |_: Value, _: &[Value]| true);
     env.add_filter("is_ipv6", |_: Value, _: &[Value]| false);
-    env.add_filter("network_hosts", |_: Value, _: &[Value]| Value::from(Vec::<Value>::new()));
+    env.add_filter("network_hosts", |_: Value, _: &[Value]| {
+        Value::from(Vec::<Value>::new())
+    });
     for name in [
         "regex_replace",
         "ipaddr",
@@ -98,7 +106,11 @@ pub(crate) fn to_serde(value: &Value) -> serde_json::Value {
         ValueKind::Number => value
             .as_i64()
             .map(serde_json::Value::from)
-            .or_else(|| f64::try_from(value.clone()).ok().map(serde_json::Value::from))
+            .or_else(|| {
+                f64::try_from(value.clone())
+                    .ok()
+                    .map(serde_json::Value::from)
+            })
             .unwrap_or(serde_json::Value::Null),
         ValueKind::String => serde_json::Value::String(value.to_string()),
         ValueKind::Seq | ValueKind::Iterable => serde_json::Value::Array(
@@ -111,8 +123,13 @@ pub(crate) fn to_serde(value: &Value) -> serde_json::Value {
             value
                 .try_iter()
                 .map(|keys| {
-                    keys.map(|k| (k.to_string(), to_serde(&value.get_item(&k).unwrap_or_default())))
-                        .collect()
+                    keys.map(|k| {
+                        (
+                            k.to_string(),
+                            to_serde(&value.get_item(&k).unwrap_or_default()),
+                        )
+                    })
+                    .collect()
                 })
                 .unwrap_or_default(),
         ),
@@ -141,7 +158,10 @@ pub(crate) fn load_json(text: Value) -> Result<Value, Error> {
 
 fn traverse_filter(_state: &State, data: Value, args: &[Value]) -> Value {
     let args = Args::new(args);
-    let key = args.get(0, "key").map(|k| k.to_string()).unwrap_or_default();
+    let key = args
+        .get(0, "key")
+        .map(|k| k.to_string())
+        .unwrap_or_default();
     let delimiter = args
         .get(2, "delimiter")
         .map(|d| d.to_string())

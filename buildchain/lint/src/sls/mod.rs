@@ -65,7 +65,7 @@ pub fn lint_str(path: &Path, source: &str, context: &SlsContext) -> Vec<Finding>
 pub fn render_str(path: &Path, source: &str, context: &SlsContext) -> Result<String, Box<Finding>> {
     let root = context.root_of(path);
     let name = template_name(path, &root);
-    let env = environment(&root);
+    let env = environment(&root, context);
     let globals = context.globals(&name, &root);
     let result = env
         .template_from_named_str(&name, &tags::rewrite(source))
@@ -106,7 +106,11 @@ fn check_rendered(path: &Path, rendered: &str) -> Vec<Finding> {
         Err(error) => return vec![syntax_finding(path, &error, context)],
     };
     let mut findings = duplicate_findings(path, &documents, context);
-    findings.extend(documents.iter().filter_map(|root| not_a_mapping(path, root)));
+    findings.extend(
+        documents
+            .iter()
+            .filter_map(|root| not_a_mapping(path, root)),
+    );
     findings
 }
 
@@ -133,7 +137,7 @@ fn template_name(path: &Path, root: &Path) -> String {
     name.trim_start_matches("./").to_string()
 }
 
-fn environment(root: &Path) -> Environment<'static> {
+fn environment(root: &Path, context: &SlsContext) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Chainable);
     env.set_auto_escape_callback(|_| AutoEscape::None);
@@ -143,20 +147,23 @@ fn environment(root: &Path) -> Environment<'static> {
     {
         env.set_syntax(syntax);
     }
-    let loader_root = root.to_path_buf();
-    env.set_loader(move |name| load_template(&loader_root, name));
+    let files = Arc::new(Files {
+        root: root.to_path_buf(),
+        generated: context.generated_files.clone(),
+    });
+    let loader_files = files.clone();
+    env.set_loader(move |name| loader_files.template(name));
     env.set_path_join_callback(|name, parent| join_template_path(name, parent).into());
     env.set_unknown_method_callback(methods::call);
     filters::register(&mut env);
-    let files_root = Arc::new(root.to_path_buf());
     for (function, parse) in [
         ("import_yaml", Parse::Yaml),
         ("import_json", Parse::Json),
         ("import_text", Parse::Text),
     ] {
-        let files_root = files_root.clone();
+        let files = files.clone();
         env.add_function(function, move |state: &minijinja::State, file: String| {
-            import_file(&files_root, state.name(), &file, parse)
+            files.import(state.name(), &file, parse)
         });
     }
     env.add_function("raise", |message: Value| -> Result<Value, Error> {
@@ -176,24 +183,56 @@ enum Parse {
     Text,
 }
 
-fn import_file(root: &Path, current: &str, file: &str, parse: Parse) -> Result<Value, Error> {
-    let name = join_template_path(file.trim_start_matches("salt://"), current);
-    let path = resolve(root, &name).ok_or_else(|| {
-        Error::new(
-            ErrorKind::InvalidOperation,
-            format!("{file}: path leaves the salt tree"),
-        )
-    })?;
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        Error::new(
-            ErrorKind::TemplateNotFound,
-            format!("cannot read {}: {e}", path.display()),
-        )
-    })?;
-    match parse {
-        Parse::Yaml => filters::load_yaml(Value::from(text)),
-        Parse::Json => filters::load_json(Value::from(text)),
-        Parse::Text => Ok(Value::from(text)),
+/// The tree templates and imported files are read from, generated files first.
+struct Files {
+    root: PathBuf,
+    generated: std::collections::BTreeMap<String, String>,
+}
+
+impl Files {
+    /// The text of `name` (relative to the root); `Ok(None)` when it does not exist or
+    /// would leave the tree.
+    fn read(&self, name: &str) -> Result<Option<String>, Error> {
+        let Some(path) = resolve(&self.root, name) else {
+            return Ok(None);
+        };
+        let relative = path
+            .strip_prefix(&self.root)
+            .map(|p| p.to_string_lossy().replace('\\', "/"))
+            .unwrap_or_default();
+        if let Some(text) = self.generated.get(&relative) {
+            return Ok(Some(text.clone()));
+        }
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("cannot read {}: {error}", path.display()),
+            )),
+        }
+    }
+
+    fn template(&self, name: &str) -> Result<Option<String>, Error> {
+        Ok(self.read(name)?.map(|source| tags::rewrite(&source)))
+    }
+
+    fn import(&self, current: &str, file: &str, parse: Parse) -> Result<Value, Error> {
+        let name = join_template_path(file.trim_start_matches("salt://"), current);
+        let text = self.read(&name)?.ok_or_else(|| {
+            Error::new(
+                ErrorKind::TemplateNotFound,
+                format!(
+                    "{file}: no such file in the tree at {}",
+                    self.root.display()
+                ),
+            )
+        })?;
+        match parse {
+            Parse::Yaml => filters::load_yaml(Value::from(text)),
+            Parse::Json => filters::load_json(Value::from(text)),
+            Parse::Text => Ok(Value::from(text)),
+        }
     }
 }
 
@@ -228,20 +267,6 @@ fn resolve(root: &Path, name: &str) -> Option<PathBuf> {
     let mut path = root.to_path_buf();
     path.extend(parts);
     Some(path)
-}
-
-fn load_template(root: &Path, name: &str) -> Result<Option<String>, Error> {
-    let Some(path) = resolve(root, name) else {
-        return Ok(None);
-    };
-    match std::fs::read_to_string(&path) {
-        Ok(source) => Ok(Some(tags::rewrite(&source))),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(error) => Err(Error::new(
-            ErrorKind::InvalidOperation,
-            format!("cannot read {}: {error}", path.display()),
-        )),
-    }
 }
 
 /// A render error as a finding at the file and line where MiniJinja located it.
@@ -285,7 +310,10 @@ mod methods {
     ) -> Result<Value, Error> {
         if method == "get" && value.kind() == ValueKind::Map {
             let args = Args::new(args);
-            let key = args.get(0, "key").map(|k| k.to_string()).unwrap_or_default();
+            let key = args
+                .get(0, "key")
+                .map(|k| k.to_string())
+                .unwrap_or_default();
             return Ok(traverse(value, &key, ":")
                 .or_else(|| args.get(1, "default"))
                 .unwrap_or_else(|| Value::from(())));

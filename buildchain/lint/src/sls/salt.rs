@@ -124,7 +124,10 @@ impl Args {
 /// Looks up `key` in `data`, `delimiter`-separated path segments descending into mappings
 /// (and lists, by index), as Salt's `traverse_dict_and_list`.
 pub(crate) fn traverse(data: &Value, key: &str, delimiter: &str) -> Option<Value> {
-    let direct = data.get_item(&Value::from(key)).ok().filter(|v| !v.is_undefined());
+    let direct = data
+        .get_item(&Value::from(key))
+        .ok()
+        .filter(|v| !v.is_undefined());
     if direct.is_some() || delimiter.is_empty() || !key.contains(delimiter) {
         return direct;
     }
@@ -132,7 +135,9 @@ pub(crate) fn traverse(data: &Value, key: &str, delimiter: &str) -> Option<Value
     for part in key.split(delimiter) {
         current = match current.kind() {
             ValueKind::Map => current.get_item(&Value::from(part)).ok()?,
-            ValueKind::Seq => current.get_item(&Value::from(part.parse::<i64>().ok()?)).ok()?,
+            ValueKind::Seq => current
+                .get_item(&Value::from(part.parse::<i64>().ok()?))
+                .ok()?,
             _ => return None,
         };
         if current.is_undefined() {
@@ -143,7 +148,10 @@ pub(crate) fn traverse(data: &Value, key: &str, delimiter: &str) -> Option<Value
 }
 
 fn lookup(data: &Value, args: &Args) -> Value {
-    let key = args.get(0, "key").map(|k| k.to_string()).unwrap_or_default();
+    let key = args
+        .get(0, "key")
+        .map(|k| k.to_string())
+        .unwrap_or_default();
     let delimiter = args
         .get(2, "delimiter")
         .map(|d| d.to_string())
@@ -159,7 +167,10 @@ fn call(data: &SaltData, name: &str, args: &[Value]) -> Result<Value, Error> {
         "pillar.get" => lookup(&data.pillar, &args),
         "grains.get" => lookup(&data.grains, &args),
         "config.get" | "config.option" => {
-            let key = args.get(0, "key").map(|k| k.to_string()).unwrap_or_default();
+            let key = args
+                .get(0, "key")
+                .map(|k| k.to_string())
+                .unwrap_or_default();
             [&data.opts, &data.pillar, &data.grains]
                 .into_iter()
                 .find_map(|d| traverse(d, &key, ":"))
@@ -179,7 +190,12 @@ fn call(data: &SaltData, name: &str, args: &[Value]) -> Result<Value, Error> {
         ),
         "file.dirname" => {
             let path = first_string(&args);
-            Value::from(path.rsplit_once('/').map(|(d, _)| d).unwrap_or("").to_string())
+            Value::from(
+                path.rsplit_once('/')
+                    .map(|(d, _)| d)
+                    .unwrap_or("")
+                    .to_string(),
+            )
         }
         "slsutil.merge" | "defaults.merge" => merge(&args),
         "test.true" | "test.ping" => Value::from(true),

@@ -19,7 +19,10 @@ pub(crate) fn from_yaml(root: Option<&Node>) -> Value {
 fn convert(node: &Node, anchors: &mut BTreeMap<usize, Value>) -> Value {
     let value = match &node.kind {
         NodeKind::Scalar { value, plain: true } => resolve_plain(value),
-        NodeKind::Scalar { value, plain: false } => Value::from(value.as_str()),
+        NodeKind::Scalar {
+            value,
+            plain: false,
+        } => Value::from(value.as_str()),
         NodeKind::Alias(id) => anchors.get(id).cloned().unwrap_or_default(),
         NodeKind::Seq { items, .. } => items.iter().map(|i| convert(i, anchors)).collect(),
         NodeKind::Map { entries, .. } => {
@@ -45,7 +48,9 @@ fn convert(node: &Node, anchors: &mut BTreeMap<usize, Value>) -> Value {
 /// `<<: *base` or `<<: [*a, *b]`: keys of the merged mappings not set explicitly.
 fn merge_into(map: &mut BTreeMap<Value, Value>, merged: &Value) {
     let sources: Vec<Value> = match merged.kind() {
-        minijinja::value::ValueKind::Seq => merged.try_iter().map(|i| i.collect()).unwrap_or_default(),
+        minijinja::value::ValueKind::Seq => {
+            merged.try_iter().map(|i| i.collect()).unwrap_or_default()
+        }
         _ => vec![merged.clone()],
     };
     for source in sources {

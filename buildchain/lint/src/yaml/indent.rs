@@ -244,7 +244,10 @@ mod tests {
         };
         assert_eq!(lines(mixed, indented), vec![2]);
         let list_of_maps = "a:\n- b: 1\n  c:\n  - 2\nd: 3\n";
-        assert_eq!(lines(list_of_maps, IndentConfig::default()), Vec::<usize>::new());
+        assert_eq!(
+            lines(list_of_maps, IndentConfig::default()),
+            Vec::<usize>::new()
+        );
     }
 
     #[test]

@@ -146,7 +146,10 @@ mod tests {
 
     #[test]
     fn end_of_file_and_document_start() {
-        assert_eq!(run(|o| new_line_at_end_of_file("a: 1\nb: 2", o)), vec![(2, None)]);
+        assert_eq!(
+            run(|o| new_line_at_end_of_file("a: 1\nb: 2", o)),
+            vec![(2, None)]
+        );
         assert!(run(|o| new_line_at_end_of_file("", o)).is_empty());
         let required = DocumentStart::Required;
         assert!(run(|o| document_start("# c\n---\na: 1\n", required, o)).is_empty());

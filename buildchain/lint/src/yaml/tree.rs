@@ -44,6 +44,9 @@ pub(crate) struct SyntaxError {
     pub message: String,
 }
 
+/// Deeper collections are refused (the linters walk the tree recursively).
+pub(crate) const MAX_DEPTH: usize = 256;
+
 enum Open {
     Seq(Node),
     Map(Node, Option<Node>),
@@ -60,6 +63,13 @@ pub(crate) fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
             column: e.marker().col() + 1,
             message: e.info().to_string(),
         })?;
+        if stack.len() > MAX_DEPTH {
+            return Err(SyntaxError {
+                line: mark.line(),
+                column: mark.col() + 1,
+                message: format!("collections nested deeper than {MAX_DEPTH} levels"),
+            });
+        }
         let complete = match event {
             Event::StreamEnd => break,
             Event::Nothing | Event::StreamStart | Event::DocumentStart | Event::DocumentEnd => {
@@ -81,7 +91,10 @@ pub(crate) fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
             }
             Event::MappingStart(anchor, _) => {
                 let entries = Vec::new();
-                stack.push(Open::Map(node(NodeKind::Map { entries }, mark, anchor), None));
+                stack.push(Open::Map(
+                    node(NodeKind::Map { entries }, mark, anchor),
+                    None,
+                ));
                 None
             }
             Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
@@ -146,5 +159,8 @@ mod tests {
         assert_eq!(parse_documents("a: 1\n---\nb: 2\n").unwrap().len(), 2);
         let err = parse_documents("a: [1, 2\nb: 3\n").unwrap_err();
         assert!(err.line >= 1, "{err:?}");
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        // Refused (by yaml-rust2's own limit, or ours), never a stack overflow.
+        assert!(parse_documents(&deep).is_err());
     }
 }
