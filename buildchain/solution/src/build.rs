@@ -1,0 +1,214 @@
+//! `solution-archive build`: Solution tree -> validated ISO, atomically.
+//!
+//! The source tree is never modified: it is mirrored (hardlinks, or copies across file
+//! systems) into a staging directory next to the output, where images are de-duplicated
+//! and `registry-config.inc.j2` is generated; the staging tree is validated, written as an
+//! ISO under a temporary name, the ISO is validated, then renamed to the output.
+
+use crate::dedup::{dedup_tree, DedupStats};
+use crate::dir_source::DirSource;
+use crate::manifest::{self, MANIFEST_LIMIT, MANIFEST_PATH};
+use crate::registry_config::{CONFIG_PATH, NAME_PREFIX, SERVER_ROOT};
+use crate::report::Report;
+use crate::source::read_limited;
+use crate::validate::{self, OpenError, IMAGES_DIR};
+use buildchain_iso9660::{write_image, ImageSummary, IsoOptions};
+use std::fs;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+
+/// Longest ISO 9660 volume identifier.
+pub const VOLUME_ID_MAX: usize = 32;
+
+/// Options of a build.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// `SOURCE_DATE_EPOCH`: same tree, same bytes.
+    pub source_date_epoch: Option<i64>,
+}
+
+/// What a successful build produced.
+#[derive(Debug, Clone)]
+pub struct BuildOutcome {
+    pub volume_id: String,
+    pub summary: ImageSummary,
+    pub dedup: DedupStats,
+    /// The validation of the written ISO (or of the staged tree when `iso_validated` is
+    /// false because ISO reading is unavailable).
+    pub report: Report,
+    pub iso_validated: bool,
+}
+
+/// Why a build failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("{path}: {message}")]
+    Source { path: PathBuf, message: String },
+    #[error("the Solution is invalid ({} error(s))", .0.errors)]
+    Invalid(Box<Report>),
+    #[error("volume id {0:?} is longer than 32 bytes: shorten the display name or the version")]
+    VolumeIdTooLong(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("generating {CONFIG_PATH}: {0}")]
+    Registry(String),
+    #[error("writing the ISO: {0}")]
+    Iso(String),
+    #[error(transparent)]
+    Open(#[from] OpenError),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
+    move |source| BuildError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Builds the Solution ISO `output` from the tree `dir`.
+pub fn build(
+    dir: &Path,
+    output: &Path,
+    options: &BuildOptions,
+) -> Result<BuildOutcome, BuildError> {
+    let source = DirSource::open(dir).map_err(|e| BuildError::Source {
+        path: dir.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let bytes =
+        read_limited(&source, MANIFEST_PATH, MANIFEST_LIMIT).map_err(|e| BuildError::Source {
+            path: dir.join(MANIFEST_PATH),
+            message: e.to_string(),
+        })?;
+    let (manifest, problems) = manifest::parse(&bytes);
+    let manifest = match manifest {
+        Some(manifest) if problems.is_empty() => manifest,
+        _ => {
+            let report = Report::new(
+                dir.display().to_string(),
+                "directory",
+                problems,
+                Default::default(),
+            );
+            return Err(BuildError::Invalid(Box::new(report)));
+        }
+    };
+    let volume_id = manifest.volume_id();
+    if volume_id.len() > VOLUME_ID_MAX {
+        return Err(BuildError::VolumeIdTooLong(volume_id));
+    }
+
+    let out_dir = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let staging = tempfile::Builder::new()
+        .prefix(".solution-archive-staging-")
+        .tempdir_in(&out_dir)
+        .map_err(io(&out_dir))?;
+    let root = staging.path().join("root");
+    mirror(source.root(), &root, 0)?;
+    let dedup = dedup_tree(&root.join(IMAGES_DIR)).map_err(io(&root))?;
+    let config = static_container_registry::generate(
+        &root.join(IMAGES_DIR),
+        &static_container_registry::Options {
+            name_prefix: NAME_PREFIX.to_string(),
+            server_root: SERVER_ROOT.to_string(),
+            constants: static_container_registry::Constants::Omit,
+        },
+    )
+    .map_err(|e| BuildError::Registry(e.to_string()))?;
+    let config_path = root.join(CONFIG_PATH);
+    fs::write(&config_path, config).map_err(io(&config_path))?;
+
+    let tree_report = validate::validate_path(&root)?;
+    if !tree_report.valid {
+        let mut report = tree_report;
+        report.archive = dir.display().to_string();
+        return Err(BuildError::Invalid(Box::new(report)));
+    }
+
+    let file_name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "solution.iso".to_string());
+    let temp_iso = staging.path().join(format!("{file_name}.partial"));
+    let summary = write_image(
+        &root,
+        &temp_iso,
+        &IsoOptions::metalk8s(&volume_id, options.source_date_epoch),
+    )
+    .map_err(|e| BuildError::Iso(e.to_string()))?;
+
+    let (report, iso_validated) = match validate::validate_path(&temp_iso) {
+        Ok(mut report) => {
+            report.archive = output.display().to_string();
+            (report, true)
+        }
+        Err(OpenError::BadIso { message, .. }) if message.contains("not supported yet") => {
+            (tree_report, false)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !report.valid {
+        return Err(BuildError::Invalid(Box::new(report)));
+    }
+    fs::rename(&temp_iso, output).map_err(io(output))?;
+    Ok(BuildOutcome {
+        volume_id,
+        summary,
+        dedup,
+        report,
+        iso_validated,
+    })
+}
+
+/// Mirrors `from` into `to` with hardlinks (copies when linking fails), leaving out the
+/// registry config (regenerated). Symbolic links are re-created as they are.
+fn mirror(from: &Path, to: &Path, depth: usize) -> Result<(), BuildError> {
+    if depth > 64 {
+        return Err(BuildError::Source {
+            path: from.to_path_buf(),
+            message: "directories nested too deeply".to_string(),
+        });
+    }
+    fs::create_dir(to).map_err(io(to))?;
+    let permissions = fs::metadata(from).map_err(io(from))?.permissions();
+    for entry in fs::read_dir(from).map_err(io(from))? {
+        let entry = entry.map_err(io(from))?;
+        let src = entry.path();
+        let dst = to.join(entry.file_name());
+        if depth == 0 && entry.file_name() == CONFIG_PATH {
+            continue;
+        }
+        let kind = entry.file_type().map_err(io(&src))?;
+        if kind.is_dir() {
+            mirror(&src, &dst, depth + 1)?;
+        } else if kind.is_file() {
+            if fs::hard_link(&src, &dst).is_err() {
+                fs::copy(&src, &dst).map_err(io(&src))?;
+            }
+        } else if kind.is_symlink() {
+            let target = fs::read_link(&src).map_err(io(&src))?;
+            std::os::unix::fs::symlink(target, &dst).map_err(io(&dst))?;
+        } else {
+            let what = if kind.is_fifo() {
+                "a FIFO"
+            } else if kind.is_socket() {
+                "a socket"
+            } else {
+                "a device"
+            };
+            return Err(BuildError::Source {
+                path: src,
+                message: format!("{what} cannot go into an ISO"),
+            });
+        }
+    }
+    fs::set_permissions(to, permissions).map_err(io(to))?;
+    Ok(())
+}

@@ -1,0 +1,375 @@
+//! The validation of a whole archive: every rule, every problem reported.
+
+use crate::blobs;
+use crate::dir_source::DirSource;
+use crate::image::{self, ImageInfo};
+use crate::kube;
+use crate::manifest::{self, SolutionManifest, MANIFEST_LIMIT, MANIFEST_PATH};
+use crate::names::{is_repository_component, is_tag};
+use crate::registry_config::{self, PresentImage, CONFIG_LIMIT, CONFIG_PATH};
+use crate::report::{excerpt, Finding, Report, Rule, Stats};
+use crate::source::{
+    join, read_limited, unsafe_component, ArchiveSource, EntryKind, ReadLimitedError,
+};
+use std::collections::BTreeSet;
+use std::path::Path;
+
+pub const IMAGES_DIR: &str = "images";
+
+/// Why an archive could not be read at all (exit status 2).
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("{path}: no such file or directory")]
+    Missing { path: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: neither a directory nor an ISO 9660 image")]
+    NotAnArchive { path: String },
+    #[error("{path}: unreadable ISO 9660 image: {message}")]
+    BadIso { path: String, message: String },
+}
+
+/// Opens `path` (a directory or an ISO image) and validates it.
+pub fn validate_path(path: &Path) -> Result<Report, OpenError> {
+    let shown = path.display().to_string();
+    let source = open(path)?;
+    Ok(validate_source(source.as_ref(), &shown))
+}
+
+/// Opens an archive: a directory, or a file with an ISO 9660 volume descriptor.
+pub fn open(path: &Path) -> Result<Box<dyn ArchiveSource>, OpenError> {
+    let shown = path.display().to_string();
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(OpenError::Missing { path: shown })
+        }
+        Err(source) => {
+            return Err(OpenError::Io {
+                path: shown,
+                source,
+            })
+        }
+    };
+    if meta.is_dir() {
+        let source = DirSource::open(path).map_err(|source| OpenError::Io {
+            path: shown,
+            source,
+        })?;
+        return Ok(Box::new(source));
+    }
+    if meta.is_file() {
+        return crate::iso_source::open(path);
+    }
+    Err(OpenError::NotAnArchive { path: shown })
+}
+
+/// Validates an opened archive; `shown` names it in the report.
+pub fn validate_source(source: &dyn ArchiveSource, shown: &str) -> Report {
+    let mut findings = Vec::new();
+    let manifest = check_manifest(source, &mut findings);
+    let (present, infos) = check_images(source, &mut findings);
+    if let Some(manifest) = &manifest {
+        check_listed(manifest, &present, &mut findings);
+    }
+    check_registry_config(source, &present, &mut findings);
+    kube::check(source, &mut findings);
+    if source.kind() == "iso" {
+        crate::iso_checks::check(source, manifest.as_ref(), &mut findings);
+    }
+    let blob_refs: Vec<_> = infos.iter().flat_map(|i| i.blobs.iter().cloned()).collect();
+    let verified = blobs::verify(source, &blob_refs);
+    findings.extend(verified.findings);
+    let stats = Stats {
+        images: present.len(),
+        blobs: verified.blobs,
+        bytes_hashed: verified.bytes_hashed,
+    };
+    Report::new(shown.to_string(), source.kind(), findings, stats)
+}
+
+fn check_manifest(
+    source: &dyn ArchiveSource,
+    findings: &mut Vec<Finding>,
+) -> Option<SolutionManifest> {
+    let bytes = match read_limited(source, MANIFEST_PATH, MANIFEST_LIMIT) {
+        Ok(bytes) => bytes,
+        Err(ReadLimitedError::Missing) => {
+            findings.push(Finding::error(
+                Rule::ManifestPresent,
+                MANIFEST_PATH,
+                "missing",
+                "a Solution manifest at the archive root",
+            ));
+            return None;
+        }
+        Err(e @ (ReadLimitedError::TooLarge { .. } | ReadLimitedError::NotAFile)) => {
+            findings.push(Finding::error(
+                Rule::ManifestYaml,
+                MANIFEST_PATH,
+                e.to_string(),
+                "a YAML file of at most 1 MiB",
+            ));
+            return None;
+        }
+        Err(ReadLimitedError::Source(e)) => {
+            let rule = if e.is_path_problem() {
+                Rule::ArchivePath
+            } else {
+                Rule::ArchiveRead
+            };
+            findings.push(Finding::error(
+                rule,
+                MANIFEST_PATH,
+                e.reason(),
+                "a readable file",
+            ));
+            return None;
+        }
+    };
+    let (manifest, problems) = manifest::parse(&bytes);
+    findings.extend(problems);
+    manifest
+}
+
+/// A directory entry, checked: its name is safe and its kind known.
+fn entries(
+    source: &dyn ArchiveSource,
+    dir: &str,
+    findings: &mut Vec<Finding>,
+) -> Vec<(String, EntryKind)> {
+    let names = match source.list_dir(dir) {
+        Ok(names) => names,
+        Err(e) => {
+            let rule = if e.is_path_problem() {
+                Rule::ArchivePath
+            } else {
+                Rule::ArchiveRead
+            };
+            findings.push(Finding::error(
+                rule,
+                dir,
+                e.reason(),
+                "a readable directory",
+            ));
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for name in names {
+        if let Some(reason) = unsafe_component(&name) {
+            findings.push(Finding::error(
+                Rule::ArchivePath,
+                join(dir, &excerpt(&name)),
+                format!("unsafe name ({reason})"),
+                "a plain file or directory name",
+            ));
+            continue;
+        }
+        let path = join(dir, &name);
+        match source.metadata(&path) {
+            Ok(Some(meta)) => out.push((name, meta.kind)),
+            Ok(None) => findings.push(Finding::error(
+                Rule::ArchiveRead,
+                path,
+                "a dangling link",
+                "an existing entry",
+            )),
+            Err(e) => {
+                let rule = if e.is_path_problem() {
+                    Rule::ArchivePath
+                } else {
+                    Rule::ArchiveRead
+                };
+                findings.push(Finding::error(rule, path, e.reason(), "a readable entry"));
+            }
+        }
+    }
+    out
+}
+
+/// Finds every `images/<name>/<tag>/` and checks its manifest.
+fn check_images(
+    source: &dyn ArchiveSource,
+    findings: &mut Vec<Finding>,
+) -> (Vec<PresentImage>, Vec<ImageInfo>) {
+    let mut present = Vec::new();
+    let mut infos = Vec::new();
+    match source.metadata(IMAGES_DIR) {
+        Ok(Some(meta)) if meta.kind == EntryKind::Dir => {}
+        Ok(Some(_)) => {
+            findings.push(Finding::error(
+                Rule::ImagesDir,
+                IMAGES_DIR,
+                "not a directory",
+                "a directory of images",
+            ));
+            return (present, infos);
+        }
+        Ok(None) => {
+            findings.push(Finding::error(
+                Rule::ImagesDir,
+                IMAGES_DIR,
+                "missing",
+                "a directory of images/<name>/<tag>/",
+            ));
+            return (present, infos);
+        }
+        Err(e) => {
+            findings.push(Finding::error(
+                Rule::ArchiveRead,
+                IMAGES_DIR,
+                e.reason(),
+                "a readable directory",
+            ));
+            return (present, infos);
+        }
+    }
+    for (name, kind) in entries(source, IMAGES_DIR, findings) {
+        let name_dir = join(IMAGES_DIR, &name);
+        if kind != EntryKind::Dir {
+            findings.push(Finding::error(
+                Rule::ImagesName,
+                name_dir,
+                "not a directory",
+                "images/<name>/<tag>/ directories only",
+            ));
+            continue;
+        }
+        if !is_repository_component(&name) {
+            findings.push(Finding::error(
+                Rule::ImagesName,
+                name_dir,
+                format!("image name {:?}", excerpt(&name)),
+                "a repository name: [a-z0-9]+ separated by `.`, `_`, `__` or `-`",
+            ));
+            continue;
+        }
+        for (tag, kind) in entries(source, &name_dir, findings) {
+            let dir = join(&name_dir, &tag);
+            if kind != EntryKind::Dir {
+                findings.push(Finding::error(
+                    Rule::ImagesName,
+                    dir,
+                    "not a directory",
+                    "images/<name>/<tag>/ directories only",
+                ));
+                continue;
+            }
+            if !is_tag(&tag) {
+                findings.push(Finding::error(
+                    Rule::ImagesName,
+                    dir,
+                    format!("tag {:?}", excerpt(&tag)),
+                    "a tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}",
+                ));
+                continue;
+            }
+            let info = image::check_image(source, &dir, findings);
+            present.push(PresentImage {
+                name: name.clone(),
+                tag,
+                manifest_digest: info.as_ref().map(|i| i.manifest_digest.clone()),
+            });
+            infos.extend(info);
+        }
+    }
+    (present, infos)
+}
+
+/// `spec.images` and the operator image against what is present.
+fn check_listed(
+    manifest: &SolutionManifest,
+    present: &[PresentImage],
+    findings: &mut Vec<Finding>,
+) {
+    let have: BTreeSet<(&str, &str)> = present
+        .iter()
+        .map(|p| (p.name.as_str(), p.tag.as_str()))
+        .collect();
+    if let Some(listed) = &manifest.images {
+        for image in listed {
+            if !have.contains(&(image.name.as_str(), image.tag.as_str())) {
+                findings.push(Finding::error(
+                    Rule::ImagesListed,
+                    image.dir(),
+                    format!("{image} listed in spec.images, directory missing"),
+                    "a skopeo dir: image at images/<name>/<tag>/",
+                ));
+            }
+        }
+        let listed: BTreeSet<(&str, &str)> = listed
+            .iter()
+            .map(|i| (i.name.as_str(), i.tag.as_str()))
+            .collect();
+        for (name, tag) in &have {
+            if !listed.contains(&(*name, *tag)) {
+                findings.push(Finding::warning(
+                    Rule::ImagesUnlisted,
+                    format!("images/{name}/{tag}"),
+                    format!("{name}:{tag} not in spec.images"),
+                    "every image shipped listed in spec.images",
+                ));
+            }
+        }
+    }
+    let operator = &manifest.operator_image;
+    if !have.contains(&(operator.name.as_str(), operator.tag.as_str())) {
+        findings.push(Finding::error(
+            Rule::ImagesOperator,
+            operator.dir(),
+            format!("operator image {operator} missing"),
+            "the operator image (spec.operator.image, default <name>-operator:<version>)",
+        ));
+    }
+}
+
+fn check_registry_config(
+    source: &dyn ArchiveSource,
+    present: &[PresentImage],
+    findings: &mut Vec<Finding>,
+) {
+    let bytes = match read_limited(source, CONFIG_PATH, CONFIG_LIMIT) {
+        Ok(bytes) => bytes,
+        Err(ReadLimitedError::Missing) => {
+            findings.push(Finding::error(
+                Rule::RegistryConfigPresent,
+                CONFIG_PATH,
+                "missing",
+                "the nginx include from static-container-registry --name-prefix '{{ repository }}' --server-root '{{ registry_root }}' --omit-constants images/",
+            ));
+            return;
+        }
+        Err(ReadLimitedError::Source(e)) => {
+            findings.push(Finding::error(
+                Rule::ArchiveRead,
+                CONFIG_PATH,
+                e.reason(),
+                "a readable file",
+            ));
+            return;
+        }
+        Err(e) => {
+            findings.push(Finding::error(
+                Rule::RegistryConfigSyntax,
+                CONFIG_PATH,
+                e.to_string(),
+                "an nginx include",
+            ));
+            return;
+        }
+    };
+    match std::str::from_utf8(&bytes) {
+        Ok(text) => findings.extend(registry_config::check(text, present)),
+        Err(e) => findings.push(Finding::error(
+            Rule::RegistryConfigSyntax,
+            CONFIG_PATH,
+            format!("invalid UTF-8 ({e})"),
+            "a UTF-8 nginx include",
+        )),
+    }
+}
