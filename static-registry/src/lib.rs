@@ -15,15 +15,15 @@ mod scan;
 use std::path::Path;
 
 pub use error::Error;
+pub use manifest::{MediaType, MAX_MANIFEST_SIZE};
+pub use parse::{configured_images, ConfiguredImage};
+pub use render::TAG_INVALID_JSON;
+pub use scan::{scan, Catalog, Manifest, Repository, ServedImage, Skipped, Tag, MANIFEST_JSON};
 
 /// A path as the errors show it (control characters escaped).
 pub fn shown_path(path: &Path) -> String {
     error::shown(path)
 }
-pub use manifest::{MediaType, MAX_MANIFEST_SIZE};
-pub use parse::{configured_images, ConfiguredImage};
-pub use render::TAG_INVALID_JSON;
-pub use scan::{scan, Catalog, Manifest, Repository, ServedImage, Skipped, Tag, MANIFEST_JSON};
 
 /// Which parts of the config to emit (`--omit-constants` / `--only-constants`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
