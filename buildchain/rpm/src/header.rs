@@ -143,7 +143,7 @@ pub(crate) fn read_header_from(
         })
         .unwrap_or(0);
 
-    let files = read_files(&meta).map_err(|rule| fail(rule))?;
+    let files = read_files(&meta).map_err(&fail)?;
     let deps = |list: Result<Vec<rpm::Dependency>, rpm::Error>, what: &str| {
         list.map_err(|e| fail(format!("unreadable {what}: {e}")))
             .map(|list| list.iter().map(convert_dependency).collect::<Vec<_>>())
@@ -153,7 +153,7 @@ pub(crate) fn read_header_from(
         .get_requires()
         .map_err(|e| fail(format!("unreadable requires: {e}")))?;
     let requires = filter_requires(&raw_requires, &provides, &files);
-    let changelogs = read_changelogs(&meta).map_err(|rule| fail(rule))?;
+    let changelogs = read_changelogs(&meta).map_err(fail)?;
 
     Ok(PackageHeader {
         name,
@@ -249,13 +249,11 @@ fn read_changelogs(meta: &PackageMetadata) -> Result<Vec<Changelog>, String> {
             text: entry.description,
         });
         if date == last_time {
-            let mut expected = date;
-            for newer in kept.iter_mut().skip(1) {
+            for (expected, newer) in (date..).zip(kept.iter_mut().skip(1)) {
                 if newer.date != expected {
                     break;
                 }
                 newer.date += 1;
-                expected += 1;
             }
         } else {
             last_time = date;

@@ -19,7 +19,7 @@ use crate::fsutil::{temp_sibling, TempPath};
 use crate::repodata::read::{parse_primary, parse_repomd};
 use crate::repodata::{hex, write_repodata, RepodataOptions, RepodataReport};
 use resolve::{resolve, RepositoryIndex};
-use transport::{Location, Transport};
+use transport::{Download, Location, Transport};
 
 /// A yum repository to read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,15 +240,15 @@ pub fn fetch_packages(
                             rule,
                         }
                     })?;
-                transport.download(
-                    &repositories[*r].id,
-                    &package.nevra(),
-                    &locations[*r],
-                    &package.location,
-                    &expected,
-                    package.size,
-                    &staging.path().join(file_name),
-                )
+                transport.download(&Download {
+                    repository: &repositories[*r].id,
+                    package: &package.nevra(),
+                    location: &locations[*r],
+                    relative: &package.location,
+                    expected: &expected,
+                    expected_size: package.size,
+                    target: &staging.path().join(file_name),
+                })
             })
             .collect::<Result<Vec<()>, _>>()
     })?;

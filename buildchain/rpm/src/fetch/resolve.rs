@@ -94,7 +94,7 @@ impl<'a> Universe<'a> {
         package.provides.iter().any(|p| p.satisfies(required))
             || (required.name.starts_with('/')
                 && required.version.is_none()
-                && package.files.iter().any(|f| *f == required.name))
+                && package.files.contains(&required.name))
     }
 
     fn searched(&self) -> String {
@@ -156,7 +156,7 @@ pub(crate) fn resolve(
                 request
                     .version
                     .as_deref()
-                    .is_none_or(|pin| matches_pin(&universe.package(i).evr, pin))
+                    .map_or(true, |pin| matches_pin(&universe.package(i).evr, pin))
             })
             .collect();
         if candidates.is_empty() {

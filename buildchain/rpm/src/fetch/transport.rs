@@ -45,6 +45,17 @@ pub(crate) struct Transport {
     retry_delay: Duration,
 }
 
+/// One package to download and verify.
+pub(crate) struct Download<'a> {
+    pub repository: &'a str,
+    pub package: &'a str,
+    pub location: &'a Location,
+    pub relative: &'a str,
+    pub expected: &'a Checksum,
+    pub expected_size: Option<u64>,
+    pub target: &'a Path,
+}
+
 /// A failed attempt: retrying may help (network) or not (404, lying content).
 enum Failure {
     Transient(String),
@@ -95,16 +106,16 @@ impl Transport {
 
     /// Downloads `relative` to `target`, checking its size and checksum; on failure
     /// nothing is left at `target`.
-    pub(crate) fn download(
-        &self,
-        repository: &str,
-        package: &str,
-        location: &Location,
-        relative: &str,
-        expected: &Checksum,
-        expected_size: Option<u64>,
-        target: &Path,
-    ) -> Result<(), RpmError> {
+    pub(crate) fn download(&self, job: &Download) -> Result<(), RpmError> {
+        let Download {
+            repository,
+            package,
+            location,
+            relative,
+            expected,
+            expected_size,
+            target,
+        } = *job;
         let url = location.join(relative);
         let result = self.with_retries(repository, &url, || {
             let reader = self.open(repository, location, relative, &url)?;

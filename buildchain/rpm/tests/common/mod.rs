@@ -242,9 +242,10 @@ impl Nginx {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start nginx");
+        let server = Nginx { child, port };
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Nginx { child, port };
+                return server;
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
