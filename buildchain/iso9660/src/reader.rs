@@ -17,6 +17,8 @@ const MAX_DESCRIPTORS: u64 = 64;
 const MAX_DEPTH: usize = 1024;
 const MAX_ENTRIES: usize = 10_000_000;
 const MAX_CE_HOPS: usize = 32;
+/// Largest directory extent accepted (real ones are a few hundred KiB at most).
+const MAX_DIR_BYTES: u64 = 256 << 20;
 
 /// Which directory tree names come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -647,6 +649,15 @@ impl Walker<'_> {
                 return Err(self.corrupt(CorruptKind::TooDeep { path: shown, depth }));
             }
             self.check_extent(&format!("directory {shown}"), lba, u64::from(size))?;
+            if u64::from(size) > MAX_DIR_BYTES {
+                return Err(self.corrupt(CorruptKind::BadRecord {
+                    dir: shown,
+                    offset: 0,
+                    reason: format!(
+                        "directory extent of {size} bytes (at most {MAX_DIR_BYTES} accepted)"
+                    ),
+                }));
+            }
             if u64::from(size) > self.dir_bytes_budget {
                 return Err(self.corrupt(CorruptKind::TooManyEntries { limit: MAX_ENTRIES }));
             }

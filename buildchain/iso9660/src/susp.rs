@@ -130,8 +130,7 @@ pub fn sl(target: &[u8]) -> Vec<Vec<u8>> {
     let used = |e: &Vec<(u8, Vec<u8>)>| e.iter().map(|c| 2 + c.1.len()).sum::<usize>();
     for (flags, content) in comps {
         let mut content = content.to_vec();
-        loop {
-            let Some(cur) = packed.last_mut() else { break };
+        while let Some(cur) = packed.last_mut() {
             let free = ROOM - used(cur);
             if 2 + content.len() <= free {
                 cur.push((flags, content));

@@ -228,8 +228,10 @@ fn not_an_iso() {
     // Forcing a tree the image does not have.
     let iso = small_image(dir.path());
     let plain = dir.path().join("plain.iso");
-    let mut opts = IsoOptions::default();
-    opts.padding_sectors = 0;
+    let opts = IsoOptions {
+        padding_sectors: 0,
+        ..IsoOptions::default()
+    };
     write_image(&dir.path().join("src"), &plain, &opts).unwrap();
     assert!(matches!(
         IsoImage::open_with(&plain, Some(Tree::RockRidge)),
