@@ -30,11 +30,11 @@ fn main() -> anyhow::Result<()> {
         bail!("{usage}");
     }
     let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(text) => Some(
+        Ok(text) if !text.is_empty() => Some(
             text.parse::<u64>()
                 .with_context(|| format!("SOURCE_DATE_EPOCH '{text}' is not a number"))?,
         ),
-        Err(_) => None,
+        _ => None,
     };
     let context = BuildContext {
         repo_root,
