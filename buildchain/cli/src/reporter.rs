@@ -1,0 +1,235 @@
+//! Console and JSON reporters, and `build.log` (JSON lines) in the build root.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, Result};
+use buildchain_graph::{Event, Reporter};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    Console,
+    Json,
+}
+
+struct Bars {
+    multi: MultiProgress,
+    overall: ProgressBar,
+    tasks: Mutex<HashMap<String, ProgressBar>>,
+}
+
+pub struct Output {
+    kind: Kind,
+    verbose: bool,
+    log: Mutex<Option<BufWriter<File>>>,
+    bars: Option<Bars>,
+}
+
+fn secs(d: &Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round() / 1000.0
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// The JSON form of an event (`None` for events only the console shows).
+fn to_json(event: &Event) -> Option<Value> {
+    Some(match event {
+        Event::Started { task, title } => json!({"event": "started", "task": task, "title": title}),
+        Event::Success {
+            task,
+            title,
+            duration,
+        } => {
+            json!({"event": "success", "task": task, "title": title, "duration": secs(duration)})
+        }
+        Event::Skipped { task, title } => json!({"event": "skipped", "task": task, "title": title}),
+        Event::Failed {
+            task,
+            title,
+            duration,
+            error,
+        } => json!({
+            "event": "failed", "task": task, "title": title, "duration": secs(duration), "error": error
+        }),
+        Event::Log { task, message } => json!({"event": "log", "task": task, "message": message}),
+        Event::Planned { .. } | Event::Progress { .. } => return None,
+    })
+}
+
+impl Output {
+    /// `build_log`: where to write the JSON-lines log (its directory is created).
+    pub fn new(kind: Kind, verbose: bool, build_log: Option<&Path>) -> Result<Output> {
+        let log = match build_log {
+            Some(path) => {
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent)
+                        .with_context(|| format!("{}: cannot create", parent.display()))?;
+                }
+                Some(BufWriter::new(File::create(path).with_context(|| {
+                    format!("{}: cannot create", path.display())
+                })?))
+            }
+            None => None,
+        };
+        let bars = (kind == Kind::Console && std::io::stderr().is_terminal()).then(|| {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+            let overall = multi.add(ProgressBar::new(0));
+            overall.set_style(
+                ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} tasks")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            Bars {
+                multi,
+                overall,
+                tasks: Mutex::new(HashMap::new()),
+            }
+        });
+        Ok(Output {
+            kind,
+            verbose,
+            log: Mutex::new(log),
+            bars,
+        })
+    }
+
+    fn print(&self, line: &str) {
+        match &self.bars {
+            Some(b) => b.multi.suspend(|| println!("{line}")),
+            None => println!("{line}"),
+        }
+    }
+
+    fn eprint(&self, line: &str) {
+        match &self.bars {
+            Some(b) => b.multi.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn write_log(&self, event: &Event) {
+        let Some(mut value) = to_json(event) else {
+            return;
+        };
+        if let Ok(mut guard) = self.log.lock() {
+            if let Some(log) = guard.as_mut() {
+                value["time"] = json!(now());
+                let _ = writeln!(log, "{value}");
+                let _ = log.flush();
+            }
+        }
+    }
+
+    fn console(&self, event: &Event) {
+        match event {
+            Event::Started { title, .. } => self.print(&format!("STARTED  {title}")),
+            Event::Success {
+                title, duration, ..
+            } => self.print(&format!(
+                "SUCCESS  {title} [{:.2}s]",
+                duration.as_secs_f64()
+            )),
+            Event::Skipped { title, .. } => self.print(&format!("SKIPPED  {title}")),
+            Event::Failed {
+                title,
+                duration,
+                error,
+                ..
+            } => {
+                self.print(&format!(
+                    "FAILED   {title} [{:.2}s]",
+                    duration.as_secs_f64()
+                ));
+                self.eprint(&format!("buildchain: {title}: {error}"));
+            }
+            Event::Log { task, message } => {
+                if task.is_empty() {
+                    self.eprint(&format!("buildchain: warning: {message}"));
+                } else if self.verbose {
+                    self.eprint(&format!("         {task}: {message}"));
+                }
+            }
+            Event::Planned { .. } | Event::Progress { .. } => {}
+        }
+    }
+
+    fn bars(&self, event: &Event) {
+        let Some(b) = &self.bars else { return };
+        match event {
+            Event::Planned { count } => b.overall.inc_length(*count as u64),
+            Event::Success { task, .. }
+            | Event::Skipped { task, .. }
+            | Event::Failed { task, .. } => {
+                b.overall.inc(1);
+                if let Some(bar) = b.tasks.lock().ok().and_then(|mut t| t.remove(task)) {
+                    bar.finish_and_clear();
+                    b.multi.remove(&bar);
+                }
+            }
+            Event::Progress { task, done, total } => {
+                if let Ok(mut tasks) = b.tasks.lock() {
+                    let bar = tasks.entry(task.clone()).or_insert_with(|| {
+                        let bar = b.multi.add(ProgressBar::new(*total));
+                        bar.set_style(
+                            ProgressStyle::with_template("     [{bar:30}] {percent:>3}% {msg}")
+                                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                                .progress_chars("=> "),
+                        );
+                        bar.set_message(task.clone());
+                        bar
+                    });
+                    bar.set_length(*total);
+                    bar.set_position(*done);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Removes the progress bars.
+    pub fn finish(&self) {
+        if let Some(b) = &self.bars {
+            b.overall.finish_and_clear();
+            let _ = b.multi.clear();
+        }
+    }
+}
+
+impl Reporter for Output {
+    fn event(&self, event: &Event) {
+        self.write_log(event);
+        match self.kind {
+            Kind::Console => {
+                self.bars(event);
+                self.console(event);
+            }
+            Kind::Json => match event {
+                Event::Log { task, message } => {
+                    if task.is_empty() {
+                        eprintln!("buildchain: warning: {message}");
+                    } else if self.verbose {
+                        eprintln!("{task}: {message}");
+                    }
+                }
+                _ => {
+                    if let Some(value) = to_json(event) {
+                        let mut out = std::io::stdout().lock();
+                        let _ = writeln!(out, "{value}");
+                        let _ = out.flush();
+                    }
+                }
+            },
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! `iso`, `populate-iso` and `_iso_add_tree`: the ISO tree's top level, the image and its
+//! digest.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use buildchain_graph::{write_atomic, Task};
+use buildchain_iso9660::{write_image, IsoOptions};
+
+use super::{files_under, mkdir_task, Cfg};
+use crate::fsutil;
+use crate::templates;
+
+pub const BUILD_ROOT: &str = "_build_root";
+pub const MKDIR_ROOT: &str = "_iso_mkdir_root";
+
+pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
+    Ok(vec![
+        mkdir_task(
+            BUILD_ROOT,
+            "Create the build root.",
+            cfg.build_root.clone(),
+            &[],
+        ),
+        mkdir_task(
+            MKDIR_ROOT,
+            "Create the ISO root ($BUILD_ROOT/root).",
+            cfg.iso_root(),
+            &[BUILD_ROOT],
+        ),
+        Task::new("iso")
+            .doc(format!(
+                "Build the {} ISO and its SHA256SUM.",
+                cfg.project_name
+            ))
+            .task_dep("populate-iso")
+            .subtasks(["_iso_build", "_iso_digest"]),
+        Task::new("populate-iso")
+            .doc("Populate the ISO tree ($BUILD_ROOT/root).")
+            .subtasks(["_iso_add_tree", "salt-tree", "images", "packaging"]),
+        Task::new("_iso_add_tree")
+            .doc("Top level of the ISO: product.txt, scripts, examples, documentation.")
+            .subtasks([
+                "_iso_add_tree:product.txt",
+                "_iso_add_tree:scripts",
+                "_iso_add_tree:examples",
+                "_iso_add_tree:documentation",
+            ]),
+        product_txt(cfg),
+        scripts(cfg)?,
+        copy_dir(cfg, "_iso_add_tree:examples", "examples", "examples")?,
+        copy_dir(cfg, "_iso_add_tree:documentation", "docs", "documentation")?,
+        iso_build(cfg),
+        iso_digest(cfg),
+    ])
+}
+
+/// `product.txt` (`KEY=value` lines, MetalK8s order).
+pub fn product_txt_content(cfg: &Cfg, timestamp: &str) -> String {
+    let v = &cfg.version;
+    format!(
+        "NAME={}\nVERSION={}\nSHORT_VERSION={}\nGIT={}\nDEVELOPMENT_RELEASE={}\nBUILD_TIMESTAMP={}\nBUILD_HOST={}\n",
+        cfg.project_name,
+        v.full(),
+        v.short(),
+        cfg.git,
+        if v.is_development() { 1 } else { 0 },
+        timestamp,
+        cfg.build_host
+    )
+}
+
+fn product_txt(cfg: &Cfg) -> Task {
+    let target = cfg.iso_root().join("product.txt");
+    // Without SOURCE_DATE_EPOCH the timestamp alone must not make it re-run every time.
+    let version = if cfg.source_date_epoch.is_some() {
+        product_txt_content(cfg, &templates::build_timestamp(cfg))
+    } else {
+        product_txt_content(cfg, "")
+    };
+    let (cfg2, t) = (cfg.clone(), target.clone());
+    Task::new("_iso_add_tree:product.txt")
+        .doc("Write product.txt (NAME, VERSION, … BUILD_HOST).")
+        .task_dep(MKDIR_ROOT)
+        .file_dep(cfg.repo("VERSION"))
+        .target(target)
+        .version(version)
+        .action(move |_| -> Result<()> {
+            let text = product_txt_content(&cfg2, &templates::build_timestamp(&cfg2));
+            write_atomic(&t, text.as_bytes(), Some(0o644))
+                .with_context(|| format!("{}: cannot write", t.display()))
+        })
+}
+
+/// Top-level files from `iso/`: `*.in` rendered (suffix dropped), others copied.
+fn scripts(cfg: &Cfg) -> Result<Task> {
+    let src = cfg.repo("iso");
+    let files = files_under(&src)?;
+    let mut outputs: Vec<(PathBuf, PathBuf, bool)> = Vec::new();
+    for file in &files {
+        let rel = file.strip_prefix(&src).unwrap_or(file);
+        let rel_str = rel.to_string_lossy();
+        let (out, render) = match rel_str.strip_suffix(".in") {
+            Some(stem) if !stem.is_empty() && !stem.ends_with('/') => {
+                (cfg.iso_root().join(stem), true)
+            }
+            _ => (cfg.iso_root().join(rel), false),
+        };
+        outputs.push((file.clone(), out, render));
+    }
+    let cfg2 = cfg.clone();
+    let outs = outputs.clone();
+    Ok(Task::new("_iso_add_tree:scripts")
+        .doc("Render iso/*.in (handlebars, strict) and copy the other iso/ files to the ISO root.")
+        .task_dep(MKDIR_ROOT)
+        .file_deps(files)
+        .file_deps([cfg.repo("VERSION"), cfg.repo("versions.toml")])
+        .calc_file_deps(listing_of(cfg, "iso"))
+        .targets(outputs.iter().map(|(_, out, _)| out.clone()))
+        .version(format!("scripts v1 {}", templates::context_version(cfg)))
+        .action(move |_| -> Result<()> {
+            let ctx = templates::context(&cfg2);
+            for (src, out, render) in &outs {
+                let mode = fsutil::mode_of(src)?;
+                let bytes = if *render {
+                    templates::render_file(src, &ctx)?.into_bytes()
+                } else {
+                    fs::read(src).with_context(|| format!("{}: cannot read", src.display()))?
+                };
+                if let Some(parent) = out.parent() {
+                    fs::create_dir_all(parent)
+                        .with_context(|| format!("{}: cannot create", parent.display()))?;
+                }
+                write_atomic(out, &bytes, Some(mode))
+                    .with_context(|| format!("{}: cannot write", out.display()))?;
+            }
+            Ok(())
+        }))
+}
+
+/// Copies the repository directory `from` to `<iso root>/<to>` (whole tree replaced).
+fn copy_dir(cfg: &Cfg, name: &str, from: &str, to: &str) -> Result<Task> {
+    let src = cfg.repo(from);
+    let dst = cfg.iso_root().join(to);
+    let (s, d) = (src.clone(), dst.clone());
+    Ok(Task::new(name)
+        .doc(format!("Copy {from}/ to the ISO's {to}/."))
+        .task_dep(MKDIR_ROOT)
+        .file_deps(files_under(&src)?)
+        .calc_file_deps(listing_of(cfg, from))
+        .target(dst)
+        .version(format!("copy-tree v1 {from} -> {to}"))
+        .action(move |_| -> Result<()> {
+            buildchain_graph::replace_dir(&d, |tmp| fsutil::copy_tree(&s, tmp, None))
+        }))
+}
+
+/// A calc-dep closure: the listing of the repository directory `rel` (see
+/// [`tree_listing_dep`]).
+pub fn listing_of(
+    cfg: &Cfg,
+    rel: &str,
+) -> impl Fn() -> Result<Vec<PathBuf>> + Send + Sync + 'static {
+    let (cfg, rel) = (cfg.clone(), rel.to_string());
+    move || Ok(vec![tree_listing_dep(&cfg, &rel, &cfg.repo(&rel))?])
+}
+
+/// Directory structure and permission bits are part of what a tree copy depends on, but
+/// not file contents: this writes a listing (paths, kinds, modes, link targets) of `dir`
+/// under the build root when it changed, and returns its path, to use as a file dep.
+pub fn tree_listing_dep(cfg: &Cfg, label: &str, dir: &Path) -> Result<PathBuf> {
+    let listing = tree_listing(dir)?;
+    let path = cfg
+        .build_root
+        .join("listings")
+        .join(format!("{}.txt", label.replace('/', "_")));
+    if fs::read_to_string(&path).ok().as_deref() != Some(listing.as_str()) {
+        fs::create_dir_all(path.parent().unwrap_or(&cfg.build_root))
+            .with_context(|| format!("{}: cannot create", cfg.build_root.display()))?;
+        write_atomic(&path, listing.as_bytes(), None)
+            .with_context(|| format!("{}: cannot write", path.display()))?;
+    }
+    Ok(path)
+}
+
+fn tree_listing(dir: &Path) -> Result<String> {
+    let mut out = String::new();
+    for entry in
+        fsutil::entries_under(dir).with_context(|| format!("{}: cannot list", dir.display()))?
+    {
+        let meta = fs::symlink_metadata(&entry)
+            .with_context(|| format!("{}: cannot read", entry.display()))?;
+        let rel = entry
+            .strip_prefix(dir)
+            .unwrap_or(&entry)
+            .display()
+            .to_string();
+        let kind = if meta.is_dir() {
+            "d".to_string()
+        } else if meta.file_type().is_symlink() {
+            format!(
+                "l {}",
+                fs::read_link(&entry)
+                    .map(|t| t.display().to_string())
+                    .unwrap_or_default()
+            )
+        } else {
+            "f".to_string()
+        };
+        let _ = writeln!(
+            out,
+            "{rel}\t{kind}\t{:o}",
+            meta.permissions().mode() & 0o7777
+        );
+    }
+    Ok(out)
+}
+
+fn iso_options(cfg: &Cfg) -> IsoOptions {
+    IsoOptions::metalk8s(&cfg.volume_id(), cfg.source_date_epoch)
+}
+
+fn iso_build(cfg: &Cfg) -> Task {
+    let (root, iso, digest) = (
+        cfg.iso_root(),
+        cfg.iso_path(),
+        cfg.build_root.join("SHA256SUM"),
+    );
+    let cfg2 = cfg.clone();
+    let opts = iso_options(cfg);
+    Task::new("_iso_build")
+        .doc(format!(
+            "Write the ISO image {} (MD5 implanted).",
+            cfg.iso_name()
+        ))
+        .task_dep("populate-iso")
+        .file_dep(cfg.repo("VERSION"))
+        .calc_file_deps(move || -> Result<Vec<PathBuf>> {
+            // Every file of the ISO root, and its structure, known once populate-iso ran.
+            let root = cfg2.iso_root();
+            let mut deps = files_under(&root)?;
+            deps.push(tree_listing_dep(&cfg2, "iso-root", &root)?);
+            Ok(deps)
+        })
+        .target(iso.clone())
+        .version(format!("mkiso v1 {opts:?}"))
+        .action(move |ctx| -> Result<()> {
+            // Never leave a stale image (or its digest) next to a failed build.
+            for old in [&iso, &digest] {
+                match fs::remove_file(old) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(e).with_context(|| format!("{}: cannot remove", old.display()))
+                    }
+                    _ => {}
+                }
+            }
+            let summary = write_image(&root, &iso, &opts)
+                .with_context(|| format!("{}: cannot write the ISO", iso.display()))?;
+            ctx.log(format!(
+                "{} sectors, {} bytes, implanted MD5 {}",
+                summary.sectors,
+                summary.bytes,
+                summary.implanted_md5.as_deref().unwrap_or("none")
+            ));
+            Ok(())
+        })
+}
+
+fn iso_digest(cfg: &Cfg) -> Task {
+    let (iso, out, name) = (
+        cfg.iso_path(),
+        cfg.build_root.join("SHA256SUM"),
+        cfg.iso_name(),
+    );
+    let i = iso.clone();
+    Task::new("_iso_digest")
+        .doc("Write SHA256SUM (`<hex>  <iso name>`).")
+        .task_dep("_iso_build")
+        .file_dep(iso)
+        .target(out.clone())
+        .version(format!("sha256sum v1 {name}"))
+        .action(move |_| -> Result<()> {
+            let hex = sha256_hex(&i)?;
+            write_atomic(&out, format!("{hex}  {name}\n").as_bytes(), Some(0o644))
+                .with_context(|| format!("{}: cannot write", out.display()))
+        })
+}
+
+fn sha256_hex(path: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut file =
+        fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file
+            .read(&mut buf)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}

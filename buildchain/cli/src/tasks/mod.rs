@@ -1,0 +1,50 @@
+//! The distribution's tasks, one module per family. Each module has a `tasks(&cfg)`
+//! function returning its tasks; `define` gathers them into the graph.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use buildchain_graph::{Graph, Task};
+
+use crate::config::Config;
+
+pub mod images;
+pub mod iso;
+pub mod lint;
+pub mod packaging;
+pub mod salt;
+pub mod vagrant;
+
+/// Shared, read-only configuration captured by the task closures.
+pub type Cfg = Arc<Config>;
+
+/// Every task of the distribution.
+pub fn define(cfg: &Cfg) -> Result<Graph> {
+    let mut graph = Graph::new();
+    graph.add_all(iso::tasks(cfg)?)?;
+    graph.add_all(salt::tasks(cfg)?)?;
+    graph.add_all(images::tasks(cfg)?)?;
+    graph.add_all(packaging::tasks(cfg)?)?;
+    graph.add_all(lint::tasks(cfg)?)?;
+    graph.add_all(vagrant::tasks(cfg)?)?;
+    Ok(graph)
+}
+
+/// A task creating the directory `dir` (its target) after `deps`.
+pub fn mkdir_task(name: &str, doc: &str, dir: PathBuf, deps: &[&str]) -> Task {
+    let d = dir.clone();
+    Task::new(name)
+        .doc(doc)
+        .task_deps(deps.iter().copied())
+        .target(dir)
+        .version("mkdir v1")
+        .action(move |_| -> Result<()> {
+            std::fs::create_dir_all(&d).with_context(|| format!("{}: cannot create", d.display()))
+        })
+}
+
+/// Every file under `dir` (sorted), with the error naming the directory.
+pub fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
+    crate::fsutil::files_under(dir).with_context(|| format!("{}: cannot list", dir.display()))
+}

@@ -1,0 +1,127 @@
+//! `salt-tree`: the Salt states and pillar of the ISO, with the generated
+//! `salt/metalk8s/versions.json` and the two registry includes.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use buildchain_graph::Task;
+use static_container_registry::{generate, Constants, Options};
+
+use super::iso::{listing_of, MKDIR_ROOT};
+use super::{files_under, Cfg};
+use crate::fsutil;
+use crate::templates;
+
+pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
+    Ok(vec![
+        Task::new("salt-tree")
+            .doc("Deploy the Salt tree (salt/ and pillar/) inside the ISO.")
+            .subtasks(["_salt_tree:salt", "_salt_tree:pillar"]),
+        salt(cfg)?,
+        pillar(cfg)?,
+    ])
+}
+
+/// The options of the per-image include: names under `<product_id>/`, served from the
+/// nginx variable `$<product_id with . and - as _>_images`.
+pub fn registry_options(cfg: &Cfg) -> Options {
+    let var = cfg.product_id().replace(['.', '-'], "_");
+    Options {
+        name_prefix: format!("{}/", cfg.product_id()),
+        server_root: format!("${var}_images"),
+        constants: Constants::Omit,
+    }
+}
+
+/// `manifest.json` files of the images in the ISO: what the registry include is made of.
+fn image_manifests(images: &Path) -> Result<Vec<PathBuf>> {
+    Ok(files_under(images)?
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().ends_with("manifest.json"))
+                .unwrap_or(false)
+        })
+        .collect())
+}
+
+fn salt(cfg: &Cfg) -> Result<Task> {
+    let src = cfg.repo("salt");
+    let dst = cfg.iso_root().join("salt");
+    let cfg2 = cfg.clone();
+    let cfg3 = cfg.clone();
+    let listing = listing_of(cfg, "salt");
+    let opts = registry_options(cfg);
+    Ok(Task::new("_salt_tree:salt")
+        .doc("Copy salt/ (rendering *.in), write metalk8s/versions.json and the registry includes.")
+        .task_deps([MKDIR_ROOT, "images"])
+        .file_deps(files_under(&src)?)
+        .file_deps([cfg.repo("VERSION"), cfg.repo("versions.toml")])
+        .calc_file_deps(move || -> Result<Vec<PathBuf>> {
+            let mut deps = listing()?;
+            deps.extend(image_manifests(&cfg3.iso_root().join("images"))?);
+            Ok(deps)
+        })
+        .target(dst.clone())
+        .version(format!(
+            "salt v1 {} {opts:?}",
+            templates::context_version(cfg)
+        ))
+        .action(move |_| -> Result<()> {
+            let cfg = &cfg2;
+            let ctx = templates::context(cfg);
+            let images = cfg.iso_root().join("images");
+            // Generated before touching the tree: a bad image fails the task cleanly.
+            let common = generate(
+                &images,
+                &Options {
+                    constants: Constants::Only,
+                    ..registry_options(cfg)
+                },
+            )
+            .context("registry include (constants)")?;
+            let per_image = generate(&images, &registry_options(cfg))
+                .with_context(|| format!("registry include for {}", images.display()))?;
+            let versions =
+                serde_json::to_string_pretty(&cfg.versions.to_salt_json(&cfg.version.full()))?
+                    + "\n";
+            buildchain_graph::replace_dir(&dst, |tmp| -> Result<()> {
+                fsutil::copy_tree(&src, tmp, Some(&ctx))?;
+                let meta = tmp.join("metalk8s");
+                let files = meta.join("repo/files");
+                fs::create_dir_all(&files)
+                    .with_context(|| format!("{}: cannot create", files.display()))?;
+                fsutil::write_file(&meta.join("versions.json"), versions.as_bytes(), 0o644)?;
+                fsutil::write_file(
+                    &files.join("metalk8s-registry-common.inc"),
+                    common.as_bytes(),
+                    0o644,
+                )?;
+                fsutil::write_file(
+                    &files.join("metalk8s-registry.inc"),
+                    per_image.as_bytes(),
+                    0o644,
+                )?;
+                Ok(())
+            })
+        }))
+}
+
+fn pillar(cfg: &Cfg) -> Result<Task> {
+    let src = cfg.repo("pillar");
+    let dst = cfg.iso_root().join("pillar");
+    let cfg2 = cfg.clone();
+    Ok(Task::new("_salt_tree:pillar")
+        .doc("Copy pillar/ (rendering *.in).")
+        .task_dep(MKDIR_ROOT)
+        .file_deps(files_under(&src)?)
+        .file_deps([cfg.repo("VERSION"), cfg.repo("versions.toml")])
+        .calc_file_deps(listing_of(cfg, "pillar"))
+        .target(dst.clone())
+        .version(format!("pillar v1 {}", templates::context_version(cfg)))
+        .action(move |_| -> Result<()> {
+            let ctx = templates::context(&cfg2);
+            buildchain_graph::replace_dir(&dst, |tmp| fsutil::copy_tree(&src, tmp, Some(&ctx)))
+        }))
+}

@@ -1,0 +1,340 @@
+//! `versions.toml`: the one authoritative listing of what the ISO ships.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use anyhow::{bail, Context as _, Result};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Versions {
+    pub kubernetes: Kubernetes,
+    #[serde(default)]
+    pub images: Vec<Image>,
+    #[serde(default)]
+    pub repositories: Vec<Repository>,
+    #[serde(default)]
+    pub packages: Vec<Package>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Kubernetes {
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Image {
+    pub name: String,
+    /// The tag.
+    pub version: String,
+    /// `build`, or the registry host to pull from.
+    pub source: String,
+    pub digest: Option<String>,
+    pub remote_name: Option<String>,
+}
+
+impl Image {
+    pub fn is_built(&self) -> bool {
+        self.source == "build"
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Repository {
+    pub id: String,
+    pub release: String,
+    pub url: Option<String>,
+    pub gpg_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageSource {
+    Build,
+    Download,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Package {
+    pub name: String,
+    pub repository: String,
+    pub source: PackageSource,
+    pub version: Option<String>,
+}
+
+/// Names used as path components (image names may hold `/` between components).
+fn check_component(what: &str, value: &str) -> Result<()> {
+    let ok = !value.is_empty()
+        && value.len() <= 128
+        && value.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        })
+        && value
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+        && !value.contains("..");
+    if !ok {
+        bail!("{what} {value:?}: must be lower-case letters, digits, '.', '_' or '-', starting with a letter or digit");
+    }
+    Ok(())
+}
+
+fn check_image_name(value: &str) -> Result<()> {
+    if value.split('/').count() > 1 {
+        for part in value.split('/') {
+            check_component("image name component", part)
+                .with_context(|| format!("image name {value:?}"))?;
+        }
+        Ok(())
+    } else {
+        check_component("image name", value)
+    }
+}
+
+fn check_tag(value: &str) -> Result<()> {
+    let ok = !value.is_empty()
+        && value.len() <= 128
+        && value
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if !ok {
+        bail!("version (tag) {value:?}: must match [A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}");
+    }
+    Ok(())
+}
+
+fn check_digest(value: &str) -> Result<()> {
+    let hex = value.strip_prefix("sha256:").unwrap_or("");
+    if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        bail!("digest {value:?}: must be sha256: followed by 64 lower-case hex digits");
+    }
+    Ok(())
+}
+
+impl Versions {
+    pub fn load(path: &Path) -> Result<Versions> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        Versions::parse(&text).with_context(|| format!("{}: invalid", path.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<Versions> {
+        let versions: Versions =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))?;
+        versions.validate()?;
+        Ok(versions)
+    }
+
+    fn validate(&self) -> Result<()> {
+        check_tag(&self.kubernetes.version).context("[kubernetes]")?;
+        let mut seen = BTreeSet::new();
+        for (i, image) in self.images.iter().enumerate() {
+            let ctx = || format!("[[images]] #{} ({})", i + 1, image.name);
+            check_image_name(&image.name).with_context(ctx)?;
+            check_tag(&image.version).with_context(ctx)?;
+            if !seen.insert((image.name.clone(), image.version.clone())) {
+                bail!("{}: listed twice", ctx());
+            }
+            if let Some(remote) = &image.remote_name {
+                check_image_name(remote).with_context(ctx)?;
+            }
+            match (&image.digest, image.is_built()) {
+                (Some(d), _) => check_digest(d).with_context(ctx)?,
+                (None, false) => bail!(
+                    "{}: images pulled from {} need a pinned digest = \"sha256:…\"",
+                    ctx(),
+                    image.source
+                ),
+                (None, true) => {}
+            }
+            if !image.is_built()
+                && (image.source.is_empty()
+                    || image
+                        .source
+                        .contains(['/', ' ', '"', '\'', '\\', '$', '{', '}', ';']))
+            {
+                bail!(
+                    "{}: source must be \"build\" or a registry host[:port], found {:?}",
+                    ctx(),
+                    image.source
+                );
+            }
+        }
+        let mut repos = BTreeSet::new();
+        for repo in &self.repositories {
+            let ctx = || format!("[[repositories]] {}", repo.id);
+            check_component("repository id", &repo.id).with_context(ctx)?;
+            if repo.release.is_empty() || !repo.release.bytes().all(|b| b.is_ascii_digit()) {
+                bail!(
+                    "{}: release must be a number like \"8\", found {:?}",
+                    ctx(),
+                    repo.release
+                );
+            }
+            if !repos.insert(repo.id.clone()) {
+                bail!("{}: listed twice", ctx());
+            }
+        }
+        let mut packages = BTreeSet::new();
+        for package in &self.packages {
+            let ctx = || format!("[[packages]] {}", package.name);
+            check_component("package name", &package.name.to_lowercase()).with_context(ctx)?;
+            let Some(repo) = self
+                .repositories
+                .iter()
+                .find(|r| r.id == package.repository)
+            else {
+                bail!(
+                    "{}: repository {:?} is not listed in [[repositories]]",
+                    ctx(),
+                    package.repository
+                );
+            };
+            if package.source == PackageSource::Download && repo.url.is_none() {
+                bail!(
+                    "{}: downloaded from repository {:?}, which has no url",
+                    ctx(),
+                    repo.id
+                );
+            }
+            if !packages.insert((package.name.clone(), package.repository.clone())) {
+                bail!("{}: listed twice", ctx());
+            }
+        }
+        Ok(())
+    }
+
+    /// `salt/metalk8s/versions.json`: what Salt reads on the nodes (keys sorted).
+    pub fn to_salt_json(&self, version: &str) -> serde_json::Value {
+        use serde_json::{json, Map, Value};
+        let mut images = Map::new();
+        for image in &self.images {
+            let mut entry = Map::new();
+            entry.insert("version".into(), json!(image.version));
+            if let Some(d) = &image.digest {
+                entry.insert("digest".into(), json!(d));
+            }
+            images.insert(image.name.clone(), Value::Object(entry));
+        }
+        let repositories: Vec<Value> = self
+            .repositories
+            .iter()
+            .map(|r| {
+                let mut entry = Map::new();
+                entry.insert("id".into(), json!(r.id));
+                entry.insert("release".into(), json!(r.release));
+                if let Some(key) = &r.gpg_key {
+                    entry.insert("gpg_key".into(), json!(key));
+                }
+                Value::Object(entry)
+            })
+            .collect();
+        let mut packages = Map::new();
+        for p in &self.packages {
+            let mut entry = Map::new();
+            entry.insert("repository".into(), json!(p.repository));
+            if let Some(v) = &p.version {
+                entry.insert("version".into(), json!(v));
+            }
+            packages.insert(p.name.clone(), Value::Object(entry));
+        }
+        sort_keys(json!({
+            "images": images,
+            "kubernetes": {"version": self.kubernetes.version},
+            "metalk8s": {"version": version},
+            "packages": packages,
+            "repositories": repositories,
+        }))
+    }
+}
+
+/// Recursively sorts object keys (serde_json keeps insertion order here).
+fn sort_keys(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, sort_keys(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sort_keys).collect()),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: &str = r#"
+[kubernetes]
+version = "1.29.1"
+
+[[images]]
+name = "metalk8s-utils"
+version = "0.1.0"
+source = "build"
+
+[[images]]
+name = "coredns/coredns"
+version = "v1.11.1"
+source = "registry.k8s.io"
+digest = "sha256:1eeb4c7316bacb1d4c8ead65571cd92dd21e27359f0d4917f1a5822a73b75db1"
+
+[[repositories]]
+id = "metalk8s-scality-el8"
+release = "8"
+
+[[packages]]
+name = "metalk8s-release"
+repository = "metalk8s-scality-el8"
+source = "build"
+"#;
+
+    #[test]
+    fn parses_and_renders_salt_json() {
+        let v = Versions::parse(OK).unwrap();
+        assert_eq!(v.images.len(), 2);
+        let json = serde_json::to_string_pretty(&v.to_salt_json("0.1.0-dev")).unwrap();
+        assert!(
+            json.starts_with("{\n  \"images\": {\n    \"coredns/coredns\""),
+            "{json}"
+        );
+        assert!(json.contains("\"repositories\": [\n    {\n      \"id\": \"metalk8s-scality-el8\""));
+    }
+
+    #[test]
+    fn rejects_bad_entries() {
+        let cases = [
+            (OK.replace("digest = \"sha256:1eeb", "#"), "need a pinned digest"),
+            (OK.replace("name = \"metalk8s-utils\"", "name = \"../etc\""), "image name"),
+            (OK.replace("version = \"0.1.0\"", "version = \"a b\""), "version (tag)"),
+            (OK.replace("repository = \"metalk8s-scality-el8\"", "repository = \"nope\""), "is not listed"),
+            (OK.replace("release = \"8\"", "release = \"8; rm\""), "release must be a number"),
+            (OK.replace("source = \"build\"\n\n[[images]]", "source = \"build\"\nextra = 1\n\n[[images]]"), "unknown field"),
+            (OK.replace("[kubernetes]", "[kubernetes"), "invalid table header"),
+            (OK.replace("source = \"registry.k8s.io\"", "source = \"reg;istry\""), "source must be"),
+            (format!("{OK}\n[[images]]\nname = \"metalk8s-utils\"\nversion = \"0.1.0\"\nsource = \"build\"\n"), "listed twice"),
+            (OK.replace("sha256:1eeb4c", "sha256:XYZ"), "64 lower-case hex"),
+        ];
+        for (text, want) in cases {
+            let err = format!("{:#}", Versions::parse(&text).unwrap_err());
+            assert!(err.contains(want), "want {want:?} in {err}");
+        }
+    }
+}
