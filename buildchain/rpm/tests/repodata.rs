@@ -200,6 +200,18 @@ fn repodata_is_reproducible_and_replaced_atomically() {
         entries(&repo)
     );
 
+    // A header that lies about its size.
+    let mut lying = vec![0xed, 0xab, 0xee, 0xdb, 3, 0, 0, 0, 0, 1];
+    lying.resize(96, b'x');
+    lying.extend_from_slice(&[
+        0x8e, 0xad, 0xe8, 0x01, 0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 16,
+    ]);
+    lying.resize(200, 0);
+    fs::write(repo.join("zz-broken-1.0-1.noarch.rpm"), &lying).unwrap();
+    let err = write_repodata(&repo, &options).unwrap_err().to_string();
+    assert!(err.contains("zz-broken-1.0-1.noarch.rpm"), "{err}");
+    assert_eq!(fs::read(&first.repomd).unwrap(), repomd);
+
     // Truncated package.
     let victim = entries(&repo)
         .into_iter()
