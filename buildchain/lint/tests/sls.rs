@@ -232,3 +232,27 @@ fn generated_files_are_seen_by_imports() {
     assert!(rendered.contains("version: 1.29.1"), "{rendered}");
     assert!(sls::lint_file(&path, &context).unwrap().is_empty());
 }
+
+#[test]
+fn salt_functions_take_keyword_arguments_and_traverse() {
+    let tree = Tree::new();
+    let mut context = tree.context();
+    context.pillar = serde_json::json!({"networks": {"cp": "10.0.0.0/8"}, "l": [{"x": 1}]});
+    let text = concat!(
+        "a: {{ salt['pillar.get']('missing:key', default='dflt') }}\n",
+        "b: {{ salt['pillar.get']('networks:cp') }}\n",
+        "c: {{ salt.pillar.get('l:0:x') }}\n",
+        "d: {{ salt['grains.filter_by']({'Rocky': 'r', 'default': 'd'}, grain='os') }}\n",
+        "e: {{ pillar.get('networks:cp') }}\n",
+        "f: {{ grains.osmajorrelease }}\n",
+        "g: {{ {'k': [1, 2]} | traverse('k:1') }}\n",
+        "h: {{ [1, 1, 2] | unique | tojson }}\n",
+        "i: {{ 'x' | yaml_squote }}\n",
+    );
+    let path = tree.dir.path().join("salt/metalk8s/fns.sls");
+    let rendered = sls::render_str(&path, text, &context).unwrap();
+    assert_eq!(
+        rendered,
+        "a: dflt\nb: 10.0.0.0/8\nc: 1\nd: r\ne: 10.0.0.0/8\nf: 8\ng: 2\nh: [1, 2]\ni: 'x'\n"
+    );
+}
