@@ -117,3 +117,22 @@ pub fn write_image(
 ) -> Result<ImageSummary, IsoError> {
     writer::write_image(source, output, options)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_error<E: std::error::Error + Send + Sync + 'static>() {}
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn contract_types() {
+        assert_error::<IsoError>();
+        assert_send_sync::<IsoImage>();
+        let o = IsoOptions::metalk8s("METALK8S 2.0", Some(1));
+        assert_eq!(o.iso_level, 3);
+        assert_eq!(o.padding_sectors, 150);
+        assert!(o.implant_md5 && o.joliet && o.joliet_long && o.full_iso9660_filenames);
+        assert_eq!(IsoOptions::default().volume_id, "CDROM");
+    }
+}

@@ -335,3 +335,56 @@ fn emit(
     }
     Ok(sum.map(|s| s.md5))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file rewritten between the scan and the copy is an error naming it, and the
+    /// temporary output is removed.
+    #[test]
+    fn file_changed_after_scan_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        std::fs::create_dir(&src).unwrap();
+        std::fs::write(src.join("a.txt"), b"first").unwrap();
+        std::fs::write(src.join("b.txt"), b"stable").unwrap();
+        let tree = crate::scan::scan(&src).unwrap();
+        let layout = Layout::plan(tree, &IsoOptions::metalk8s("T", Some(0)), 0).unwrap();
+        std::fs::write(src.join("a.txt"), b"second, longer").unwrap();
+        let output = dir.path().join("out.iso");
+        let temp = TempOutput::create(&output).unwrap();
+        let temp_path = temp.path.clone();
+        let err = emit(&layout, &temp.file, &temp.path, true).unwrap_err();
+        drop(temp);
+        match err {
+            IsoError::ChangedDuringWrite { path, .. } => assert!(path.ends_with("a.txt")),
+            other => panic!("{other}"),
+        }
+        assert!(!temp_path.exists() && !output.exists());
+
+        // Same size, new mtime.
+        let tree = crate::scan::scan(&src).unwrap();
+        let layout = Layout::plan(tree, &IsoOptions::default(), 0).unwrap();
+        let f = std::fs::File::options()
+            .write(true)
+            .open(src.join("b.txt"))
+            .unwrap();
+        f.set_modified(std::time::UNIX_EPOCH).unwrap();
+        let temp = TempOutput::create(&output).unwrap();
+        let err = emit(&layout, &temp.file, &temp.path, false).unwrap_err();
+        assert!(matches!(err, IsoError::ChangedDuringWrite { .. }), "{err}");
+    }
+
+    #[test]
+    fn output_in_missing_directory_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = write_image(
+            dir.path(),
+            &dir.path().join("no/such/dir/x.iso"),
+            &IsoOptions::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, IsoError::Io { .. }), "{err}");
+    }
+}
