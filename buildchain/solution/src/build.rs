@@ -33,10 +33,8 @@ pub struct BuildOutcome {
     pub volume_id: String,
     pub summary: ImageSummary,
     pub dedup: DedupStats,
-    /// The validation of the written ISO (or of the staged tree when `iso_validated` is
-    /// false because ISO reading is unavailable).
+    /// The validation of the written ISO.
     pub report: Report,
-    pub iso_validated: bool,
 }
 
 /// Why a build failed.
@@ -144,16 +142,8 @@ pub fn build(
     )
     .map_err(|e| BuildError::Iso(e.to_string()))?;
 
-    let (report, iso_validated) = match validate::validate_path(&temp_iso) {
-        Ok(mut report) => {
-            report.archive = output.display().to_string();
-            (report, true)
-        }
-        Err(OpenError::BadIso { message, .. }) if message.contains("not supported yet") => {
-            (tree_report, false)
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let mut report = validate::validate_path(&temp_iso)?;
+    report.archive = output.display().to_string();
     if !report.valid {
         return Err(BuildError::Invalid(Box::new(report)));
     }
@@ -163,7 +153,6 @@ pub fn build(
         summary,
         dedup,
         report,
-        iso_validated,
     })
 }
 

@@ -78,11 +78,17 @@ pub fn validate_source(source: &dyn ArchiveSource, shown: &str) -> Report {
     }
     check_registry_config(source, &present, &mut findings);
     kube::check(source, &mut findings);
-    if source.kind() == "iso" {
-        crate::iso_checks::check(source, manifest.as_ref(), &mut findings);
-    }
     let blob_refs: Vec<_> = infos.iter().flat_map(|i| i.blobs.iter().cloned()).collect();
-    let verified = blobs::verify(source, &blob_refs);
+    // The ISO checks read the whole image (MD5): run them beside blob hashing.
+    let (verified, iso_findings) = rayon::join(
+        || blobs::verify(source, &blob_refs),
+        || {
+            let mut found = Vec::new();
+            crate::iso_checks::check(source, manifest.as_ref(), &mut found);
+            found
+        },
+    );
+    findings.extend(iso_findings);
     findings.extend(verified.findings);
     let stats = Stats {
         images: present.len(),
