@@ -103,6 +103,8 @@ pub fn tricky_tree(root: &Path) {
     let deep: String = (1..=12).map(|i| format!("level{i}/")).collect();
     w(&format!("{deep}deep.txt"), b"twelve levels down\n");
     w("level1/level2/sibling.txt", b"sibling\n");
+    // A second directory named level8 at depth 9: both land in rr_moved (name clash there).
+    w("twin/2/3/4/5/6/7/level8/twin.txt", b"relocated twin\n");
     std::fs::create_dir_all(root.join("emptydir/nested-empty")).unwrap();
     w("empty.txt", b"");
     w("private.txt", b"secret\n");
