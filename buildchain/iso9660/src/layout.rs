@@ -840,12 +840,12 @@ fn tf_of(a: &Attrs) -> Vec<u8> {
 
 /// Room for the System Use Area of a record whose identifier has `len_fi` bytes.
 fn max_sua(len_fi: usize) -> usize {
-    254 - (33 + len_fi + usize::from(len_fi % 2 == 0))
+    254 - (33 + len_fi + usize::from(len_fi & 1 == 0))
 }
 
 /// Encodes one directory record.
 fn record(extent: u32, size: u32, mtime: i64, flags: u8, ident: &[u8], sua: &[u8]) -> Vec<u8> {
-    let pad = usize::from(ident.len() % 2 == 0);
+    let pad = usize::from(ident.len() & 1 == 0);
     let len = 33 + ident.len() + pad + sua.len();
     let mut r = Vec::with_capacity(len);
     r.push(len as u8);

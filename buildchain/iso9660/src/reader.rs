@@ -685,7 +685,7 @@ impl Walker<'_> {
                             }));
                         }
                     }
-                    if rec.size as u64 % SECTOR != 0 {
+                    if u64::from(rec.size) & (SECTOR - 1) != 0 {
                         return Err(self.corrupt(CorruptKind::BadMultiExtent {
                             path: format!("{shown}/{}", String::from_utf8_lossy(&rec.ident)),
                         }));

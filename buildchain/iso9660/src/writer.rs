@@ -279,6 +279,20 @@ fn check_unchanged(f: &File, d: &DataObject) -> Result<(), IsoError> {
     Ok(())
 }
 
+/// Writes the L then the M path table of the ECMA or Joliet tree.
+fn write_path_tables(out: &mut Emitter, layout: &Layout, joliet: bool) -> Result<(), IsoError> {
+    let pt = if joliet {
+        layout.joliet_pt
+    } else {
+        layout.ecma_pt
+    };
+    out.seek_lba(u64::from(pt.l_lba))?;
+    out.put(&layout.path_table(joliet, false))?;
+    out.seek_lba(u64::from(pt.m_lba))?;
+    out.put(&layout.path_table(joliet, true))?;
+    out.pad_sector()
+}
+
 /// Writes every part of the image in LBA order; returns the implanted MD5 if any.
 fn emit(
     layout: &Layout,
@@ -301,22 +315,13 @@ fn emit(
         out.put(&ca.buf)?;
         out.pad_sector()?;
     }
-    for (pt, joliet) in [(layout.ecma_pt, false), (layout.joliet_pt, true)] {
-        if joliet && layout.joliet.is_empty() {
-            continue;
-        }
-        out.seek_lba(u64::from(pt.l_lba))?;
-        out.put(&layout.path_table(joliet, false))?;
-        out.seek_lba(u64::from(pt.m_lba))?;
-        out.put(&layout.path_table(joliet, true))?;
-        out.pad_sector()?;
-        if joliet {
-            continue;
-        }
+    write_path_tables(&mut out, layout, false)?;
+    if !layout.joliet.is_empty() {
         for &d in &layout.joliet_order {
             out.seek_lba(u64::from(layout.joliet[d].lba))?;
             out.put(&layout.encode_joliet_dir(d))?;
         }
+        write_path_tables(&mut out, layout, true)?;
     }
     out.seek_lba(u64::from(layout.zero_lba))?;
     out.zeros(SECTOR)?;
