@@ -18,6 +18,7 @@ mod susp;
 mod writer;
 
 use std::path::Path;
+use std::sync::Arc;
 
 pub use error::{CorruptKind, IsoError};
 pub use reader::{EntryKind, IsoEntry, IsoFileReader, IsoImage, Tree, VolumeInfo};
@@ -57,6 +58,24 @@ pub struct IsoOptions {
     pub implant_md5: bool,
     /// Zero sectors appended inside the volume (mkisofs `-pad`: 150; `-no-pad`: 0).
     pub padding_sectors: u32,
+    /// Called with (bytes written, total bytes) every few MiB while the image is written.
+    pub progress: Option<Progress>,
+}
+
+/// A progress callback: `(bytes written, total bytes of the image)`.
+#[derive(Clone)]
+pub struct Progress(pub Arc<dyn Fn(u64, u64) + Send + Sync>);
+
+impl Progress {
+    pub fn new(f: impl Fn(u64, u64) + Send + Sync + 'static) -> Self {
+        Progress(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress(..)")
+    }
 }
 
 impl Default for IsoOptions {
@@ -73,6 +92,7 @@ impl Default for IsoOptions {
             source_date_epoch: None,
             implant_md5: false,
             padding_sectors: 150,
+            progress: None,
         }
     }
 }

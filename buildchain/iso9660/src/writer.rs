@@ -12,7 +12,7 @@ use crate::error::{io_err, IsoError};
 use crate::isomd5::{self, Isomd5Hasher, Isomd5Sum};
 use crate::layout::{Layout, SECTOR};
 use crate::scan::DataObject;
-use crate::{ImageSummary, IsoOptions};
+use crate::{ImageSummary, IsoOptions, Progress};
 
 const BUF_SIZE: usize = 4 << 20;
 const POOL: usize = 4;
@@ -30,7 +30,13 @@ pub fn write_image(
         .unwrap_or(0);
     let layout = Layout::plan(tree, options, now)?;
     let temp = TempOutput::create(output)?;
-    let md5 = emit(&layout, &temp.file, &temp.path, options.implant_md5)?;
+    let md5 = emit(
+        &layout,
+        &temp.file,
+        &temp.path,
+        options.implant_md5,
+        options.progress.as_ref(),
+    )?;
     let bytes = layout.total_sectors * SECTOR;
     temp.commit(output)?;
     Ok(ImageSummary {
@@ -101,10 +107,18 @@ struct Emitter<'a> {
     spare: Vec<Vec<u8>>,
     allocated: usize,
     hash: Option<HashThread>,
+    progress: Option<&'a Progress>,
+    total: u64,
 }
 
 impl<'a> Emitter<'a> {
-    fn new(file: &'a File, path: &'a Path, hasher: Option<Isomd5Hasher>) -> Self {
+    fn new(
+        file: &'a File,
+        path: &'a Path,
+        hasher: Option<Isomd5Hasher>,
+        progress: Option<&'a Progress>,
+        total: u64,
+    ) -> Self {
         let hash = hasher.map(|mut hasher| {
             let (to_hash, rx) = mpsc::sync_channel::<(Vec<u8>, usize)>(POOL);
             let (back, returned) = mpsc::channel();
@@ -130,6 +144,8 @@ impl<'a> Emitter<'a> {
             spare: Vec::new(),
             allocated: 1,
             hash,
+            progress,
+            total,
         }
     }
 
@@ -141,6 +157,9 @@ impl<'a> Emitter<'a> {
             .write_all(&self.buf[..self.fill])
             .map_err(io_err(self.path))?;
         self.pos += self.fill as u64;
+        if let Some(p) = self.progress {
+            (p.0)(self.pos, self.total);
+        }
         if let Some(h) = &self.hash {
             let next = match self.spare.pop() {
                 Some(b) => b,
@@ -299,9 +318,11 @@ fn emit(
     file: &File,
     path: &Path,
     implant: bool,
+    progress: Option<&Progress>,
 ) -> Result<Option<String>, IsoError> {
     let hasher = implant.then(|| Isomd5Hasher::new(layout.total_sectors));
-    let mut out = Emitter::new(file, path, hasher);
+    let total = layout.total_sectors * SECTOR;
+    let mut out = Emitter::new(file, path, hasher, progress, total);
     out.zeros(16 * SECTOR)?;
     out.put(&layout.volume_descriptor(false))?;
     if !layout.joliet.is_empty() {
@@ -360,7 +381,7 @@ mod tests {
         let output = dir.path().join("out.iso");
         let temp = TempOutput::create(&output).unwrap();
         let temp_path = temp.path.clone();
-        let err = emit(&layout, &temp.file, &temp.path, true).unwrap_err();
+        let err = emit(&layout, &temp.file, &temp.path, true, None).unwrap_err();
         drop(temp);
         match err {
             IsoError::ChangedDuringWrite { path, .. } => assert!(path.ends_with("a.txt")),
@@ -377,8 +398,29 @@ mod tests {
             .unwrap();
         f.set_modified(std::time::UNIX_EPOCH).unwrap();
         let temp = TempOutput::create(&output).unwrap();
-        let err = emit(&layout, &temp.file, &temp.path, false).unwrap_err();
+        let err = emit(&layout, &temp.file, &temp.path, false, None).unwrap_err();
         assert!(matches!(err, IsoError::ChangedDuringWrite { .. }), "{err}");
+    }
+
+    #[test]
+    fn progress_reaches_the_total() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        std::fs::create_dir(&src).unwrap();
+        std::fs::write(src.join("big"), vec![1u8; 9 << 20]).unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let opts = IsoOptions {
+            progress: Some(Progress::new(move |done, total| {
+                sink.lock().unwrap().push((done, total))
+            })),
+            ..IsoOptions::metalk8s("P", Some(0))
+        };
+        let summary = write_image(&src, &dir.path().join("p.iso"), &opts).unwrap();
+        let seen = seen.lock().unwrap();
+        assert!(seen.len() >= 3);
+        assert!(seen.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(seen.last().copied(), Some((summary.bytes, summary.bytes)));
     }
 
     #[test]
