@@ -165,11 +165,26 @@ fn rendered_duplicate_state_ids_and_bad_shapes_are_findings() {
     let (_, findings) = tree.lint("salt/metalk8s/dup.sls", text);
     assert_eq!(findings.len(), 1, "{findings:#?}");
     assert_eq!(findings[0].rule, "key-duplicates");
-    assert!(findings[0].message.starts_with("rendered output: "));
+    assert!(
+        findings[0].message.starts_with("rendered line 5: "),
+        "{findings:#?}"
+    );
+    assert_eq!(
+        findings[0].line, 2,
+        "the line of the source that produced it"
+    );
     let (_, findings) = tree.lint("salt/metalk8s/list.sls", "- a\n- b\n");
     assert_eq!(findings[0].rule, "sls-structure");
     let (_, findings) = tree.lint("salt/metalk8s/yaml.sls", "a: [1\nb: 2\n");
     assert_eq!(findings[0].rule, "syntax");
+    let text = "{%- set items = ['x', 'y: z'] %}\n{%- for i in items %}\nkey-{{ loop.index }}: {{ i }}\n{%- endfor %}\n";
+    let (_, findings) = tree.lint("salt/metalk8s/badvalue.sls", text);
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(
+        (findings[0].rule.as_str(), findings[0].line),
+        ("syntax", 3),
+        "{findings:#?}"
+    );
     let (_, findings) = tree.lint("salt/metalk8s/empty.sls", "{# nothing #}\n");
     assert!(findings.is_empty(), "{findings:#?}");
 }
@@ -248,11 +263,13 @@ fn salt_functions_take_keyword_arguments_and_traverse() {
         "g: {{ {'k': [1, 2]} | traverse('k:1') }}\n",
         "h: {{ [1, 1, 2] | unique | tojson }}\n",
         "i: {{ 'x' | yaml_squote }}\n",
+        "j: {{ salt['x.y']().z | int }} {{ '3' | int }} {{ 'no' | int(7) }} {{ 2.5 | int }}\n",
+        "k: {{ salt.m.f() | float }} {{ '1.5' | float }} {{ none | int }} {{ 'abc' | int }} {{ [1] | float }}\n",
     );
     let path = tree.dir.path().join("salt/metalk8s/fns.sls");
     let rendered = sls::render_str(&path, text, &context).unwrap();
     assert_eq!(
         rendered,
-        "a: dflt\nb: 10.0.0.0/8\nc: 1\nd: r\ne: 10.0.0.0/8\nf: 8\ng: 2\nh: [1, 2]\ni: 'x'\n"
+        "a: dflt\nb: 10.0.0.0/8\nc: 1\nd: r\ne: 10.0.0.0/8\nf: 8\ng: 2\nh: [1, 2]\ni: 'x'\nj: 0 3 7 2\nk: 0.0 1.5 0 0 0.0\n"
     );
 }

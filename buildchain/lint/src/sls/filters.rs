@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use minijinja::value::{Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, State};
 
-use super::salt::{join, traverse, Args};
+use super::salt::{is_stub, join, traverse, Args};
 use super::value::{from_json, from_yaml};
 use crate::yaml::tree::parse_documents;
 
@@ -25,6 +25,8 @@ pub(crate) fn register(env: &mut Environment<'_>) {
     env.add_filter("yaml_squote", |v: Value| {
         format!("'{}'", v.to_string().replace('\'', "''"))
     });
+    env.add_filter("int", to_int);
+    env.add_filter("float", to_float);
     env.add_filter("load_yaml", load_yaml);
     env.add_filter("load_json", load_json);
     env.add_filter("load_text", |v: Value| v.to_string());
@@ -190,6 +192,54 @@ fn to_bool(value: Value) -> bool {
         ValueKind::Number => value.as_i64().map(|n| n > 0).unwrap_or(false),
         _ => value.is_true(),
     }
+}
+
+/// Jinja's `int`, where stub values (unknown Salt functions) count as missing.
+fn to_int(value: Value, args: &[Value]) -> Value {
+    convert_number(value, args, "integer", |text| {
+        text.trim()
+            .parse::<i64>()
+            .map(Value::from)
+            .or_else(|_| {
+                text.trim()
+                    .parse::<f64>()
+                    .map(|f| Value::from(f.trunc() as i64))
+            })
+            .ok()
+    })
+}
+
+/// Jinja's `float`, where stub values count as missing.
+fn to_float(value: Value, args: &[Value]) -> Value {
+    convert_number(value, args, "float", |text| {
+        text.trim().parse::<f64>().map(Value::from).ok()
+    })
+}
+
+/// As Jinja2's `int`/`float`: what cannot be converted gives the default (0), never an
+/// error.
+fn convert_number(
+    value: Value,
+    args: &[Value],
+    what: &str,
+    parse: fn(&str) -> Option<Value>,
+) -> Value {
+    let converted = match value.kind() {
+        _ if is_stub(&value) => None,
+        ValueKind::Bool => Some(Value::from(i64::from(value.is_true()))),
+        ValueKind::Number if what == "integer" => value.as_i64().map(Value::from).or_else(|| {
+            f64::try_from(value.clone())
+                .ok()
+                .map(|f| Value::from(f.trunc() as i64))
+        }),
+        ValueKind::Number => f64::try_from(value.clone()).ok().map(Value::from),
+        ValueKind::String => parse(value.as_str().unwrap_or_default()),
+        _ => None,
+    };
+    converted
+        .or_else(|| Args::new(args).get(0, "default"))
+        .or_else(|| parse("0"))
+        .unwrap_or_default()
 }
 
 fn to_num(value: Value) -> Value {

@@ -8,6 +8,7 @@
 
 mod context;
 mod filters;
+mod lines;
 mod salt;
 mod tags;
 mod value;
@@ -49,15 +50,26 @@ pub fn lint_str(path: &Path, source: &str, context: &SlsContext) -> Vec<Finding>
     if !renderers.yaml {
         return Vec::new();
     }
-    let rendered = if renderers.jinja {
-        match render_str(path, source, context) {
-            Ok(rendered) => rendered,
-            Err(finding) => return vec![*finding],
-        }
-    } else {
-        source.to_string()
+    if !renderers.jinja {
+        return check_rendered(path, source, None);
+    }
+    let rendered = match render_str(path, source, context) {
+        Ok(rendered) => rendered,
+        Err(finding) => return vec![*finding],
     };
-    check_rendered(path, &rendered)
+    let findings = check_rendered(path, &rendered, Some(&|_| None));
+    if findings.is_empty() {
+        return findings;
+    }
+    // Place the findings at source lines: render again with line markers.
+    let source_lines = render_str(path, &lines::mark(source), context)
+        .map(|marked| lines::source_lines(&marked))
+        .unwrap_or_default();
+    check_rendered(
+        path,
+        &rendered,
+        Some(&|line| source_lines.get(line.checked_sub(1)?).copied().flatten()),
+    )
 }
 
 /// Renders `source` (the state at `path`) as Salt would with Jinja; a broken template is a
@@ -99,18 +111,40 @@ impl Renderers {
 }
 
 /// The rendered text must be YAML, without duplicated keys, whose documents are mappings.
-fn check_rendered(path: &Path, rendered: &str) -> Vec<Finding> {
-    let context = "rendered output: ";
+/// For a Jinja rendering, `source_line` maps a rendered line to its source line, when
+/// known: findings are placed there and name the rendered line in their message; otherwise
+/// they stay at the rendered line. `None`: the text was not rendered.
+fn check_rendered(
+    path: &Path,
+    rendered: &str,
+    source_line: Option<&dyn Fn(usize) -> Option<usize>>,
+) -> Vec<Finding> {
     let documents = match parse_documents(rendered) {
-        Ok(documents) => documents,
-        Err(error) => return vec![syntax_finding(path, &error, context)],
+        Ok(documents) => Ok(documents),
+        Err(error) => Err(syntax_finding(path, &error, "")),
     };
-    let mut findings = duplicate_findings(path, &documents, context);
-    findings.extend(
-        documents
-            .iter()
-            .filter_map(|root| not_a_mapping(path, root)),
-    );
+    let mut findings = match &documents {
+        Ok(documents) => duplicate_findings(path, documents, ""),
+        Err(finding) => vec![finding.clone()],
+    };
+    if let Ok(documents) = &documents {
+        findings.extend(
+            documents
+                .iter()
+                .filter_map(|root| not_a_mapping(path, root)),
+        );
+    }
+    let Some(source_line) = source_line else {
+        return findings;
+    };
+    for finding in &mut findings {
+        let rendered_line = finding.line;
+        finding.message = format!("rendered line {rendered_line}: {}", finding.message);
+        if let Some(line) = source_line(rendered_line) {
+            finding.line = line;
+            finding.column = None;
+        }
+    }
     findings
 }
 
@@ -126,7 +160,7 @@ fn not_a_mapping(path: &Path, root: &Node) -> Option<Finding> {
         root.line,
         None,
         "sls-structure",
-        format!("rendered output: the state renders to {kind}, Salt needs a mapping"),
+        format!("the state renders to {kind}, Salt needs a mapping"),
     ))
 }
 

@@ -288,6 +288,11 @@ pub(crate) fn stub() -> Value {
     Value::from_object(Stub)
 }
 
+/// Whether `value` is a [`stub`].
+pub(crate) fn is_stub(value: &Value) -> bool {
+    value.downcast_object_ref::<Stub>().is_some()
+}
+
 #[derive(Debug)]
 struct Stub;
 
