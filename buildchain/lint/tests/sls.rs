@@ -273,3 +273,36 @@ fn salt_functions_take_keyword_arguments_and_traverse() {
         "a: dflt\nb: 10.0.0.0/8\nc: 1\nd: r\ne: 10.0.0.0/8\nf: 8\ng: 2\nh: [1, 2]\ni: 'x'\nj: 0 3 7 2\nk: 0.0 1.5 0 0 0.0\n"
     );
 }
+
+#[test]
+fn hostile_templates_are_findings_not_crashes_or_hangs() {
+    let tree = Tree::new();
+    for (name, text) in [
+        (
+            "huge-range.sls",
+            "{% for i in range(1000000000) %}{{ i }}{% endfor %}\n",
+        ),
+        (
+            "recursion.sls",
+            "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}\n",
+        ),
+        (
+            "self-import.sls",
+            "{% from 'metalk8s/self-import.sls' import x %}\n",
+        ),
+        (
+            "deep-yaml.sls",
+            &format!("a: {}{}\n", "[".repeat(10_000), "]".repeat(10_000)),
+        ),
+        (
+            "bad-load.sls",
+            "{% load_yaml as x %}\na: [\n{% endload %}\nb: 1\n",
+        ),
+        ("bad-json.sls", "{% set x = '{' | load_json %}\n"),
+        ("unterminated.sls", "{% load_yaml as x %}\na: 1\n"),
+        ("nul.sls", "a: \u{0}\n"),
+    ] {
+        let (_, findings) = tree.lint(&format!("salt/metalk8s/{name}"), text);
+        assert!(!findings.is_empty(), "{name} should not pass");
+    }
+}

@@ -67,6 +67,13 @@ fn syntax_error_names_the_line() {
 }
 
 #[test]
+fn control_characters_are_syntax_errors() {
+    let (_, findings, _dir) = lint("a: 1\nb: x\u{0}y\n", &YamlConfig::default());
+    assert_eq!(rules_at(&findings), vec![(2, "syntax")]);
+    assert_eq!(findings[0].column, Some(5));
+}
+
+#[test]
 fn configurable_rules() {
     let config = YamlConfig {
         max_line_length: Some(20),

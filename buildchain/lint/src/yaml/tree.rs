@@ -54,6 +54,7 @@ enum Open {
 
 /// Parses every document of `text`; the roots of empty documents are absent.
 pub(crate) fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
+    check_printable(text)?;
     let mut parser = Parser::new_from_str(text);
     let mut documents = Vec::new();
     let mut stack: Vec<Open> = Vec::new();
@@ -122,6 +123,29 @@ pub(crate) fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
         }
     }
     Ok(documents)
+}
+
+/// YAML streams hold printable characters only (`c-printable`); `yaml-rust2` lets some
+/// others through.
+fn check_printable(text: &str) -> Result<(), SyntaxError> {
+    for (index, line) in text.split('\n').enumerate() {
+        let bad = line.chars().enumerate().find(|(_, c)| {
+            let c = *c as u32;
+            (c < 0x20 && c != 0x09 && c != 0x0d)
+                || (0x7f..=0x84).contains(&c)
+                || (0x86..=0x9f).contains(&c)
+                || c == 0xfffe
+                || c == 0xffff
+        });
+        if let Some((column, c)) = bad {
+            return Err(SyntaxError {
+                line: index + 1,
+                column: column + 1,
+                message: format!("special character U+{:04X} is not allowed", c as u32),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn node(kind: NodeKind, mark: Marker, anchor: usize) -> Node {
