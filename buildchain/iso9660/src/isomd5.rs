@@ -62,12 +62,13 @@ impl Isomd5Hasher {
             fragment_size: if fragment_count == 0 {
                 0
             } else {
-                total / (fragment_count + 1)
+                total / fragment_count.saturating_add(1)
             },
             chars_per_fragment: if fragment_count == 0 {
                 0
             } else {
-                FRAGMENT_SUM_SIZE / fragment_count as usize
+                // At most one character per digest byte (a stored count is untrusted).
+                (FRAGMENT_SUM_SIZE as u64 / fragment_count).min(16) as usize
             },
             prev: 0,
             fragments: Vec::new(),
@@ -389,6 +390,18 @@ mod tests {
         let s = sum_of(&img, 212, 4096);
         assert_eq!(s.md5, "93001f4933ec4160af5fff3b42b11e7a");
         assert_eq!(s.fragment_sums, "ffeadb43c19873d92a947fbbea4244e69901");
+    }
+
+    #[test]
+    fn hostile_stored_parameters_do_not_panic() {
+        let img = vector_image(400);
+        for count in [0, 1, 2, 59, 61, u64::MAX] {
+            for skip in [0, 15, 399, 400, 401, u64::MAX] {
+                let mut h = Isomd5Hasher::with_params(400, skip, count);
+                h.update(&img);
+                let _ = h.finish();
+            }
+        }
     }
 
     #[test]
