@@ -11,12 +11,17 @@ export BENCH_DIR=${BENCH_DIR:-/tmp/buildchain-bench}
 export BIN_DIR=$PWD/target/release
 mkdir -p "$BENCH_DIR"
 if [ $# -eq 0 ]; then
-  set -- $(ls ci/bench/*.sh | xargs -n1 basename | sed 's/\.sh$//')
+  for script in ci/bench/*.sh; do
+    name=${script##*/}
+    set -- "$@" "${name%.sh}"
+  done
 fi
 for name in "$@"; do
   script=ci/bench/$name.sh
   if [ ! -f "$script" ]; then
-    echo "ci/bench.sh: no benchmark named '$name' (have: $(ls ci/bench | sed 's/\.sh$//' | tr '\n' ' '))" >&2
+    have=()
+    for known in ci/bench/*.sh; do known=${known##*/}; have+=("${known%.sh}"); done
+    echo "ci/bench.sh: no benchmark named '$name' (have: ${have[*]})" >&2
     exit 2
   fi
   echo "== bench $name"
