@@ -64,12 +64,11 @@ impl Isomd5Hasher {
             } else {
                 total / fragment_count.saturating_add(1)
             },
-            chars_per_fragment: if fragment_count == 0 {
-                0
-            } else {
-                // At most one character per digest byte (a stored count is untrusted).
-                (FRAGMENT_SUM_SIZE as u64 / fragment_count).min(16) as usize
-            },
+            // At most one character per digest byte (a stored count is untrusted).
+            chars_per_fragment: (FRAGMENT_SUM_SIZE as u64)
+                .checked_div(fragment_count)
+                .unwrap_or(0)
+                .min(16) as usize,
             prev: 0,
             fragments: Vec::new(),
         }
