@@ -10,6 +10,11 @@ use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+/// Device and inode of a file.
+type FileId = (u64, u64);
+/// A file found under the root: path, identity.
+type Found = (PathBuf, FileId);
+
 /// What [`dedup_tree`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DedupStats {
@@ -28,15 +33,16 @@ pub fn dedup_tree(root: &Path) -> std::io::Result<DedupStats> {
         files: files.len(),
         ..DedupStats::default()
     };
-    let mut by_size: BTreeMap<u64, Vec<(PathBuf, (u64, u64))>> = BTreeMap::new();
+    let mut by_size: BTreeMap<u64, Vec<Found>> = BTreeMap::new();
     for (path, size, id) in files {
         by_size.entry(size).or_default().push((path, id));
     }
-    let candidates: Vec<(u64, Vec<(PathBuf, (u64, u64))>)> = by_size
+    let candidates: Vec<(u64, Vec<Found>)> = by_size
         .into_iter()
         .filter(|(size, group)| *size > 0 && group.len() > 1)
         .collect();
-    let hashed: Vec<(u64, Vec<(PathBuf, (u64, u64), String)>)> = candidates
+    type Hashed = (PathBuf, FileId, String);
+    let hashed: Vec<(u64, Vec<Hashed>)> = candidates
         .into_par_iter()
         .map(|(size, group)| {
             let hashed = group
@@ -47,7 +53,7 @@ pub fn dedup_tree(root: &Path) -> std::io::Result<DedupStats> {
         })
         .collect::<std::io::Result<_>>()?;
     for (size, group) in hashed {
-        let mut first: BTreeMap<String, (PathBuf, (u64, u64))> = BTreeMap::new();
+        let mut first: BTreeMap<String, Found> = BTreeMap::new();
         for (path, id, digest) in group {
             match first.get(&digest) {
                 None => {

@@ -75,7 +75,7 @@ pub fn check_image(
     };
     let mut blobs = Vec::new();
     let mut named = BTreeSet::from([MANIFEST_JSON.to_string(), VERSION_FILE.to_string()]);
-    let media_type = match parse_into(
+    let media_type = parse_into(
         source,
         dir,
         &manifest_path,
@@ -84,10 +84,7 @@ pub fn check_image(
         &mut blobs,
         &mut named,
         findings,
-    ) {
-        Some(media_type) => media_type,
-        None => return None,
-    };
+    )?;
     check_version_file(source, dir, findings);
     check_extra_files(source, dir, &named, findings);
     Some(ImageInfo {

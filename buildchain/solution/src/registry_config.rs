@@ -25,10 +25,13 @@ pub struct PresentImage {
     pub manifest_digest: Option<String>,
 }
 
+/// A served manifest location: its alias, its `Docker-Content-Digest`, its line.
+type ManifestLocation = (Option<String>, Option<String>, usize);
+
 #[derive(Debug, Default)]
 struct Served {
     /// (name, reference) -> (alias, Docker-Content-Digest, line)
-    manifests: BTreeMap<(String, String), (Option<String>, Option<String>, usize)>,
+    manifests: BTreeMap<(String, String), ManifestLocation>,
     tags_lists: BTreeMap<String, Option<BTreeSet<String>>>,
     /// name -> (alias, tags in try_files)
     blobs: BTreeMap<String, (Option<String>, BTreeSet<String>)>,

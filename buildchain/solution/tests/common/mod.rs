@@ -37,6 +37,19 @@ pub fn require_tool(tool: &str) {
     );
 }
 
+/// Incompressible bytes (xorshift), deterministic.
+pub fn noise(len: usize) -> Vec<u8> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
 /// A gzip-compressed tar holding one file.
 pub fn layer(content: &[u8]) -> Vec<u8> {
     let mut builder = tar::Builder::new(Vec::new());
@@ -175,7 +188,9 @@ pub fn write_registry_config(root: &Path) {
 /// A complete, valid Solution tree in `root`.
 pub fn make_solution(root: &Path) {
     fs::create_dir_all(root).unwrap();
-    make_image(root, "example-operator", VERSION, b"the operator binary");
+    // Big enough (3 MiB, incompressible) for isomd5sum: checkisomd5 itself fails the
+    // fragment sums of images under about 1 MiB written by genisoimage + implantisomd5.
+    make_image(root, "example-operator", VERSION, &noise(3 << 20));
     make_image(root, "base", "2.0.0", b"a base image");
     // An alias tag of the same image (as `hardlink -c` users do).
     let base = root.join("images/base/2.0.0");
@@ -218,7 +233,8 @@ pub fn layer_path(root: &Path, image: &str) -> PathBuf {
     dir.join(digest.strip_prefix("sha256:").unwrap())
 }
 
-/// `genisoimage` with the flags of the Solution guidelines, then `implantisomd5`.
+/// `genisoimage` with the flags of the Solution guidelines, then `implantisomd5`. `extra`
+/// holds -R/-J… (and `-uid`/`-gid`, which turn Rock Ridge on).
 pub fn genisoimage(source: &Path, output: &Path, volume_id: &str, extra: &[&str], implant: bool) {
     require_tool("genisoimage");
     let mut args = vec![
@@ -230,10 +246,6 @@ pub fn genisoimage(source: &Path, output: &Path, volume_id: &str, extra: &[&str]
         "-l",
         "-iso-level",
         "3",
-        "-uid",
-        "0",
-        "-gid",
-        "0",
         "-input-charset",
         "utf-8",
     ];
