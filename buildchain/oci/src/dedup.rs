@@ -1,8 +1,12 @@
 //! Hardlink identical regular files of a tree, like util-linux `hardlink -c`.
 //!
 //! Files are grouped by (file system, size); only groups with more than one inode are
-//! hashed (SHA-256, in parallel with rayon); files whose size and hash are equal are
-//! linked to one inode: the oldest (earliest mtime; ties: most links, then first path),
+//! read. Candidates of a group are read side by side, chunk by chunk, and compared byte
+//! for byte: a group splits as soon as contents differ (usually in the first 64 KiB), and
+//! each split part goes on in parallel (rayon). Every byte is read once and nothing is
+//! linked on a hash alone. (Groups larger than [`MAX_OPEN`] are compared by SHA-256 first,
+//! then confirmed byte for byte against their representative.) Identical files are linked
+//! to one inode: the oldest (earliest mtime; ties: most links, then first path),
 //! whose metadata is kept, as `hardlink -c` does with content-only comparison. Paths that
 //! already share an inode are left alone. Each replacement is atomic: a link under a
 //! temporary name in the same directory, renamed over the duplicate.
@@ -12,6 +16,8 @@ use crate::error::IoContext;
 use crate::OciError;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -81,40 +87,26 @@ pub fn dedup_tree(dir: &Path) -> Result<DedupReport, OciError> {
     for ((dev, _), inode) in inodes {
         by_size.entry((dev, inode.size)).or_default().push(inode);
     }
-    let candidates: Vec<Inode> = by_size
-        .into_values()
-        .filter(|g| g.len() > 1)
-        .flatten()
-        .collect();
-
-    let hashed: Vec<(Inode, String)> = candidates
+    let candidates: Vec<Vec<Inode>> = by_size.into_values().filter(|g| g.len() > 1).collect();
+    let classes: Vec<Vec<Vec<Inode>>> = candidates
         .into_par_iter()
-        .map(|inode| {
-            let path = &inode.paths[0];
-            let (digest, size) = digest_file(path).at(path)?;
-            if size != inode.size {
-                return Err(OciError::io(
-                    path,
-                    std::io::Error::other("file changed size while deduplicating"),
-                ));
-            }
-            Ok((inode, digest.hex().to_string()))
-        })
+        .map(identical_classes)
         .collect::<Result<_, OciError>>()?;
-
-    let mut groups: HashMap<(u64, String), Vec<Inode>> = HashMap::new();
-    for (inode, hash) in hashed {
-        groups.entry((inode.size, hash)).or_default().push(inode);
-    }
-    let mut groups: Vec<Vec<Inode>> = groups.into_values().filter(|g| g.len() > 1).collect();
-    groups.sort_by(|a, b| a[0].paths[0].cmp(&b[0].paths[0]));
-    for mut group in groups {
+    let mut groups: Vec<Vec<Inode>> = classes
+        .into_iter()
+        .flatten()
+        .filter(|g| g.len() > 1)
+        .collect();
+    for group in &mut groups {
         group.sort_by(|a, b| {
             a.mtime
                 .cmp(&b.mtime)
                 .then(b.nlink.cmp(&a.nlink))
                 .then(a.paths[0].cmp(&b.paths[0]))
         });
+    }
+    groups.sort_by(|a, b| a[0].paths[0].cmp(&b[0].paths[0]));
+    for group in groups {
         let keep = &group[0].paths[0];
         for dup in &group[1..] {
             for path in &dup.paths {
@@ -127,6 +119,139 @@ pub fn dedup_tree(dir: &Path) -> Result<DedupReport, OciError> {
         }
     }
     Ok(report)
+}
+
+/// Most files of one size group compared side by side (each holds an open file).
+pub const MAX_OPEN: usize = 256;
+const FIRST_CHUNK: usize = 64 << 10;
+const CHUNK: usize = 1 << 20;
+
+struct Member {
+    inode: Inode,
+    file: File,
+    buf: Vec<u8>,
+}
+
+/// Splits a group of same-size inodes into classes of identical content.
+fn identical_classes(group: Vec<Inode>) -> Result<Vec<Vec<Inode>>, OciError> {
+    if group.len() > MAX_OPEN {
+        return hashed_classes(group);
+    }
+    let size = group[0].size;
+    let members = group
+        .into_iter()
+        .map(|inode| {
+            let file = File::open(&inode.paths[0]).at(&inode.paths[0])?;
+            Ok(Member {
+                inode,
+                file,
+                buf: Vec::new(),
+            })
+        })
+        .collect::<Result<Vec<_>, OciError>>()?;
+    compare_from(members, 0, size)
+}
+
+/// Reads the class chunk by chunk from `offset`; splits it when contents differ and goes
+/// on with each part in parallel.
+fn compare_from(
+    mut members: Vec<Member>,
+    mut offset: u64,
+    size: u64,
+) -> Result<Vec<Vec<Inode>>, OciError> {
+    loop {
+        if members.len() < 2 || offset >= size {
+            return Ok(vec![members.into_iter().map(|m| m.inode).collect()]);
+        }
+        let chunk = if offset == 0 { FIRST_CHUNK } else { CHUNK };
+        let len = chunk.min((size - offset) as usize);
+        for m in &mut members {
+            m.buf.resize(len, 0);
+            m.file.read_exact(&mut m.buf).map_err(|e| {
+                let e = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                    std::io::Error::other("file shrank while deduplicating")
+                } else {
+                    e
+                };
+                OciError::io(&m.inode.paths[0], e)
+            })?;
+        }
+        offset += len as u64;
+        let mut parts: Vec<Vec<Member>> = Vec::new();
+        for m in members {
+            match parts.iter_mut().find(|p| p[0].buf == m.buf) {
+                Some(part) => part.push(m),
+                None => parts.push(vec![m]),
+            }
+        }
+        parts.retain(|p| p.len() > 1);
+        if parts.len() == 1 {
+            members = parts.pop().unwrap_or_default();
+            continue;
+        }
+        let done: Vec<Vec<Vec<Inode>>> = parts
+            .into_par_iter()
+            .map(|p| compare_from(p, offset, size))
+            .collect::<Result<_, _>>()?;
+        return Ok(done.into_iter().flatten().collect());
+    }
+}
+
+/// For huge groups: SHA-256 classes, each confirmed byte for byte against its first file.
+fn hashed_classes(group: Vec<Inode>) -> Result<Vec<Vec<Inode>>, OciError> {
+    let hashed: Vec<(Inode, String)> = group
+        .into_par_iter()
+        .map(|inode| {
+            let path = &inode.paths[0];
+            let (digest, _) = digest_file(path).at(path)?;
+            Ok((inode, digest.hex().to_string()))
+        })
+        .collect::<Result<_, OciError>>()?;
+    let mut by_hash: HashMap<String, Vec<Inode>> = HashMap::new();
+    for (inode, hash) in hashed {
+        by_hash.entry(hash).or_default().push(inode);
+    }
+    let mut out = Vec::new();
+    for class in by_hash.into_values().filter(|c| c.len() > 1) {
+        let mut rest = class.into_iter();
+        let Some(first) = rest.next() else { continue };
+        let mut same = Vec::new();
+        for inode in rest {
+            if same_bytes(&first.paths[0], &inode.paths[0])? {
+                same.push(inode);
+            }
+        }
+        same.insert(0, first);
+        out.push(same);
+    }
+    Ok(out)
+}
+
+fn same_bytes(a: &Path, b: &Path) -> Result<bool, OciError> {
+    let mut fa = File::open(a).at(a)?;
+    let mut fb = File::open(b).at(b)?;
+    let (mut ba, mut bb) = (vec![0u8; CHUNK], vec![0u8; CHUNK]);
+    loop {
+        let na = read_full(&mut fa, &mut ba).at(a)?;
+        let nb = read_full(&mut fb, &mut bb).at(b)?;
+        if na != nb || ba[..na] != bb[..nb] {
+            return Ok(false);
+        }
+        if na == 0 {
+            return Ok(true);
+        }
+    }
+}
+
+fn read_full(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
 }
 
 /// Makes `path` a hardlink of `keep`: link under a temporary name, then rename over.
@@ -242,6 +367,41 @@ mod tests {
         let x = ino(&root.join("x"));
         assert_eq!(ino(&root.join("y")), x);
         assert_eq!(ino(&root.join("y2")), x);
+    }
+
+    #[test]
+    fn hashed_fallback_confirms_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut group = Vec::new();
+        for (i, content) in [&b"aaaa"[..], b"bbbb", b"aaaa", b"aaaa"].iter().enumerate() {
+            let p = dir.path().join(format!("f{i}"));
+            std::fs::write(&p, content).unwrap();
+            group.push(Inode {
+                paths: vec![p],
+                size: 4,
+                mtime: (0, 0),
+                nlink: 1,
+            });
+        }
+        let classes = hashed_classes(group).unwrap();
+        assert_eq!(classes.len(), 1);
+        assert_eq!(classes[0].len(), 3);
+        assert!(!same_bytes(&dir.path().join("f0"), &dir.path().join("f1")).unwrap());
+    }
+
+    #[test]
+    fn large_files_differing_late_are_not_linked() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = vec![1u8; 3 * CHUNK + 17];
+        let mut late = big.clone();
+        *late.last_mut().unwrap() = 2;
+        std::fs::write(dir.path().join("a"), &big).unwrap();
+        std::fs::write(dir.path().join("b"), &late).unwrap();
+        std::fs::write(dir.path().join("c"), &big).unwrap();
+        let report = dedup_tree(dir.path()).unwrap();
+        assert_eq!(report.files_linked, 1);
+        assert_eq!(ino(&dir.path().join("a")), ino(&dir.path().join("c")));
+        assert_ne!(ino(&dir.path().join("a")), ino(&dir.path().join("b")));
     }
 
     #[test]

@@ -253,43 +253,41 @@ fn serve(stream: TcpStream, handler: &Handler) {
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or("").to_string();
+    let path = parts.next().unwrap_or("").to_string();
+    let mut headers = Vec::new();
+    let mut length = 0usize;
     loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 {
             return;
         }
-        let mut parts = line.split_whitespace();
-        let method = parts.next().unwrap_or("").to_string();
-        let path = parts.next().unwrap_or("").to_string();
-        let mut headers = Vec::new();
-        let mut length = 0usize;
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-                headers.push((k.trim().to_string(), v.trim().to_string()));
-            }
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
         }
-        let mut body = vec![0; length];
-        let _ = reader.read_exact(&mut body);
-        let response = handler(&Request {
-            method,
-            path,
-            headers,
-        });
-        let _ = writer.write_all(&response);
-        let _ = writer.flush();
-        return; // one request per connection: every response says Connection: close
+        if let Some((k, v)) = h.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
     }
+    let mut body = vec![0; length];
+    let _ = reader.read_exact(&mut body);
+    let response = handler(&Request {
+        method,
+        path,
+        headers,
+    });
+    let _ = writer.write_all(&response);
+    let _ = writer.flush();
+    // One request per connection: every response says Connection: close.
 }
 
 /// An HTTP response with `Connection: close`.

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Pull benchmark: ~10 images of ~50 MiB in a local docker-registry (Debian's
+# docker-registry on 127.0.0.1, plain HTTP), pulled by our client and by `skopeo copy`
+# (one invocation per image each, no cache), same results required.
+# Run by ci/bench.sh (sets BIN_DIR and BENCH_DIR). Prints the time ratio (target <= 0.8).
+set -euo pipefail
+
+BENCH_DIR=${BENCH_DIR:-/tmp/buildchain-bench}
+BIN_DIR=${BIN_DIR:-target/release}
+work=$BENCH_DIR/pull
+IMAGES=${PULL_IMAGES:-10}
+
+for tool in /usr/bin/docker-registry /usr/bin/skopeo; do
+  if [ ! -x "$tool" ]; then
+    echo "pull bench: $tool not found (bash ci/setup.sh installs it)" >&2
+    exit 1
+  fi
+done
+# Ours: `buildchain pull --insecure REF DIR` once the CLI has it, else the crate's stand-in bin.
+if [ -x "$BIN_DIR/buildchain" ] && "$BIN_DIR/buildchain" pull --help >/dev/null 2>&1; then
+  ours=("$BIN_DIR/buildchain" pull --insecure)
+elif [ -x "$BIN_DIR/oci-pull" ]; then
+  ours=("$BIN_DIR/oci-pull" --insecure)
+else
+  echo "pull bench: neither $BIN_DIR/buildchain (with a pull subcommand) nor $BIN_DIR/oci-pull exists" >&2
+  exit 1
+fi
+
+rm -rf "$work"
+mkdir -p "$work/storage" "$work/src"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat > "$work/config.yml" <<YAML
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $work/storage
+http:
+  addr: 127.0.0.1:$port
+YAML
+/usr/bin/docker-registry serve "$work/config.yml" > "$work/registry.log" 2>&1 &
+registry_pid=$!
+cleanup() { kill "$registry_pid" 2>/dev/null || true; wait "$registry_pid" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+for _ in $(seq 100); do
+  (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.1
+done
+
+sha() { sha256sum "$1" | cut -c1-64; }
+echo "generating $IMAGES images of ~50 MiB (3 gzip'd layers of random data each)"
+for n in $(seq 1 "$IMAGES"); do
+  dir=$work/src/img-$n
+  mkdir -p "$dir/tmp"
+  layers=""
+  diff_ids=""
+  for mib in 24 16 10; do
+    head -c "$((mib << 20))" /dev/urandom > "$dir/tmp/payload-$mib"
+    tar -C "$dir/tmp" -cf "$dir/tmp/layer.tar" "payload-$mib"
+    gzip -1 -n -c "$dir/tmp/layer.tar" > "$dir/tmp/layer.tgz"
+    hex=$(sha "$dir/tmp/layer.tgz")
+    diff_ids+="${diff_ids:+,}\"sha256:$(sha "$dir/tmp/layer.tar")\""
+    layers+="${layers:+,}{\"mediaType\":\"application/vnd.docker.image.rootfs.diff.tar.gzip\",\"size\":$(stat -c %s "$dir/tmp/layer.tgz"),\"digest\":\"sha256:$hex\"}"
+    mv "$dir/tmp/layer.tgz" "$dir/$hex"
+  done
+  rm -rf "$dir/tmp"
+  printf '{"architecture":"amd64","os":"linux","config":{"Cmd":["/bin/true"]},"rootfs":{"type":"layers","diff_ids":[%s]}}' "$diff_ids" > "$dir/config.json"
+  chex=$(sha "$dir/config.json")
+  mv "$dir/config.json" "$dir/$chex"
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":%s,"digest":"sha256:%s"},"layers":[%s]}' \
+    "$(stat -c %s "$dir/$chex")" "$chex" "$layers" > "$dir/manifest.json"
+  printf 'Directory Transport Version: 1.1\n' > "$dir/version"
+  skopeo copy --quiet --dest-tls-verify=false "dir:$dir" "docker://127.0.0.1:$port/bench/img-$n:1.0"
+done
+rm -rf "$work/src"
+echo "registry: $(du -sh "$work/storage" | cut -f1) on 127.0.0.1:$port"
+
+now() { date +%s.%N; }
+mkdir -p "$work/skopeo" "$work/ours" "$work/ours-all"
+t0=$(now)
+for n in $(seq 1 "$IMAGES"); do
+  skopeo copy --quiet --src-tls-verify=false "docker://127.0.0.1:$port/bench/img-$n:1.0" "dir:$work/skopeo/img-$n"
+done
+t1=$(now)
+for n in $(seq 1 "$IMAGES"); do
+  "${ours[@]}" "127.0.0.1:$port/bench/img-$n:1.0" "$work/ours/img-$n" > /dev/null
+done
+t2=$(now)
+# All images in one invocation (how the build's pull tasks run, concurrently).
+pairs=()
+for n in $(seq 1 "$IMAGES"); do pairs+=("127.0.0.1:$port/bench/img-$n:1.0" "$work/ours-all/img-$n"); done
+if [ "${ours[0]}" = "$BIN_DIR/oci-pull" ]; then
+  "${ours[@]}" "${pairs[@]}" > /dev/null
+fi
+t3=$(now)
+
+if ! diff -r "$work/skopeo" "$work/ours" > /dev/null; then
+  echo "pull bench: our images differ from skopeo's" >&2
+  diff -rq "$work/skopeo" "$work/ours" >&2 || true
+  exit 1
+fi
+echo "same result: every manifest.json and blob file identical to skopeo's"
+
+ref=$(echo "$t1 - $t0" | bc -l)
+mine=$(echo "$t2 - $t1" | bc -l)
+printf 'skopeo copy (one per image): %.2fs\nours (%s, one per image): %.2fs\n' "$ref" "${ours[*]}" "$mine"
+if [ "${ours[0]}" = "$BIN_DIR/oci-pull" ]; then
+  printf 'ours (all %d images in one invocation): %.2fs\n' "$IMAGES" "$(echo "$t3 - $t2" | bc -l)"
+fi
+printf 'ratio: %.2f (target <= 0.8)\n' "$(echo "$mine / $ref" | bc -l)"
