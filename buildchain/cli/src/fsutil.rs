@@ -14,20 +14,40 @@ use crate::templates;
 /// `dir` is an empty list.
 pub fn files_under(dir: &Path) -> io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
-    walk(dir, &mut out, false)?;
-    out.sort();
+    walk(dir, &mut out)?;
+    out.sort_unstable_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
     Ok(out)
 }
 
-/// Every entry (files and directories) under `dir`, sorted.
-pub fn entries_under(dir: &Path) -> io::Result<Vec<PathBuf>> {
+/// Every entry (files and directories) under `dir` with its metadata (not following
+/// symlinks; read relative to the directory, cheaper than by path), sorted.
+pub fn entries_under(dir: &Path) -> io::Result<Vec<(PathBuf, fs::Metadata)>> {
     let mut out = Vec::new();
-    walk(dir, &mut out, true)?;
-    out.sort();
+    walk_meta(dir, &mut out)?;
+    out.sort_unstable_by(|a, b| a.0.as_os_str().cmp(b.0.as_os_str()));
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>, with_dirs: bool) -> io::Result<()> {
+fn walk_meta(dir: &Path, out: &mut Vec<(PathBuf, fs::Metadata)>) -> io::Result<()> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", dir.display()))),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        let path = entry.path();
+        let is_dir = meta.is_dir();
+        out.push((path.clone(), meta));
+        if is_dir {
+            walk_meta(&path, out)?;
+        }
+    }
+    Ok(())
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -37,10 +57,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, with_dirs: bool) -> io::Result<()> {
         let entry = entry?;
         let path = entry.path();
         if entry.file_type()?.is_dir() {
-            if with_dirs {
-                out.push(path.clone());
-            }
-            walk(&path, out, with_dirs)?;
+            walk(&path, out)?;
         } else {
             out.push(path);
         }

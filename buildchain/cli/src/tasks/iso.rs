@@ -172,12 +172,16 @@ pub fn listing_of(
 /// not file contents: this writes a listing (paths, kinds, modes, link targets) of `dir`
 /// under the build root when it changed, and returns its path, to use as a file dep.
 pub fn tree_listing_dep(cfg: &Cfg, label: &str, dir: &Path) -> Result<PathBuf> {
-    let listing = tree_listing(dir)?;
+    let (listing, _) = tree_listing(dir)?;
+    save_listing(cfg, label, &listing)
+}
+
+fn save_listing(cfg: &Cfg, label: &str, listing: &str) -> Result<PathBuf> {
     let path = cfg
         .build_root
         .join("listings")
         .join(format!("{}.txt", label.replace('/', "_")));
-    if fs::read_to_string(&path).ok().as_deref() != Some(listing.as_str()) {
+    if fs::read_to_string(&path).ok().as_deref() != Some(listing) {
         fs::create_dir_all(path.parent().unwrap_or(&cfg.build_root))
             .with_context(|| format!("{}: cannot create", cfg.build_root.display()))?;
         write_atomic(&path, listing.as_bytes(), None)
@@ -186,13 +190,13 @@ pub fn tree_listing_dep(cfg: &Cfg, label: &str, dir: &Path) -> Result<PathBuf> {
     Ok(path)
 }
 
-fn tree_listing(dir: &Path) -> Result<String> {
+/// The listing of `dir` and its files (one walk).
+fn tree_listing(dir: &Path) -> Result<(String, Vec<PathBuf>)> {
     let mut out = String::new();
-    for entry in
+    let mut files = Vec::new();
+    for (entry, meta) in
         fsutil::entries_under(dir).with_context(|| format!("{}: cannot list", dir.display()))?
     {
-        let meta = fs::symlink_metadata(&entry)
-            .with_context(|| format!("{}: cannot read", entry.display()))?;
         let rel = entry
             .strip_prefix(dir)
             .unwrap_or(&entry)
@@ -201,6 +205,7 @@ fn tree_listing(dir: &Path) -> Result<String> {
         let kind = if meta.is_dir() {
             "d".to_string()
         } else if meta.file_type().is_symlink() {
+            files.push(entry.clone());
             format!(
                 "l {}",
                 fs::read_link(&entry)
@@ -208,6 +213,7 @@ fn tree_listing(dir: &Path) -> Result<String> {
                     .unwrap_or_default()
             )
         } else {
+            files.push(entry.clone());
             "f".to_string()
         };
         let _ = writeln!(
@@ -216,7 +222,14 @@ fn tree_listing(dir: &Path) -> Result<String> {
             meta.permissions().mode() & 0o7777
         );
     }
-    Ok(out)
+    Ok((out, files))
+}
+
+/// Every file under `dir` plus its listing (see [`tree_listing_dep`]), from one walk.
+pub fn files_and_listing(cfg: &Cfg, label: &str, dir: &Path) -> Result<Vec<PathBuf>> {
+    let (listing, mut files) = tree_listing(dir)?;
+    files.push(save_listing(cfg, label, &listing)?);
+    Ok(files)
 }
 
 fn iso_options(cfg: &Cfg) -> IsoOptions {
@@ -240,10 +253,7 @@ fn iso_build(cfg: &Cfg) -> Task {
         .file_dep(cfg.repo("VERSION"))
         .calc_file_deps(move || -> Result<Vec<PathBuf>> {
             // Every file of the ISO root, and its structure, known once populate-iso ran.
-            let root = cfg2.iso_root();
-            let mut deps = files_under(&root)?;
-            deps.push(tree_listing_dep(&cfg2, "iso-root", &root)?);
-            Ok(deps)
+            files_and_listing(&cfg2, "iso-root", &cfg2.iso_root())
         })
         .target(iso.clone())
         .version(format!("mkiso v1 {opts:?}"))

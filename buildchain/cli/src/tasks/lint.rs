@@ -85,12 +85,19 @@ fn repo_files(cfg: &Cfg) -> Result<Vec<PathBuf>> {
     }
     let mut out = Vec::new();
     walk(&cfg.repo_root, &cfg.repo_root, &cfg.build_root, &mut out)?;
-    out.sort();
+    out.sort_unstable_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
     Ok(out)
 }
 
 pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
     let files = repo_files(cfg)?;
+    let salt_dir = cfg.repo("salt");
+    // States import map.jinja, defaults.yaml…: any of them changes their rendering.
+    let salt_includes: Vec<PathBuf> = files
+        .iter()
+        .filter(|p| p.starts_with(&salt_dir) && !p.to_string_lossy().ends_with(".sls"))
+        .cloned()
+        .collect();
     let mut tasks = Vec::new();
     let mut lint = Task::new("lint").doc("Run the linting tools.");
     for kind in [Kind::Yaml, Kind::Sls, Kind::Shell] {
@@ -125,16 +132,7 @@ pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
                     Ok(())
                 });
             if kind == Kind::Sls {
-                // States import map.jinja, defaults.yaml…: any of them changes the rendering.
-                task = task.file_deps(
-                    files
-                        .iter()
-                        .filter(|p| {
-                            p.starts_with(cfg.repo("salt"))
-                                && !p.to_string_lossy().ends_with(".sls")
-                        })
-                        .cloned(),
-                );
+                task = task.file_deps(salt_includes.iter().cloned());
             }
             group = group.subtask(&name);
             tasks.push(task);
