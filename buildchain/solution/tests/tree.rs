@@ -371,8 +371,28 @@ fn hostile_trees_never_hang() {
     std::os::unix::fs::symlink("..", root.join("images/base/2.0.0/up")).unwrap();
     std::os::unix::fs::symlink("nowhere", root.join("images/base/dangling")).unwrap();
     std::os::unix::fs::symlink("/", root.join("operator/deploy/crds/root.yaml")).unwrap();
+    // FIFOs where files are expected: never opened (opening one would block).
+    let layer = layer_path(&root, "base/2.0.0");
+    fs::remove_file(&layer).unwrap();
+    for fifo in [
+        layer,
+        root.join("images/base/latest/version"),
+        root.join("operator/deploy/role.yaml"),
+    ] {
+        let _ = fs::remove_file(&fifo);
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
     let report = validate(&root);
     assert!(!report.valid);
+    assert!(
+        report.has_error(solution_archive::Rule::BlobMissing),
+        "{}",
+        report.to_text()
+    );
     let out = run(&["validate", root.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
 }
@@ -408,5 +428,17 @@ fn copy_tree(from: &Path, to: &Path) {
         } else {
             fs::copy(entry.path(), target).unwrap();
         }
+    }
+}
+
+#[test]
+fn rules_are_documented() {
+    let docs = include_str!("../../../docs/solution-archive.md");
+    for rule in solution_archive::Rule::ALL {
+        assert!(
+            docs.contains(&format!("| `{}` |", rule.id())),
+            "{} missing from docs/solution-archive.md",
+            rule.id()
+        );
     }
 }
