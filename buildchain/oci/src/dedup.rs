@@ -1,8 +1,8 @@
 //! Hardlink identical regular files of a tree, like util-linux `hardlink -c`.
 //!
 //! Files are grouped by (file system, size); only groups with more than one inode are
-//! read. Candidates of a group are read side by side, chunk by chunk, and compared byte
-//! for byte: a group splits as soon as contents differ (usually in the first 64 KiB), and
+//! read. Candidates of a group are mapped (mmap, no copy) and compared side by side,
+//! chunk by chunk, byte for byte: a group splits as soon as contents differ (usually in the first 64 KiB), and
 //! each split part goes on in parallel (rayon). Every byte is read once and nothing is
 //! linked on a hash alone. (Groups larger than [`MAX_OPEN`] are compared by SHA-256 first,
 //! then confirmed byte for byte against their representative.) Identical files are linked
@@ -42,6 +42,10 @@ struct Inode {
 
 /// Hardlinks identical regular files under `dir`. Empty files are left alone (as
 /// `hardlink` does by default). Symlinks are not followed.
+///
+/// Contract: no other process truncates files of the tree while this runs (files are
+/// memory-mapped for comparison; a file truncated under the map would kill the process
+/// with SIGBUS). Build trees meet it; do not point this at a live, shared directory.
 pub fn dedup_tree(dir: &Path) -> Result<DedupReport, OciError> {
     let mut inodes: BTreeMap<(u64, u64), Inode> = BTreeMap::new();
     let mut report = DedupReport::default();
@@ -121,15 +125,14 @@ pub fn dedup_tree(dir: &Path) -> Result<DedupReport, OciError> {
     Ok(report)
 }
 
-/// Most files of one size group compared side by side (each holds an open file).
+/// Most files of one size group compared side by side (each is mapped meanwhile).
 pub const MAX_OPEN: usize = 256;
 const FIRST_CHUNK: usize = 64 << 10;
-const CHUNK: usize = 1 << 20;
+const CHUNK: usize = 4 << 20;
 
 struct Member {
     inode: Inode,
-    file: File,
-    buf: Vec<u8>,
+    map: memmap2::Mmap,
 }
 
 /// Splits a group of same-size inodes into classes of identical content.
@@ -141,59 +144,59 @@ fn identical_classes(group: Vec<Inode>) -> Result<Vec<Vec<Inode>>, OciError> {
     let members = group
         .into_iter()
         .map(|inode| {
-            let file = File::open(&inode.paths[0]).at(&inode.paths[0])?;
-            Ok(Member {
-                inode,
-                file,
-                buf: Vec::new(),
-            })
+            let path = &inode.paths[0];
+            let file = File::open(path).at(path)?;
+            let len = file.metadata().at(path)?.len();
+            if len != size {
+                return Err(OciError::io(
+                    path,
+                    std::io::Error::other("file changed size while deduplicating"),
+                ));
+            }
+            // SAFETY: the map is read-only and private to this function; the tree being
+            // deduplicated must not be truncated by another process meanwhile (a truncated
+            // file would raise SIGBUS), which is the contract of `dedup_tree`.
+            let map = unsafe { memmap2::MmapOptions::new().map(&file) }.at(path)?;
+            let _ = map.advise(memmap2::Advice::Sequential);
+            Ok(Member { inode, map })
         })
         .collect::<Result<Vec<_>, OciError>>()?;
-    compare_from(members, 0, size)
+    Ok(compare_from(members, 0, size as usize))
 }
 
-/// Reads the class chunk by chunk from `offset`; splits it when contents differ and goes
-/// on with each part in parallel.
-fn compare_from(
-    mut members: Vec<Member>,
-    mut offset: u64,
-    size: u64,
-) -> Result<Vec<Vec<Inode>>, OciError> {
+/// Compares the class chunk by chunk from `offset`; splits it when contents differ and
+/// goes on with each part in parallel.
+fn compare_from(mut members: Vec<Member>, mut offset: usize, size: usize) -> Vec<Vec<Inode>> {
     loop {
         if members.len() < 2 || offset >= size {
-            return Ok(vec![members.into_iter().map(|m| m.inode).collect()]);
+            return vec![members.into_iter().map(|m| m.inode).collect()];
         }
         let chunk = if offset == 0 { FIRST_CHUNK } else { CHUNK };
-        let len = chunk.min((size - offset) as usize);
-        for m in &mut members {
-            m.buf.resize(len, 0);
-            m.file.read_exact(&mut m.buf).map_err(|e| {
-                let e = if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                    std::io::Error::other("file shrank while deduplicating")
-                } else {
-                    e
-                };
-                OciError::io(&m.inode.paths[0], e)
-            })?;
-        }
-        offset += len as u64;
+        let end = size.min(offset + chunk);
         let mut parts: Vec<Vec<Member>> = Vec::new();
         for m in members {
-            match parts.iter_mut().find(|p| p[0].buf == m.buf) {
+            match parts
+                .iter_mut()
+                .find(|p| p[0].map[offset..end] == m.map[offset..end])
+            {
                 Some(part) => part.push(m),
                 None => parts.push(vec![m]),
             }
         }
+        offset = end;
         parts.retain(|p| p.len() > 1);
-        if parts.len() == 1 {
-            members = parts.pop().unwrap_or_default();
+        if parts.len() <= 1 {
+            match parts.pop() {
+                Some(p) => members = p,
+                None => return Vec::new(),
+            }
             continue;
         }
-        let done: Vec<Vec<Vec<Inode>>> = parts
+        return parts
             .into_par_iter()
             .map(|p| compare_from(p, offset, size))
-            .collect::<Result<_, _>>()?;
-        return Ok(done.into_iter().flatten().collect());
+            .flatten()
+            .collect();
     }
 }
 

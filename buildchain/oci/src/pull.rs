@@ -301,10 +301,10 @@ fn select_platform<'a>(
         e.platform.as_ref().is_some_and(|p| {
             p.os == wanted.os
                 && p.architecture == wanted.architecture
-                && wanted
-                    .variant
-                    .as_ref()
-                    .map_or(true, |v| p.variant.as_ref() == Some(v))
+                && match &wanted.variant {
+                    Some(v) => p.variant.as_ref() == Some(v),
+                    None => true,
+                }
         })
     };
     entries.iter().find(matches).ok_or_else(|| {
