@@ -196,7 +196,7 @@ impl Engine {
             for name in &cleaned {
                 changed |= state.remove(name);
             }
-            let parent_exists = self.state_file.parent().map_or(true, Path::exists);
+            let parent_exists = !matches!(self.state_file.parent(), Some(p) if !p.exists());
             if changed && parent_exists {
                 state.save()?;
             }

@@ -31,12 +31,21 @@ impl PathKeys {
 
     /// The portable key of `path`.
     pub fn key(&self, path: &Path) -> String {
+        use std::os::unix::ffi::OsStrExt;
+        // Byte-wise prefix test: much cheaper than component-wise `strip_prefix` on the
+        // tens of thousands of paths of a big tree (roots are kept without a trailing `/`).
+        let bytes = path.as_os_str().as_bytes();
         for (alias, root) in &self.roots {
-            if let Ok(rel) = path.strip_prefix(root) {
-                if rel.as_os_str().is_empty() {
+            let root = root.as_os_str().as_bytes();
+            let root = root.strip_suffix(b"/").unwrap_or(root);
+            if let Some(rest) = bytes.strip_prefix(root) {
+                if rest.is_empty() {
                     return format!("{alias}:");
                 }
-                return format!("{alias}:{}", rel.display());
+                if let Some(rel) = rest.strip_prefix(b"/") {
+                    let rel = std::ffi::OsStr::from_bytes(rel);
+                    return format!("{alias}:{}", Path::new(rel).display());
+                }
             }
         }
         path.display().to_string()
@@ -170,6 +179,9 @@ mod tests {
         assert_eq!(keys.key(Path::new("/a/repo/_build/root")), "build:root");
         assert_eq!(keys.key(Path::new("/a/repo/_build")), "build:");
         assert_eq!(keys.key(Path::new("/elsewhere")), "/elsewhere");
+        assert_eq!(keys.key(Path::new("/a/repo2/x")), "/a/repo2/x");
+        let slash = PathKeys::new().with_root("r", "/a/repo/");
+        assert_eq!(slash.key(Path::new("/a/repo/x")), "r:x");
         assert_eq!(
             keys.path("build:root"),
             PathBuf::from("/a/repo/_build/root")
