@@ -109,7 +109,13 @@ pub fn build(
         .tempdir_in(&out_dir)
         .map_err(io(&out_dir))?;
     let root = staging.path().join("root");
-    mirror(source.root(), &root, 0)?;
+    // The output (and the staging directory) may lie inside the tree: never mirror them.
+    let out_dir_real = fs::canonicalize(&out_dir).map_err(io(&out_dir))?;
+    let excluded = [
+        out_dir_real.join(staging.path().file_name().unwrap_or_default()),
+        out_dir_real.join(output.file_name().unwrap_or_default()),
+    ];
+    mirror(source.root(), &root, &excluded, 0)?;
     let dedup = dedup_tree(&root.join(IMAGES_DIR)).map_err(io(&root))?;
     let config = static_container_registry::generate(
         &root.join(IMAGES_DIR),
@@ -158,7 +164,7 @@ pub fn build(
 
 /// Mirrors `from` into `to` with hardlinks (copies when linking fails), leaving out the
 /// registry config (regenerated). Symbolic links are re-created as they are.
-fn mirror(from: &Path, to: &Path, depth: usize) -> Result<(), BuildError> {
+fn mirror(from: &Path, to: &Path, excluded: &[PathBuf], depth: usize) -> Result<(), BuildError> {
     if depth > 64 {
         return Err(BuildError::Source {
             path: from.to_path_buf(),
@@ -171,12 +177,12 @@ fn mirror(from: &Path, to: &Path, depth: usize) -> Result<(), BuildError> {
         let entry = entry.map_err(io(from))?;
         let src = entry.path();
         let dst = to.join(entry.file_name());
-        if depth == 0 && entry.file_name() == CONFIG_PATH {
+        if (depth == 0 && entry.file_name() == CONFIG_PATH) || excluded.contains(&src) {
             continue;
         }
         let kind = entry.file_type().map_err(io(&src))?;
         if kind.is_dir() {
-            mirror(&src, &dst, depth + 1)?;
+            mirror(&src, &dst, excluded, depth + 1)?;
         } else if kind.is_file() {
             if fs::hard_link(&src, &dst).is_err() {
                 fs::copy(&src, &dst).map_err(io(&src))?;

@@ -20,6 +20,10 @@ pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 
+fn is_index(media_type: &str) -> bool {
+    media_type == DOCKER_LIST || media_type == OCI_INDEX
+}
+
 /// A blob to verify: a file of the image directory, its expected digest and size.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobRef {
@@ -39,6 +43,8 @@ pub struct ImageInfo {
     pub media_type: String,
     /// sha256 (hex) of `manifest.json`, the digest a registry serves it under.
     pub manifest_digest: String,
+    /// sha256 (hex) of the manifests an index names (served by digest too).
+    pub child_digests: Vec<String>,
     pub blobs: Vec<BlobRef>,
 }
 
@@ -87,10 +93,16 @@ pub fn check_image(
     )?;
     check_version_file(source, dir, findings);
     check_extra_files(source, dir, &named, findings);
+    let child_digests = blobs
+        .iter()
+        .filter(|b| is_index(&media_type) && b.referenced_by == manifest_path)
+        .map(|b| b.digest_hex.clone())
+        .collect();
     Some(ImageInfo {
         dir: dir.to_string(),
         media_type,
         manifest_digest: format!("{:x}", Sha256::digest(&bytes)),
+        child_digests,
         blobs,
     })
 }

@@ -23,6 +23,8 @@ pub struct PresentImage {
     /// sha256 hex of `manifest.json`; `None` when the manifest is unusable (already
     /// reported), in which case what the config says of it is not judged.
     pub manifest_digest: Option<String>,
+    /// sha256 hex of the child manifests, for an index.
+    pub child_digests: Vec<String>,
 }
 
 /// A served manifest location: its alias, its `Docker-Content-Digest`, its line.
@@ -192,7 +194,9 @@ fn compare(served: &Served, present: &[PresentImage], findings: &mut Vec<Finding
             continue;
         };
         let (name, tag) = (&image.name, &image.tag);
-        digests.entry(name).or_default().insert(digest);
+        let known = digests.entry(name).or_default();
+        known.insert(digest);
+        known.extend(image.child_digests.iter().map(String::as_str));
         let want_alias = format!("{ALIAS_PREFIX}{name}/{tag}/");
         match served.manifests.get(&(name.clone(), tag.clone())) {
             None => images(

@@ -280,6 +280,10 @@ fn check_images(
                 name: name.clone(),
                 tag,
                 manifest_digest: info.as_ref().map(|i| i.manifest_digest.clone()),
+                child_digests: info
+                    .as_ref()
+                    .map(|i| i.child_digests.clone())
+                    .unwrap_or_default(),
             });
             infos.extend(info);
         }

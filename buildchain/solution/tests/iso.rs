@@ -231,3 +231,26 @@ fn build_refuses_an_invalid_tree_and_writes_nothing() {
     ]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn build_into_the_tree_itself() {
+    let (_dir, root) = solution();
+    let iso = root.join("example.iso");
+    for _ in 0..2 {
+        let out = run(&["build", root.to_str().unwrap(), "-o", iso.to_str().unwrap()]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let report = validate_path(&iso).unwrap();
+    assert!(report.findings.is_empty(), "{}", report.to_text());
+    let image = buildchain_iso9660::IsoImage::open(&iso).unwrap();
+    assert!(image.entry("example.iso").is_none());
+    assert!(image
+        .entries()
+        .iter()
+        .all(|e| !e.path.contains("solution-archive-staging")));
+}

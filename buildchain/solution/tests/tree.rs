@@ -442,3 +442,80 @@ fn rules_are_documented() {
         );
     }
 }
+
+/// `skopeo copy --format oci` of a corpus image, and an OCI index over it (skopeo `--all`
+/// layout: `<hex>.manifest.json` children).
+fn add_oci_and_index(root: &Path) -> String {
+    require_tool("skopeo");
+    let src = root.join("images/base/2.0.0");
+    let dst = root.join("images/base-oci/1.0");
+    fs::create_dir_all(dst.parent().unwrap()).unwrap();
+    let out = std::process::Command::new("skopeo")
+        .args(["--insecure-policy", "copy", "-q", "--format", "oci"])
+        .arg(format!("dir:{}", src.display()))
+        .arg(format!("dir:{}", dst.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let child = fs::read(dst.join("manifest.json")).unwrap();
+    let child_json: serde_json::Value = serde_json::from_slice(&child).unwrap();
+    assert_eq!(
+        child_json["config"]["mediaType"],
+        "application/vnd.oci.image.config.v1+json"
+    );
+    let child_hex = sha256_hex(&child);
+    let multi = root.join("images/multi/1.0");
+    fs::create_dir_all(&multi).unwrap();
+    for entry in fs::read_dir(&dst).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() != "manifest.json" {
+            fs::copy(entry.path(), multi.join(entry.file_name())).unwrap();
+        }
+    }
+    fs::write(multi.join(format!("{child_hex}.manifest.json")), &child).unwrap();
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": format!("sha256:{child_hex}"),
+            "size": child.len(),
+            "platform": {"architecture": "amd64", "os": "linux"},
+        }],
+    });
+    fs::write(
+        multi.join("manifest.json"),
+        serde_json::to_vec(&index).unwrap(),
+    )
+    .unwrap();
+    replace_in(
+        &root.join("manifest.yaml"),
+        "    - base:latest\n",
+        "    - base:latest\n    - base-oci:1.0\n    - multi:1.0\n",
+    );
+    write_registry_config(root);
+    child_hex
+}
+
+#[test]
+fn oci_images_and_indexes_are_valid() {
+    let (_dir, root) = solution();
+    let child_hex = add_oci_and_index(&root);
+    let report = validate(&root);
+    assert!(report.findings.is_empty(), "{}", report.to_text());
+    assert_eq!(report.stats.images, 5);
+    // A damaged child manifest is a bad blob of the index.
+    let child = root.join(format!("images/multi/1.0/{child_hex}.manifest.json"));
+    let text = fs::read_to_string(&child).unwrap();
+    fs::write(
+        &child,
+        text.replace("schemaVersion\":2", "schemaVersion\": 2"),
+    )
+    .unwrap();
+    let report = validate(&root);
+    assert_rule(&report, "blob.size");
+}
