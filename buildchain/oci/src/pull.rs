@@ -9,7 +9,9 @@ use crate::layout::{
 };
 use crate::progress::{NoProgress, Progress};
 use crate::reference::{ImageReference, Platform};
-use crate::registry::{describe_reqwest_error, RegistryClient, RetryPolicy};
+use crate::registry::{
+    blob_timeout, describe_reqwest_error, RegistryClient, RetryPolicy, MANIFEST_TIMEOUT,
+};
 use crate::OciError;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -218,7 +220,7 @@ fn fetch_manifest(
     let what = format!("manifest {reference}");
     let mut attempt = 0;
     loop {
-        let response = client.get(&url, Some(MANIFEST_ACCEPT), &what)?;
+        let response = client.get(&url, Some(MANIFEST_ACCEPT), &what, MANIFEST_TIMEOUT)?;
         if response
             .content_length()
             .is_some_and(|l| l > MAX_MANIFEST_BYTES)
@@ -424,7 +426,7 @@ fn download(
     };
     let mut attempt = 0;
     loop {
-        let mut response = client.get(&url, None, &what)?;
+        let mut response = client.get(&url, None, &what, blob_timeout(blob.size))?;
         let tmp = tempfile::Builder::new()
             .prefix(&format!(".{}.part-", &blob.digest.hex()[..12]))
             .tempfile_in(dir)

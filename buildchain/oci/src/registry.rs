@@ -10,6 +10,15 @@ use reqwest::StatusCode;
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// Time limit of a manifest or token request (connection to end of body).
+pub(crate) const MANIFEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Time limit of a blob request: a minute plus the time to receive it at 64 KiB/s, so a
+/// stalled connection is retried rather than waited on forever.
+pub(crate) fn blob_timeout(size: u64) -> Duration {
+    Duration::from_secs(60 + size / (64 << 10))
+}
+
 /// Retry policy for transient failures.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
@@ -88,11 +97,12 @@ impl RegistryClient {
         url: &str,
         accept: Option<&str>,
         what: &str,
+        timeout: Duration,
     ) -> Result<Response, OciError> {
         let mut attempt = 0;
         let mut authenticated_after_401 = false;
         loop {
-            let mut request = self.http.get(url);
+            let mut request = self.http.get(url).timeout(timeout);
             if let Some(accept) = accept {
                 request = request.header(ACCEPT, accept);
             }
@@ -252,7 +262,7 @@ impl RegistryClient {
         }
         let mut attempt = 0;
         loop {
-            let mut request = self.http.get(url.clone());
+            let mut request = self.http.get(url.clone()).timeout(MANIFEST_TIMEOUT);
             if let Some(c) = &self.credentials {
                 request = request.header(AUTHORIZATION, basic_header(c));
             }
