@@ -183,7 +183,10 @@ fn killed_build_then_rerun_gives_the_same_bytes() {
         child.kill().unwrap();
         child.wait().unwrap();
         let out = ok(&repo.run(&["--build-root", build.to_str().unwrap(), "-n", "2"], &[]));
-        assert!(out.contains("_iso_build"), "{out}");
+        assert!(
+            with_status(&out, "STARTED").contains(&"_iso_build".to_string()),
+            "killed at {kill_at:?}: the killed run must not have completed the ISO:\n{out}"
+        );
         let got = std::fs::read(build.join("metalk8s.iso")).unwrap();
         assert!(
             got == expected,
