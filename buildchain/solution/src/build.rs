@@ -116,24 +116,39 @@ pub fn build(
         out_dir_real.join(output.file_name().unwrap_or_default()),
     ];
     mirror(source.root(), &root, &excluded, 0)?;
-    let dedup = dedup_tree(&root.join(IMAGES_DIR)).map_err(io(&root))?;
-    let config = static_container_registry::generate(
-        &root.join(IMAGES_DIR),
-        &static_container_registry::Options {
-            name_prefix: NAME_PREFIX.to_string(),
-            server_root: SERVER_ROOT.to_string(),
-            constants: static_container_registry::Constants::Omit,
-        },
-    )
-    .map_err(|e| BuildError::Registry(e.to_string()))?;
-    let config_path = root.join(CONFIG_PATH);
-    fs::write(&config_path, config).map_err(io(&config_path))?;
+    let images = root.join(IMAGES_DIR);
+    // Without images/ (or with names the generator refuses) the validation says why.
+    let (dedup, generated) = if images.is_dir() {
+        let dedup = dedup_tree(&images).map_err(io(&images))?;
+        let generated = static_container_registry::generate(
+            &images,
+            &static_container_registry::Options {
+                name_prefix: NAME_PREFIX.to_string(),
+                server_root: SERVER_ROOT.to_string(),
+                constants: static_container_registry::Constants::Omit,
+            },
+        );
+        (dedup, Some(generated))
+    } else {
+        (DedupStats::default(), None)
+    };
+    let registry_error = match generated {
+        Some(Ok(config)) => {
+            let config_path = root.join(CONFIG_PATH);
+            fs::write(&config_path, config).map_err(io(&config_path))?;
+            None
+        }
+        Some(Err(e)) => Some(e.to_string()),
+        None => None,
+    };
 
-    let tree_report = validate::validate_path(&root)?;
+    let mut tree_report = validate::validate_path(&root)?;
     if !tree_report.valid {
-        let mut report = tree_report;
-        report.archive = dir.display().to_string();
-        return Err(BuildError::Invalid(Box::new(report)));
+        tree_report.archive = dir.display().to_string();
+        return Err(BuildError::Invalid(Box::new(tree_report)));
+    }
+    if let Some(message) = registry_error {
+        return Err(BuildError::Registry(message));
     }
 
     let file_name = output

@@ -218,6 +218,28 @@ fn build_refuses_an_invalid_tree_and_writes_nothing() {
     assert_eq!(json["valid"], false);
     assert_eq!(fs::read_dir(&out_dir).unwrap().count(), 0);
 
+    // Names the registry generator refuses: reported by rule, not as a crash.
+    make_image(&root, "Bad-Name", "1.0", b"x");
+    let out = run(&["build", root.to_str().unwrap(), "-o", iso.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("error[images.name]"));
+    assert_eq!(fs::read_dir(&out_dir).unwrap().count(), 0);
+    fs::remove_dir_all(root.join("images")).unwrap();
+    let out = run(&["build", root.to_str().unwrap(), "-o", iso.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("error[images.dir]"));
+    assert_eq!(fs::read_dir(&out_dir).unwrap().count(), 0);
+
     fs::write(root.join("manifest.yaml"), "kind: [").unwrap();
     let out = run(&["build", root.to_str().unwrap(), "-o", iso.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
