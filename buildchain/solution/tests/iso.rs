@@ -276,3 +276,34 @@ fn build_into_the_tree_itself() {
         .iter()
         .all(|e| !e.path.contains("solution-archive-staging")));
 }
+
+#[test]
+fn damaged_metadata_never_panics() {
+    let (dir, root) = solution();
+    let iso = dir.path().join("example.iso");
+    genisoimage(&root, &iso, VOLUME_ID, RR_JOLIET, true);
+    let pristine = fs::read(&iso).unwrap();
+    let damaged = dir.path().join("damaged.iso");
+    // Volume descriptors, path tables and directory records live in the first sectors.
+    let area = 16 * 2048..48 * 2048;
+    let mut state: u64 = 42;
+    let mut outcomes = [0usize; 3];
+    for _ in 0..150 {
+        let mut bytes = pristine.clone();
+        for _ in 0..4 {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let at = area.start + (state >> 33) as usize % area.len();
+            bytes[at] = (state >> 13) as u8;
+        }
+        fs::write(&damaged, &bytes).unwrap();
+        match validate_path(&damaged) {
+            Ok(report) if report.valid => outcomes[0] += 1,
+            Ok(_) => outcomes[1] += 1,
+            Err(_) => outcomes[2] += 1,
+        }
+    }
+    // Most damage is caught (by the MD5 at least); none panics.
+    assert!(outcomes[1] + outcomes[2] > 100, "{outcomes:?}");
+}

@@ -519,3 +519,42 @@ fn oci_images_and_indexes_are_valid() {
     let report = validate(&root);
     assert_rule(&report, "blob.size");
 }
+
+#[test]
+fn mutated_text_files_never_panic() {
+    let (_dir, root) = solution();
+    let files = [
+        "manifest.yaml",
+        "registry-config.inc.j2",
+        "images/base/2.0.0/manifest.json",
+        "operator/deploy/crds/example_crd.yaml",
+        "operator/deploy/role.yaml",
+    ];
+    let mut state: u64 = 7;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        state >> 33
+    };
+    for file in files {
+        let path = root.join(file);
+        let pristine = fs::read(&path).unwrap();
+        for _ in 0..60 {
+            let mut bytes = pristine.clone();
+            for _ in 0..3 {
+                let at = next() as usize % bytes.len();
+                let pick = b"{}[]:;'\"\\#&*!|>-\n \t\x00\xff";
+                bytes[at] = pick[next() as usize % pick.len()];
+            }
+            if next() % 4 == 0 {
+                let cut = next() as usize % bytes.len();
+                bytes.truncate(cut);
+            }
+            fs::write(&path, &bytes).unwrap();
+            let _ = validate(&root);
+        }
+        fs::write(&path, &pristine).unwrap();
+    }
+    assert!(validate(&root).valid);
+}
