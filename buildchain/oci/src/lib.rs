@@ -16,7 +16,7 @@ pub use auth::{default_auth_file, lookup_credentials, Credentials};
 pub use digest::Digest;
 pub use error::OciError;
 pub use layout::ManifestFormat;
-pub use progress::{NoProgress, Progress};
+pub use progress::{BarsProgress, NoProgress, Progress};
 pub use pull::{pull_image, PullOptions, PullReport};
 pub use reference::{ImageReference, Platform};
 pub use registry::RetryPolicy;

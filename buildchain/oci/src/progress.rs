@@ -20,3 +20,75 @@ pub trait Progress: Send + Sync {
 pub struct NoProgress;
 
 impl Progress for NoProgress {}
+
+/// Progress bars on an [`indicatif::MultiProgress`]: one per image being pulled (bytes)
+/// and one overall. indicatif hides them when stderr is not a terminal.
+pub struct BarsProgress {
+    multi: indicatif::MultiProgress,
+    overall: indicatif::ProgressBar,
+    images: std::sync::Mutex<std::collections::HashMap<String, indicatif::ProgressBar>>,
+}
+
+impl BarsProgress {
+    /// Adds the overall bar to `multi`; image bars come and go under it.
+    pub fn new(multi: indicatif::MultiProgress) -> BarsProgress {
+        let overall = multi.add(indicatif::ProgressBar::new(0));
+        overall.set_style(style(
+            "{prefix:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+        ));
+        overall.set_prefix("images");
+        BarsProgress {
+            multi,
+            overall,
+            images: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// Finishes the overall bar.
+    pub fn finish(&self) {
+        self.overall.finish_and_clear();
+    }
+
+    fn bar(&self, image: &str) -> Option<indicatif::ProgressBar> {
+        self.images.lock().ok()?.get(image).cloned()
+    }
+}
+
+fn style(template: &str) -> indicatif::ProgressStyle {
+    indicatif::ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+impl Progress for BarsProgress {
+    fn image_started(&self, image: &str, _blobs: usize, total_bytes: u64) {
+        let bar = self.multi.add(indicatif::ProgressBar::new(total_bytes));
+        bar.set_style(style("  [{bar:30}] {bytes}/{total_bytes} {wide_msg}"));
+        bar.set_message(image.to_string());
+        self.overall.inc_length(total_bytes);
+        if let Ok(mut images) = self.images.lock() {
+            images.insert(image.to_string(), bar);
+        }
+    }
+
+    fn bytes_done(&self, image: &str, bytes: u64) {
+        if let Some(bar) = self.bar(image) {
+            bar.inc(bytes);
+        }
+        self.overall.inc(bytes);
+    }
+
+    fn retrying(&self, image: &str, what: &str, reason: &str) {
+        let _ = self
+            .multi
+            .println(format!("{image}: retrying {what}: {reason}"));
+    }
+
+    fn image_finished(&self, image: &str) {
+        let bar = self.images.lock().ok().and_then(|mut m| m.remove(image));
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+            self.multi.remove(&bar);
+        }
+    }
+}

@@ -55,8 +55,10 @@ fn pull_matches_skopeo_and_shares_cached_layers() {
     registry.push(&w.join("src-b"), "team/app-b:2.0");
     let host = registry.host();
 
+    let counter = Arc::new(Counter::default());
     let opts = PullOptions {
         cache_dir: Some(w.join("cache")),
+        progress: counter.clone(),
         ..options()
     };
     let out = w.join("out");
@@ -118,6 +120,34 @@ fn pull_matches_skopeo_and_shares_cached_layers() {
     )
     .unwrap();
     assert_same_dir_image(&w.join("nocache"), &w.join("skopeo-a"));
+}
+
+#[derive(Default)]
+struct Counter {
+    started: std::sync::atomic::AtomicU64,
+    finished: std::sync::atomic::AtomicU64,
+    blobs: std::sync::atomic::AtomicU64,
+    bytes: std::sync::atomic::AtomicU64,
+    total: std::sync::atomic::AtomicU64,
+}
+
+impl buildchain_oci::Progress for Counter {
+    fn image_started(&self, _: &str, _: usize, total: u64) {
+        self.started
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.total
+            .fetch_add(total, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn bytes_done(&self, _: &str, n: u64) {
+        self.bytes.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn blob_done(&self, _: &str, _: &buildchain_oci::Digest, _: bool) {
+        self.blobs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn image_finished(&self, _: &str) {
+        self.finished
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 fn digest_of(dir: &Path) -> String {

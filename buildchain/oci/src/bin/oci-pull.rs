@@ -44,7 +44,11 @@ fn run() -> Result<(), String> {
     if positional.is_empty() || positional.len() % 2 != 0 {
         return Err("usage: oci-pull [--insecure] [--platform OS/ARCH] [--cache DIR] [--jobs N] REF DEST_DIR…".into());
     }
-    std::thread::scope(|scope| {
+    let bars = std::sync::Arc::new(buildchain_oci::BarsProgress::new(
+        indicatif::MultiProgress::new(),
+    ));
+    options.progress = bars.clone();
+    let result = std::thread::scope(|scope| {
         let handles: Vec<_> = positional
             .chunks(2)
             .map(|pair| {
@@ -65,6 +69,7 @@ fn run() -> Result<(), String> {
                     .unwrap_or_else(|_| Err("a pull thread panicked".into()))
             })
             .collect::<Result<Vec<()>, String>>()
-    })?;
-    Ok(())
+    });
+    bars.finish();
+    result.map(|_| ())
 }
