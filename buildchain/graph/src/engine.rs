@@ -126,13 +126,14 @@ impl Engine {
         Ok(state.get(name).map(|r| r.fingerprint.clone()))
     }
 
-    /// Calculated file deps of `name` as they would be now (for `info`).
+    /// Every file dep of `name` as it would be now: static, calculated, and the files of
+    /// its tree deps (for `info`).
     pub fn current_file_deps(&self, name: &str) -> Result<Vec<PathBuf>, GraphError> {
         let task = self
             .graph
             .get(name)
             .ok_or_else(|| GraphError::UnknownTask(name.to_string()))?;
-        crate::uptodate::file_deps_of(task).map_err(|message| GraphError::Task {
+        crate::uptodate::all_file_deps(task).map_err(|message| GraphError::Task {
             task: name.to_string(),
             message,
         })

@@ -2,7 +2,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, Read};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -66,7 +66,7 @@ impl PathKeys {
     }
 }
 
-/// The recorded state of one file or directory.
+/// The recorded state of one file, directory or (inside tree deps) symlink.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Stamp {
@@ -75,16 +75,26 @@ pub enum Stamp {
         size: u64,
         mtime_ns: i64,
         ino: u64,
+        /// Permission bits: part of the content (copies keep them).
+        #[serde(default)]
+        mode: u32,
     },
-    Dir,
+    Dir {
+        #[serde(default)]
+        mode: u32,
+    },
+    Link {
+        target: String,
+    },
 }
 
 impl Stamp {
-    /// The content part of the stamp (what fingerprints are made of).
-    pub fn content(&self) -> &str {
+    /// The content part of the stamp (what fingerprints are made of): no times, no inodes.
+    pub fn content(&self) -> String {
         match self {
-            Stamp::File { sha256, .. } => sha256,
-            Stamp::Dir => "dir",
+            Stamp::File { sha256, mode, .. } => format!("{sha256} {mode:o}"),
+            Stamp::Dir { mode } => format!("dir {mode:o}"),
+            Stamp::Link { target } => format!("link {target}"),
         }
     }
 }
@@ -123,37 +133,83 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// and inode equal those of `previous`, its hash is reused (the fast path); otherwise the
 /// content is hashed.
 pub fn stamp(path: &Path, previous: Option<&Stamp>) -> io::Result<Option<Stamp>> {
-    let meta = match fs::metadata(path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    if meta.is_dir() {
-        return Ok(Some(Stamp::Dir));
+    match fs::metadata(path) {
+        Ok(meta) => stamp_with(path, &meta, previous).map(Some),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
     }
-    let (size, mtime, ino) = (meta.len(), mtime_ns(&meta), meta.ino());
+}
+
+/// Stamps `path` whose metadata is already known (symlinks are stamped as links).
+pub fn stamp_with(path: &Path, meta: &fs::Metadata, previous: Option<&Stamp>) -> io::Result<Stamp> {
+    let mode = meta.permissions().mode() & 0o7777;
+    if meta.is_dir() {
+        return Ok(Stamp::Dir { mode });
+    }
+    if meta.file_type().is_symlink() {
+        let target = fs::read_link(path)?;
+        return Ok(Stamp::Link {
+            target: target.to_string_lossy().into_owned(),
+        });
+    }
+    let (size, mtime, ino) = (meta.len(), mtime_ns(meta), meta.ino());
     if let Some(Stamp::File {
         sha256,
         size: s,
         mtime_ns: m,
         ino: i,
+        ..
     }) = previous
     {
         if *s == size && *m == mtime && *i == ino {
-            return Ok(Some(Stamp::File {
+            return Ok(Stamp::File {
                 sha256: sha256.clone(),
                 size,
                 mtime_ns: mtime,
                 ino,
-            }));
+                mode,
+            });
         }
     }
-    Ok(Some(Stamp::File {
+    Ok(Stamp::File {
         sha256: sha256_file(path)?,
         size,
         mtime_ns: mtime,
         ino,
-    }))
+        mode,
+    })
+}
+
+/// Every entry under `dir` (the directory itself first) with its metadata, not following
+/// symlinks, sorted by path bytes. A missing `dir` is empty.
+pub fn walk_tree(dir: &Path) -> io::Result<Vec<(PathBuf, fs::Metadata)>> {
+    let meta = match fs::symlink_metadata(dir) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = vec![(dir.to_path_buf(), meta)];
+    if out[0].1.is_dir() {
+        walk_into(dir, &mut out)?;
+    }
+    use std::os::unix::ffi::OsStrExt;
+    out[1..].sort_unstable_by(|a, b| a.0.as_os_str().as_bytes().cmp(b.0.as_os_str().as_bytes()));
+    Ok(out)
+}
+
+fn walk_into(dir: &Path, out: &mut Vec<(PathBuf, fs::Metadata)>) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        // Relative to the open directory: cheaper than a stat by full path.
+        let meta = entry.metadata()?;
+        let path = entry.path();
+        let is_dir = meta.is_dir();
+        out.push((path.clone(), meta));
+        if is_dir {
+            walk_into(&path, out)?;
+        }
+    }
+    Ok(())
 }
 
 /// sha256 over a list of strings, each length-prefixed (unambiguous).
@@ -198,7 +254,7 @@ mod tests {
         let s1 = stamp(&f, None).unwrap().unwrap();
         assert_eq!(
             s1.content(),
-            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824 644"
         );
         // A lying previous hash with matching metadata is trusted (that is the fast path)…
         let lie = match &s1 {
@@ -212,16 +268,20 @@ mod tests {
                 size: *size,
                 mtime_ns: *mtime_ns,
                 ino: *ino,
+                mode: 0o644,
             },
-            Stamp::Dir => unreachable!(),
+            _ => unreachable!(),
         };
-        assert_eq!(stamp(&f, Some(&lie)).unwrap().unwrap().content(), "lie");
+        assert_eq!(stamp(&f, Some(&lie)).unwrap().unwrap().content(), "lie 644");
         // …but any metadata change makes it hash again.
         fs::write(&f, b"hellO").unwrap();
         let s2 = stamp(&f, Some(&lie)).unwrap().unwrap();
-        assert_ne!(s2.content(), "lie");
+        assert_ne!(s2.content(), "lie 644");
         assert_ne!(s2.content(), s1.content());
         assert_eq!(stamp(&dir.path().join("missing"), None).unwrap(), None);
-        assert_eq!(stamp(dir.path(), None).unwrap(), Some(Stamp::Dir));
+        assert!(matches!(
+            stamp(dir.path(), None).unwrap(),
+            Some(Stamp::Dir { .. })
+        ));
     }
 }

@@ -37,6 +37,7 @@ pub struct Task {
     pub(crate) doc: String,
     pub(crate) title: Option<String>,
     pub(crate) file_deps: Vec<PathBuf>,
+    pub(crate) tree_deps: Vec<PathBuf>,
     pub(crate) task_deps: Vec<String>,
     pub(crate) subtasks: Vec<String>,
     pub(crate) targets: Vec<PathBuf>,
@@ -69,6 +70,7 @@ impl Task {
             doc: String::new(),
             title: None,
             file_deps: Vec::new(),
+            tree_deps: Vec::new(),
             task_deps: Vec::new(),
             subtasks: Vec::new(),
             targets: Vec::new(),
@@ -103,6 +105,14 @@ impl Task {
 
     pub fn file_deps<P: Into<PathBuf>>(mut self, paths: impl IntoIterator<Item = P>) -> Self {
         self.file_deps.extend(paths.into_iter().map(Into::into));
+        self
+    }
+
+    /// A directory whose whole tree the task reads: every file's content, every
+    /// directory, symlink target and permission bits. Walked when the task is checked
+    /// (so after its task deps ran); a missing directory is an empty tree.
+    pub fn tree_dep(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.tree_deps.push(dir.into());
         self
     }
 
@@ -229,6 +239,9 @@ impl Task {
     }
     pub fn get_file_deps(&self) -> &[PathBuf] {
         &self.file_deps
+    }
+    pub fn get_tree_deps(&self) -> &[PathBuf] {
+        &self.tree_deps
     }
     pub fn get_task_deps(&self) -> &[String] {
         &self.task_deps

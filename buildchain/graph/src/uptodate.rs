@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::error::render_chain;
-use crate::fingerprint::{hash_fields, stamp, PathKeys, Stamp};
+use crate::fingerprint::{hash_fields, stamp, stamp_with, walk_tree, PathKeys, Stamp};
 use crate::state::Record;
 use crate::task::Task;
 
@@ -83,13 +83,29 @@ fn list(items: &[String]) -> String {
     s
 }
 
+/// Static and calculated file deps, plus the files of the tree deps (for `info`).
+pub(crate) fn all_file_deps(task: &Task) -> Result<Vec<PathBuf>, String> {
+    let mut deps = file_deps_of(task)?;
+    for dir in &task.tree_deps {
+        let entries =
+            walk_tree(dir).map_err(|e| format!("tree dependency {}: {e}", dir.display()))?;
+        deps.extend(
+            entries
+                .into_iter()
+                .filter(|(_, m)| !m.is_dir())
+                .map(|(p, _)| p),
+        );
+    }
+    Ok(deps)
+}
+
 /// Checks `task` against its last successful run.
 pub(crate) fn check(
     task: &Task,
     keys: &PathKeys,
     previous: Option<&Record>,
 ) -> Result<Check, String> {
-    let file_deps = file_deps_of(task)?;
+    let mut file_deps = file_deps_of(task)?;
     let mut dep_stamps = BTreeMap::new();
     for dep in &file_deps {
         let key = keys.key(dep);
@@ -102,11 +118,27 @@ pub(crate) fn check(
             Err(e) => return Err(format!("file dependency {}: {e}", dep.display())),
         }
     }
+    for dir in &task.tree_deps {
+        let entries =
+            walk_tree(dir).map_err(|e| format!("tree dependency {}: {e}", dir.display()))?;
+        for (path, meta) in entries {
+            let key = keys.key(&path);
+            let prev = previous.and_then(|r| r.file_deps.get(&key));
+            let s = stamp_with(&path, &meta, prev)
+                .map_err(|e| format!("tree dependency {}: {e}", path.display()))?;
+            if !meta.is_dir() {
+                file_deps.push(path);
+            }
+            dep_stamps.insert(key, s);
+        }
+    }
     let definition = definition_hash(task, keys);
+    let contents: Vec<(&String, String)> =
+        dep_stamps.iter().map(|(k, s)| (k, s.content())).collect();
     let mut fields = vec![definition.as_str()];
-    for (key, s) in &dep_stamps {
-        fields.push(key);
-        fields.push(s.content());
+    for (key, content) in &contents {
+        fields.push(key.as_str());
+        fields.push(content.as_str());
     }
     let fingerprint = hash_fields(fields);
     let targets = stamp_targets(task, keys, previous)?;
@@ -145,7 +177,11 @@ fn decide(
                 .map_err(|e| format!("up-to-date check failed: {}", render_chain(e.as_ref()))),
         }
     };
-    if task.file_deps.is_empty() && task.calc_file_deps.is_none() && task.targets.is_empty() {
+    if task.file_deps.is_empty()
+        && task.tree_deps.is_empty()
+        && task.calc_file_deps.is_none()
+        && task.targets.is_empty()
+    {
         return match custom(task)? {
             Some(true) => Ok(Status::UpToDate),
             Some(false) => outdated("its up-to-date check says it must run".into()),

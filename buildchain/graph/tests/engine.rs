@@ -687,3 +687,56 @@ fn custom_uptodate_check_and_always_run() {
     assert!(e.run(&s(&["snap", "up"]), 1, &rec).unwrap().success());
     assert_eq!(runs.load(Ordering::SeqCst), 20);
 }
+
+#[test]
+fn tree_deps_see_contents_structure_modes_and_links() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (tree, out) = (dir.path().join("tree"), dir.path().join("out"));
+    fs::create_dir_all(tree.join("sub")).unwrap();
+    fs::write(tree.join("sub/a"), "a").unwrap();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let run = || {
+        let (counter, out2) = (runs.clone(), out.clone());
+        let e = engine(
+            dir.path(),
+            vec![Task::new("pack")
+                .tree_dep(&tree)
+                .target(&out)
+                .action(move |ctx| {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    fs::write(&out2, format!("{}", ctx.file_deps().len()))
+                })],
+        );
+        assert!(e
+            .run(&s(&["pack"]), 1, &Recorder::default())
+            .unwrap()
+            .success());
+        (runs.load(Ordering::SeqCst), e)
+    };
+    assert_eq!(run().0, 1);
+    assert_eq!(fs::read_to_string(&out).unwrap(), "1");
+    assert_eq!(run().0, 1, "unchanged tree: skipped");
+    fs::set_permissions(tree.join("sub/a"), fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(run().0, 2, "mode changed");
+    fs::create_dir(tree.join("empty")).unwrap();
+    let (_, e) = run();
+    assert_eq!(runs.load(Ordering::SeqCst), 3, "new empty directory");
+    assert_eq!(
+        e.current_file_deps("pack").unwrap(),
+        vec![tree.join("sub/a")]
+    );
+    std::os::unix::fs::symlink("sub/a", tree.join("link")).unwrap();
+    assert_eq!(run().0, 4, "new symlink");
+    fs::remove_file(tree.join("link")).unwrap();
+    std::os::unix::fs::symlink("sub", tree.join("link")).unwrap();
+    assert_eq!(run().0, 5, "symlink retargeted");
+    fs::write(tree.join("sub/a"), "b").unwrap();
+    assert_eq!(run().0, 6, "content changed");
+    assert_eq!(
+        fs::read_to_string(&out).unwrap(),
+        "2",
+        "the link is a file dep of the action"
+    );
+    assert_eq!(run().0, 6);
+}
