@@ -264,6 +264,31 @@ fn malformed_definitions_are_refused() {
 }
 
 #[test]
+fn symlinked_directories_cannot_escape_the_source_root() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("sneaky");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(work.path().join("outside")).unwrap();
+    std::fs::write(work.path().join("outside/secret"), "secret").unwrap();
+    std::os::unix::fs::symlink(work.path().join("outside"), dir.join("etc-link")).unwrap();
+    std::fs::write(
+        dir.join("image.toml"),
+        "[[layers]]\nfiles = [{ src = \"etc-link/secret\", dest = \"/x\" }]\n",
+    )
+    .unwrap();
+    let def = ImageDefinition::load(&dir).unwrap();
+    let err = build_image(
+        &def,
+        &BuildContext::new(work.path(), 0),
+        &work.path().join("out"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("leads out of"), "{err}");
+    assert!(!work.path().join("out").exists());
+}
+
+#[test]
 fn missing_definition_names_the_image() {
     let work = tempfile::tempdir().unwrap();
     let err = ImageDefinition::load(&work.path().join("ghost"))

@@ -707,3 +707,44 @@ fn bearer_auth_with_credentials_from_the_auth_file() {
     std::env::remove_var("REGISTRY_AUTH_FILE");
     result.unwrap();
 }
+
+#[test]
+fn basic_auth_against_a_real_registry() {
+    let registry = Registry::start_with_auth();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    build_test_image(w, "secret", "amd64", &["classified\n"], &w.join("src"));
+    registry.push_as(
+        &w.join("src"),
+        "secret:1",
+        &["--dest-creds", "alice:secret"],
+    );
+    let host = registry.host();
+    let auth = w.join("config.json");
+    // base64("alice:secret")
+    std::fs::write(
+        &auth,
+        format!(r#"{{"auths":{{"{host}":{{"auth":"YWxpY2U6c2VjcmV0"}}}}}}"#),
+    )
+    .unwrap();
+    let opts = PullOptions {
+        auth_file: Some(auth.clone()),
+        ..options()
+    };
+    pull(&format!("{host}/secret:1"), &w.join("ok"), &opts).unwrap();
+    assert_same_dir_image(&w.join("ok"), &w.join("src"));
+
+    // Refused: wrong password, and no credentials.
+    std::fs::write(
+        &auth,
+        format!(r#"{{"auths":{{"{host}":{{"auth":"YWxpY2U6d3Jvbmc="}}}}}}"#),
+    )
+    .unwrap();
+    let err = pull(&format!("{host}/secret:1"), &w.join("bad"), &opts).unwrap_err();
+    assert!(matches!(err, OciError::AuthRefused { .. }), "{err}");
+    assert!(err.to_string().contains("secret:1"), "{err}");
+    let err = pull(&format!("{host}/secret:1"), &w.join("none"), &options()).unwrap_err();
+    assert!(matches!(err, OciError::AuthRefused { .. }), "{err}");
+    assert!(!w.join("bad").exists() && !w.join("none").exists());
+    assert!(leftovers(w).is_empty());
+}

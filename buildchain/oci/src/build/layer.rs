@@ -195,6 +195,18 @@ fn collect(
             image_path(&spec.dest).map_err(|d| fail(format!("dest {:?}: {d}", spec.dest)))?;
         let meta = std::fs::symlink_metadata(&src)
             .map_err(|e| fail(format!("file {:?} ({}): {e}", spec.src, src.display())))?;
+        // Symlinked directories on the way must not lead out of the source root.
+        let inside = match (root.canonicalize(), src.parent().map(Path::canonicalize)) {
+            (Ok(r), Some(Ok(p))) => p.starts_with(r),
+            _ => false,
+        };
+        if !inside {
+            return Err(fail(format!(
+                "file {:?} leads out of {} through a symlink",
+                spec.src,
+                root.display()
+            )));
+        }
         if meta.is_dir() {
             for item in walkdir::WalkDir::new(&src)
                 .follow_links(false)

@@ -52,20 +52,36 @@ pub struct Registry {
 
 impl Registry {
     pub fn start() -> Registry {
+        Registry::start_with(None)
+    }
+
+    /// A registry with htpasswd basic auth for `alice` / `secret`.
+    pub fn start_with_auth() -> Registry {
+        Registry::start_with(Some(
+            "alice:$2b$04$.7930awgD2jG8L3EAc2xjOPypaSDy1RquBps14gsShZFjlWuHqJp.\n",
+        ))
+    }
+
+    fn start_with(htpasswd: Option<&str>) -> Registry {
         let bin = require_tool("docker-registry");
         let dir = tempfile::tempdir().unwrap();
         let storage = dir.path().join("storage");
         std::fs::create_dir_all(&storage).unwrap();
         let port = free_port();
         let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                storage.display()
-            ),
-        )
-        .unwrap();
+        let mut yaml = format!(
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            storage.display()
+        );
+        if let Some(entry) = htpasswd {
+            let file = dir.path().join("htpasswd");
+            std::fs::write(&file, entry).unwrap();
+            yaml.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                file.display()
+            ));
+        }
+        std::fs::write(&config, yaml).unwrap();
         let child = Command::new(bin)
             .arg("serve")
             .arg(&config)
@@ -95,8 +111,14 @@ impl Registry {
 
     /// Pushes a `dir:` image with skopeo.
     pub fn push(&self, dir: &Path, name_tag: &str) {
+        self.push_as(dir, name_tag, &[]);
+    }
+
+    /// Pushes a `dir:` image with skopeo and extra options (credentials).
+    pub fn push_as(&self, dir: &Path, name_tag: &str, extra: &[&str]) {
         run(Command::new(require_tool("skopeo"))
             .args(["copy", "--quiet", "--dest-tls-verify=false"])
+            .args(extra)
             .arg(format!("dir:{}", dir.display()))
             .arg(format!("docker://{}/{name_tag}", self.host())));
     }
