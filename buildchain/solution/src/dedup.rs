@@ -33,13 +33,21 @@ pub fn dedup_tree(root: &Path) -> std::io::Result<DedupStats> {
         files: files.len(),
         ..DedupStats::default()
     };
-    let mut by_size: BTreeMap<u64, Vec<Found>> = BTreeMap::new();
+    // Files named by a digest (blobs) can only equal files of the same name: grouping by
+    // (size, digest name) spares hashing distinct layers of one size.
+    let mut by_key: BTreeMap<(u64, String), Vec<Found>> = BTreeMap::new();
     for (path, size, id) in files {
-        by_size.entry(size).or_default().push((path, id));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| crate::names::sha256_hex(&format!("sha256:{n}")).is_some())
+            .unwrap_or_default();
+        by_key.entry((size, name)).or_default().push((path, id));
     }
-    let candidates: Vec<(u64, Vec<Found>)> = by_size
+    let candidates: Vec<(u64, Vec<Found>)> = by_key
         .into_iter()
-        .filter(|(size, group)| *size > 0 && group.len() > 1)
+        .filter(|((size, _), group)| *size > 0 && group.iter().any(|(_, id)| *id != group[0].1))
+        .map(|((size, _), group)| (size, group))
         .collect();
     type Hashed = (PathBuf, FileId, String);
     let hashed: Vec<(u64, Vec<Hashed>)> = candidates

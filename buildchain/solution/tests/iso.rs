@@ -149,6 +149,8 @@ fn build_writes_a_valid_iso() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("5 file(s) hardlinked"), "{stderr}");
     // The source tree is untouched.
     assert!(!root.join("registry-config.inc.j2").exists());
     // Nothing but the ISO is left in the output directory.
