@@ -19,34 +19,6 @@ pub fn files_under(dir: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Every entry (files and directories) under `dir` with its metadata (not following
-/// symlinks; read relative to the directory, cheaper than by path), sorted.
-pub fn entries_under(dir: &Path) -> io::Result<Vec<(PathBuf, fs::Metadata)>> {
-    let mut out = Vec::new();
-    walk_meta(dir, &mut out)?;
-    out.sort_unstable_by(|a, b| a.0.as_os_str().cmp(b.0.as_os_str()));
-    Ok(out)
-}
-
-fn walk_meta(dir: &Path, out: &mut Vec<(PathBuf, fs::Metadata)>) -> io::Result<()> {
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", dir.display()))),
-    };
-    for entry in entries {
-        let entry = entry?;
-        let meta = entry.metadata()?;
-        let path = entry.path();
-        let is_dir = meta.is_dir();
-        out.push((path.clone(), meta));
-        if is_dir {
-            walk_meta(&path, out)?;
-        }
-    }
-    Ok(())
-}
-
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,

@@ -234,14 +234,28 @@ fn bad_input_fails_naming_the_file_or_task() {
     assert!(!repo.build_root().join("metalk8s.iso").exists());
     fs::remove_file(repo.path().join("iso/broken.sh.in")).unwrap();
 
-    // An unreadable input (a dangling link in the Salt tree).
-    std::os::unix::fs::symlink("/nonexistent/target", repo.path().join("salt/dangling.sls"))
-        .unwrap();
+    // An unreadable input (a FIFO in the Salt tree): an error, not a hang.
+    let fifo = repo.path().join("salt/pipe.sls");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
     fails_with(
         &repo.run(&["salt-tree"], &[]),
-        &["_salt_tree:salt", "salt/dangling.sls", "does not exist"],
+        &["_salt_tree:salt", "salt/pipe.sls", "not a regular file"],
     );
-    fs::remove_file(repo.path().join("salt/dangling.sls")).unwrap();
+    fs::remove_file(&fifo).unwrap();
+    // A source file removed from iso/ leaves the ISO tree.
+    fs::write(repo.path().join("iso/extra.txt"), "x").unwrap();
+    ok(&repo.run(&["_iso_add_tree:scripts"], &[]));
+    assert!(repo.build_root().join("root/extra.txt").exists());
+    fs::remove_file(repo.path().join("iso/extra.txt")).unwrap();
+    ok(&repo.run(&["_iso_add_tree:scripts"], &[]));
+    assert!(
+        !repo.build_root().join("root/extra.txt").exists(),
+        "a removed source file leaves the ISO"
+    );
 
     fails_with(&repo.run(&["dedup", "x"], &[]), &["not available yet"]);
     ok(&repo.run(&["salt-tree"], &[]));

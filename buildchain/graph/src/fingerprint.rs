@@ -152,6 +152,13 @@ pub fn stamp_with(path: &Path, meta: &fs::Metadata, previous: Option<&Stamp>) ->
             target: target.to_string_lossy().into_owned(),
         });
     }
+    if !meta.is_file() {
+        // Reading a FIFO would block, a device would never end.
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file, directory or symlink",
+        ));
+    }
     let (size, mtime, ino) = (meta.len(), mtime_ns(meta), meta.ino());
     if let Some(Stamp::File {
         sha256,
@@ -279,6 +286,14 @@ mod tests {
         assert_ne!(s2.content(), "lie 644");
         assert_ne!(s2.content(), s1.content());
         assert_eq!(stamp(&dir.path().join("missing"), None).unwrap(), None);
+        let fifo = dir.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let err = stamp(&fifo, None).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
         assert!(matches!(
             stamp(dir.path(), None).unwrap(),
             Some(Stamp::Dir { .. })

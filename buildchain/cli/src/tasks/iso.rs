@@ -1,9 +1,7 @@
 //! `iso`, `populate-iso` and `_iso_add_tree`: the ISO tree's top level, the image and its
 //! digest.
 
-use std::fmt::Write as _;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
@@ -116,9 +114,8 @@ fn scripts(cfg: &Cfg) -> Result<Task> {
     Ok(Task::new("_iso_add_tree:scripts")
         .doc("Render iso/*.in (handlebars, strict) and copy the other iso/ files to the ISO root.")
         .task_dep(MKDIR_ROOT)
-        .file_deps(files)
+        .tree_dep(src)
         .file_deps([cfg.repo("VERSION"), cfg.repo("versions.toml")])
-        .calc_file_deps(listing_of(cfg, "iso"))
         .targets(outputs.iter().map(|(_, out, _)| out.clone()))
         .version(format!("scripts v1 {}", templates::context_version(cfg)))
         .action(move |_| -> Result<()> {
@@ -149,87 +146,12 @@ fn copy_dir(cfg: &Cfg, name: &str, from: &str, to: &str) -> Result<Task> {
     Ok(Task::new(name)
         .doc(format!("Copy {from}/ to the ISO's {to}/."))
         .task_dep(MKDIR_ROOT)
-        .file_deps(files_under(&src)?)
-        .calc_file_deps(listing_of(cfg, from))
+        .tree_dep(src)
         .target(dst)
         .version(format!("copy-tree v1 {from} -> {to}"))
         .action(move |_| -> Result<()> {
             buildchain_graph::replace_dir(&d, |tmp| fsutil::copy_tree(&s, tmp, None))
         }))
-}
-
-/// A calc-dep closure: the listing of the repository directory `rel` (see
-/// [`tree_listing_dep`]).
-pub fn listing_of(
-    cfg: &Cfg,
-    rel: &str,
-) -> impl Fn() -> Result<Vec<PathBuf>> + Send + Sync + 'static {
-    let (cfg, rel) = (cfg.clone(), rel.to_string());
-    move || Ok(vec![tree_listing_dep(&cfg, &rel, &cfg.repo(&rel))?])
-}
-
-/// Directory structure and permission bits are part of what a tree copy depends on, but
-/// not file contents: this writes a listing (paths, kinds, modes, link targets) of `dir`
-/// under the build root when it changed, and returns its path, to use as a file dep.
-pub fn tree_listing_dep(cfg: &Cfg, label: &str, dir: &Path) -> Result<PathBuf> {
-    let (listing, _) = tree_listing(dir)?;
-    save_listing(cfg, label, &listing)
-}
-
-fn save_listing(cfg: &Cfg, label: &str, listing: &str) -> Result<PathBuf> {
-    let path = cfg
-        .build_root
-        .join("listings")
-        .join(format!("{}.txt", label.replace('/', "_")));
-    if fs::read_to_string(&path).ok().as_deref() != Some(listing) {
-        fs::create_dir_all(path.parent().unwrap_or(&cfg.build_root))
-            .with_context(|| format!("{}: cannot create", cfg.build_root.display()))?;
-        write_atomic(&path, listing.as_bytes(), None)
-            .with_context(|| format!("{}: cannot write", path.display()))?;
-    }
-    Ok(path)
-}
-
-/// The listing of `dir` and its files (one walk).
-fn tree_listing(dir: &Path) -> Result<(String, Vec<PathBuf>)> {
-    let mut out = String::new();
-    let mut files = Vec::new();
-    for (entry, meta) in
-        fsutil::entries_under(dir).with_context(|| format!("{}: cannot list", dir.display()))?
-    {
-        let rel = entry
-            .strip_prefix(dir)
-            .unwrap_or(&entry)
-            .display()
-            .to_string();
-        let kind = if meta.is_dir() {
-            "d".to_string()
-        } else if meta.file_type().is_symlink() {
-            files.push(entry.clone());
-            format!(
-                "l {}",
-                fs::read_link(&entry)
-                    .map(|t| t.display().to_string())
-                    .unwrap_or_default()
-            )
-        } else {
-            files.push(entry.clone());
-            "f".to_string()
-        };
-        let _ = writeln!(
-            out,
-            "{rel}\t{kind}\t{:o}",
-            meta.permissions().mode() & 0o7777
-        );
-    }
-    Ok((out, files))
-}
-
-/// Every file under `dir` plus its listing (see [`tree_listing_dep`]), from one walk.
-pub fn files_and_listing(cfg: &Cfg, label: &str, dir: &Path) -> Result<Vec<PathBuf>> {
-    let (listing, mut files) = tree_listing(dir)?;
-    files.push(save_listing(cfg, label, &listing)?);
-    Ok(files)
 }
 
 fn iso_options(cfg: &Cfg) -> IsoOptions {
@@ -242,7 +164,6 @@ fn iso_build(cfg: &Cfg) -> Task {
         cfg.iso_path(),
         cfg.build_root.join("SHA256SUM"),
     );
-    let cfg2 = cfg.clone();
     let opts = iso_options(cfg);
     Task::new("_iso_build")
         .doc(format!(
@@ -251,10 +172,8 @@ fn iso_build(cfg: &Cfg) -> Task {
         ))
         .task_dep("populate-iso")
         .file_dep(cfg.repo("VERSION"))
-        .calc_file_deps(move || -> Result<Vec<PathBuf>> {
-            // Every file of the ISO root, and its structure, known once populate-iso ran.
-            files_and_listing(&cfg2, "iso-root", &cfg2.iso_root())
-        })
+        // Every file of the ISO root, and its structure, as populate-iso left it.
+        .tree_dep(root.clone())
         .target(iso.clone())
         .version(format!("mkiso v1 {opts:?}"))
         .action(move |ctx| -> Result<()> {

@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result};
 use buildchain_graph::Task;
 use static_container_registry::{generate, Constants, Options};
 
-use super::iso::{listing_of, MKDIR_ROOT};
+use super::iso::MKDIR_ROOT;
 use super::{files_under, Cfg};
 use crate::fsutil;
 use crate::templates;
@@ -51,18 +51,14 @@ fn salt(cfg: &Cfg) -> Result<Task> {
     let dst = cfg.iso_root().join("salt");
     let cfg2 = cfg.clone();
     let cfg3 = cfg.clone();
-    let listing = listing_of(cfg, "salt");
     let opts = registry_options(cfg);
     Ok(Task::new("_salt_tree:salt")
         .doc("Copy salt/ (rendering *.in), write metalk8s/versions.json and the registry includes.")
         .task_deps([MKDIR_ROOT, "images"])
-        .file_deps(files_under(&src)?)
+        .tree_dep(src.clone())
         .file_deps([cfg.repo("VERSION"), cfg.repo("versions.toml")])
-        .calc_file_deps(move || -> Result<Vec<PathBuf>> {
-            let mut deps = listing()?;
-            deps.extend(image_manifests(&cfg3.iso_root().join("images"))?);
-            Ok(deps)
-        })
+        // The images present once `images` ran make the registry include.
+        .calc_file_deps(move || image_manifests(&cfg3.iso_root().join("images")))
         .target(dst.clone())
         .version(format!(
             "salt v1 {} {opts:?}",
@@ -115,9 +111,8 @@ fn pillar(cfg: &Cfg) -> Result<Task> {
     Ok(Task::new("_salt_tree:pillar")
         .doc("Copy pillar/ (rendering *.in).")
         .task_dep(MKDIR_ROOT)
-        .file_deps(files_under(&src)?)
+        .tree_dep(src.clone())
         .file_deps([cfg.repo("VERSION"), cfg.repo("versions.toml")])
-        .calc_file_deps(listing_of(cfg, "pillar"))
         .target(dst.clone())
         .version(format!("pillar v1 {}", templates::context_version(cfg)))
         .action(move |_| -> Result<()> {
