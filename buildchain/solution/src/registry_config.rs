@@ -54,9 +54,34 @@ pub fn check(text: &str, present: &[PresentImage]) -> Vec<Finding> {
             return findings;
         }
     };
-    let served = read_locations(&directives, &mut findings);
+    let mut template_findings = Vec::new();
+    let served = read_locations(&directives, &mut template_findings);
+    findings.extend(collapse(template_findings));
     compare(&served, present, &mut findings);
     findings
+}
+
+/// One finding per kind of template problem (a wrong prefix is wrong in every location).
+fn collapse(findings: Vec<Finding>) -> Vec<Finding> {
+    let mut groups: Vec<(Finding, usize)> = Vec::new();
+    for finding in findings {
+        match groups
+            .iter_mut()
+            .find(|(f, _)| f.expected == finding.expected)
+        {
+            Some((_, count)) => *count += 1,
+            None => groups.push((finding, 1)),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(mut finding, count)| {
+            if count > 1 {
+                finding.found = format!("{} (and {} more like it)", finding.found, count - 1);
+            }
+            finding
+        })
+        .collect()
 }
 
 fn template(findings: &mut Vec<Finding>, found: String, expected: &str) {

@@ -309,3 +309,28 @@ fn damaged_metadata_never_panics() {
     // Most damage is caught (by the MD5 at least); none panics.
     assert!(outcomes[1] + outcomes[2] > 100, "{outcomes:?}");
 }
+
+#[test]
+fn xorriso_archive_is_valid() {
+    require_tool("xorriso");
+    require_tool("implantisomd5");
+    let (dir, root) = solution();
+    let iso = dir.path().join("xorriso.iso");
+    let out = Command::new("xorriso")
+        .args(["-as", "mkisofs", "-quiet", "-o"])
+        .arg(&iso)
+        .args(["-V", VOLUME_ID, "-l", "-iso-level", "3"])
+        .args(RR_JOLIET)
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "xorriso: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new("implantisomd5").arg(&iso).output().unwrap();
+    assert!(out.status.success());
+    let report = validate_path(&iso).unwrap();
+    assert!(report.findings.is_empty(), "{}", report.to_text());
+}
