@@ -233,16 +233,13 @@ fn info(engine: &Engine, name: &str) -> Result<()> {
             println!("  - {item}");
         }
     };
-    let deps = if task.has_calc_file_deps() {
-        match engine.current_file_deps(name) {
-            Ok(deps) => deps,
-            Err(e) => {
-                println!("(calculated file deps unavailable: {e})");
-                task.get_file_deps().to_vec()
-            }
+    // Static, calculated and tree file deps, as they would be now.
+    let deps = match engine.current_file_deps(name) {
+        Ok(deps) => deps,
+        Err(e) => {
+            println!("(calculated file deps unavailable: {e})");
+            task.get_file_deps().to_vec()
         }
-    } else {
-        task.get_file_deps().to_vec()
     };
     const SHOWN: usize = 50;
     let mut shown: Vec<String> = deps
@@ -252,6 +249,15 @@ fn info(engine: &Engine, name: &str) -> Result<()> {
         .collect();
     if deps.len() > SHOWN {
         shown.push(format!("… and {} more", deps.len() - SHOWN));
+    }
+    if !task.get_tree_deps().is_empty() {
+        list(
+            "tree_dep",
+            task.get_tree_deps()
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+        );
     }
     list("file_dep", shown);
     list("task_dep", task.get_task_deps().to_vec());

@@ -55,6 +55,11 @@ fn list_info_and_selection() {
     // Underscore alias of a public name, and a glob.
     let out = ok(&repo.run(&["populate_iso"], &[]));
     assert!(out.contains("SUCCESS  populate-iso"), "{out}");
+    let info = ok(&repo.run(&["info", "_salt_tree:salt"], &[]));
+    assert!(
+        info.contains("tree_dep:\n  - ") && info.contains("salt/top.sls.in"),
+        "{info}"
+    );
     let info = ok(&repo.run(&["info", "_iso_add_tree:product.txt"], &[]));
     assert!(
         info.contains("status: up-to-date") && info.contains("fingerprint: "),
