@@ -334,3 +334,41 @@ fn xorriso_archive_is_valid() {
     let report = validate_path(&iso).unwrap();
     assert!(report.findings.is_empty(), "{}", report.to_text());
 }
+
+#[test]
+fn hostile_rock_ridge_names() {
+    let (dir, root) = solution();
+    fs::write(root.join("images/qq"), "x").unwrap();
+    fs::create_dir(root.join("images/base/ww")).unwrap();
+    let iso = dir.path().join("names.iso");
+    genisoimage(&root, &iso, VOLUME_ID, RR_JOLIET, false);
+    let pristine = fs::read(&iso).unwrap();
+    for (from, to) in [
+        (b"qq", b".."),
+        (b"qq", b"a/"),
+        (b"ww", b".."),
+        (b"ww", b"\0x"),
+    ] {
+        let mut pattern = b"NM\x07\x01\x00".to_vec();
+        pattern.extend_from_slice(from);
+        let at = pristine
+            .windows(pattern.len())
+            .position(|w| w == pattern.as_slice())
+            .expect("Rock Ridge NM entry");
+        let mut bytes = pristine.clone();
+        bytes[at + 5..at + 7].copy_from_slice(to);
+        fs::write(&iso, &bytes).unwrap();
+        match validate_path(&iso) {
+            Ok(report) => assert!(
+                report.has_error(solution_archive::Rule::ArchivePath),
+                "{:?}: {}",
+                String::from_utf8_lossy(to),
+                report.to_text()
+            ),
+            Err(e) => {
+                let out = run(&["validate", iso.to_str().unwrap()]);
+                assert_eq!(out.status.code(), Some(2), "{e}");
+            }
+        }
+    }
+}
