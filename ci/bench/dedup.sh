@@ -18,7 +18,8 @@ if [ ! -x "$HARDLINK" ]; then
   exit 1
 fi
 # Our dedup: `buildchain dedup` once the CLI has it, else the crate's stand-in bin.
-if [ -x "$BIN_DIR/buildchain" ] && "$BIN_DIR/buildchain" dedup --help >/dev/null 2>&1; then
+probe=$(mktemp -d)
+if [ -x "$BIN_DIR/buildchain" ] && "$BIN_DIR/buildchain" dedup "$probe" >/dev/null 2>&1; then
   ours=("$BIN_DIR/buildchain" dedup)
 elif [ -x "$BIN_DIR/oci-dedup" ]; then
   ours=("$BIN_DIR/oci-dedup")
@@ -26,6 +27,7 @@ else
   echo "dedup bench: neither $BIN_DIR/buildchain (with a dedup subcommand) nor $BIN_DIR/oci-dedup exists" >&2
   exit 1
 fi
+rmdir "$probe"
 
 src=$work/src
 if [ ! -f "$src/.complete" ]; then

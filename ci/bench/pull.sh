@@ -16,13 +16,8 @@ for tool in /usr/bin/docker-registry /usr/bin/skopeo; do
     exit 1
   fi
 done
-# Ours: `buildchain pull --insecure REF DIR` once the CLI has it, else the crate's stand-in bin.
-if [ -x "$BIN_DIR/buildchain" ] && "$BIN_DIR/buildchain" pull --help >/dev/null 2>&1; then
-  ours=("$BIN_DIR/buildchain" pull --insecure)
-elif [ -x "$BIN_DIR/oci-pull" ]; then
-  ours=("$BIN_DIR/oci-pull" --insecure)
-else
-  echo "pull bench: neither $BIN_DIR/buildchain (with a pull subcommand) nor $BIN_DIR/oci-pull exists" >&2
+if [ ! -x "$BIN_DIR/oci-pull" ] && [ ! -x "$BIN_DIR/buildchain" ]; then
+  echo "pull bench: neither $BIN_DIR/buildchain nor $BIN_DIR/oci-pull exists" >&2
   exit 1
 fi
 
@@ -77,6 +72,15 @@ for n in $(seq 1 "$IMAGES"); do
 done
 rm -rf "$work/src"
 echo "registry: $(du -sh "$work/storage" | cut -f1) on 127.0.0.1:$port"
+
+# Ours: `buildchain pull --insecure REF DIR` once the CLI does it, else the crate's stand-in bin.
+if [ -x "$BIN_DIR/buildchain" ] &&
+  "$BIN_DIR/buildchain" pull --insecure "127.0.0.1:$port/bench/img-1:1.0" "$work/probe" >/dev/null 2>&1; then
+  ours=("$BIN_DIR/buildchain" pull --insecure)
+else
+  ours=("$BIN_DIR/oci-pull" --insecure)
+fi
+rm -rf "$work/probe"
 
 now() { date +%s.%N; }
 mkdir -p "$work/skopeo" "$work/ours" "$work/ours-all"
