@@ -229,7 +229,9 @@ pub(crate) fn publish_dir(
     let ready = staging.keep();
     let result = (|| {
         if std::fs::symlink_metadata(dest).is_ok() {
-            let old = ready.with_extension("old");
+            let mut old = ready.clone().into_os_string();
+            old.push(".old");
+            let old = std::path::PathBuf::from(old);
             std::fs::rename(dest, &old).at(dest)?;
             std::fs::rename(&ready, dest).at(dest)?;
             std::fs::remove_dir_all(&old).at(&old)

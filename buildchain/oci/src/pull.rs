@@ -261,7 +261,7 @@ fn fetch_manifest(
             Err(e) => {
                 return Err(OciError::Unreachable {
                     image: client.image(),
-                    registry: reference.to_string(),
+                    registry: client.registry().to_string(),
                     detail: format!("{what}: body cut short: {}", describe_reqwest_error(&e)),
                 })
             }

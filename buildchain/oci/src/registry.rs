@@ -78,6 +78,10 @@ impl RegistryClient {
         })
     }
 
+    pub(crate) fn registry(&self) -> &str {
+        &self.reference.registry
+    }
+
     pub(crate) fn image(&self) -> String {
         self.reference.to_string()
     }
