@@ -748,3 +748,75 @@ fn basic_auth_against_a_real_registry() {
     assert!(!w.join("bad").exists() && !w.join("none").exists());
     assert!(leftovers(w).is_empty());
 }
+
+#[test]
+fn oci_manifests_and_oci_index() {
+    let registry = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let oci = buildchain_oci::ManifestFormat::Oci;
+    build_test_image_as(w, "ocimg", "amd64", &["oci amd64\n"], &w.join("amd64"), oci);
+    build_test_image_as(
+        w,
+        "ocimg",
+        "arm64",
+        &["oci arm64\n", "more\n"],
+        &w.join("arm64"),
+        oci,
+    );
+    registry.push(&w.join("amd64"), "ocimg:amd64");
+    registry.push(&w.join("arm64"), "ocimg:arm64");
+    let host = registry.host();
+
+    // A plain OCI manifest by tag: kept byte for byte.
+    let report = pull(&format!("{host}/ocimg:arm64"), &w.join("plain"), &options()).unwrap();
+    assert_eq!(
+        report.media_type,
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    assert_same_dir_image(&w.join("plain"), &w.join("arm64"));
+
+    let entry = |dir: &Path, arch: &str| {
+        let bytes = std::fs::read(dir.join("manifest.json")).unwrap();
+        format!(
+            r#"{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:{}","size":{},"platform":{{"architecture":"{arch}","os":"linux"}}}}"#,
+            sha256_hex(&bytes),
+            bytes.len()
+        )
+    };
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{},{}]}}"#,
+        entry(&w.join("amd64"), "amd64"),
+        entry(&w.join("arm64"), "arm64")
+    );
+    let response = reqwest::blocking::Client::new()
+        .put(format!("http://{host}/v2/ocimg/manifests/multi"))
+        .header("Content-Type", "application/vnd.oci.image.index.v1+json")
+        .body(index.clone())
+        .send()
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "PUT index: {}",
+        response.status()
+    );
+    let index_digest = format!("sha256:{}", sha256_hex(index.as_bytes()));
+    let arm = PullOptions {
+        platform: Platform::parse("linux/arm64").unwrap(),
+        ..options()
+    };
+    let report = pull(
+        &format!("{host}/ocimg@{index_digest}"),
+        &w.join("ours"),
+        &arm,
+    )
+    .unwrap();
+    assert_eq!(report.index_digest.unwrap().to_string(), index_digest);
+    skopeo_pull(
+        &format!("{host}/ocimg@{index_digest}"),
+        &w.join("skopeo"),
+        &["--override-arch", "arm64"],
+    );
+    assert_same_dir_image(&w.join("ours"), &w.join("skopeo"));
+    assert_same_dir_image(&w.join("ours"), &w.join("arm64"));
+}

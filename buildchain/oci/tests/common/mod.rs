@@ -168,13 +168,32 @@ pub fn assert_same_dir_image(ours: &Path, theirs: &Path) {
     }
 }
 
-/// Writes a tiny image definition with one text file per layer and builds it.
+/// Writes a tiny image definition with one text file per layer and builds it (v2s2).
 pub fn build_test_image(
     work: &Path,
     name: &str,
     arch: &str,
     layers: &[&str],
     dest: &Path,
+) -> buildchain_oci::build::BuildReport {
+    build_test_image_as(
+        work,
+        name,
+        arch,
+        layers,
+        dest,
+        buildchain_oci::ManifestFormat::V2s2,
+    )
+}
+
+/// Same, in the given manifest format.
+pub fn build_test_image_as(
+    work: &Path,
+    name: &str,
+    arch: &str,
+    layers: &[&str],
+    dest: &Path,
+    format: buildchain_oci::ManifestFormat,
 ) -> buildchain_oci::build::BuildReport {
     let def_dir = work.join(format!("def-{name}-{arch}"));
     std::fs::create_dir_all(def_dir.join("files")).unwrap();
@@ -188,7 +207,8 @@ pub fn build_test_image(
     }
     std::fs::write(def_dir.join("image.toml"), toml).unwrap();
     let def = buildchain_oci::build::ImageDefinition::load(&def_dir).unwrap();
-    let ctx = buildchain_oci::build::BuildContext::new(work, 1_700_000_000);
+    let mut ctx = buildchain_oci::build::BuildContext::new(work, 1_700_000_000);
+    ctx.format = format;
     buildchain_oci::build::build_image(&def, &ctx, dest).unwrap()
 }
 
