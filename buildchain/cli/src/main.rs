@@ -95,7 +95,7 @@ fn load(cli: &Cli) -> Result<(Arc<Config>, Engine)> {
     let keys = PathKeys::new()
         .with_root("repo", &cfg.repo_root)
         .with_root("build", &cfg.build_root);
-    let engine = Engine::new(graph, cfg.build_root.join(".buildchain-state.json")).with_keys(keys);
+    let engine = Engine::new(graph, cfg.build_root.join(".buildchain-state")).with_keys(keys);
     Ok((cfg, engine))
 }
 

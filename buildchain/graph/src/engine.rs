@@ -14,19 +14,20 @@ use crate::state::State;
 use crate::task::CleanKind;
 use crate::uptodate::{check, Status};
 
-/// A graph of tasks bound to a state file.
+/// A graph of tasks bound to a state directory.
 pub struct Engine {
     graph: Graph,
-    state_file: PathBuf,
+    state_dir: PathBuf,
     keys: PathKeys,
 }
 
 impl Engine {
-    /// `state_file` keeps the fingerprints of successful runs (usually under the build root).
-    pub fn new(graph: Graph, state_file: impl Into<PathBuf>) -> Self {
+    /// `state_dir` keeps the fingerprints of successful runs, one file per task (usually
+    /// under the build root).
+    pub fn new(graph: Graph, state_dir: impl Into<PathBuf>) -> Self {
         Engine {
             graph,
-            state_file: state_file.into(),
+            state_dir: state_dir.into(),
             keys: PathKeys::new(),
         }
     }
@@ -45,13 +46,13 @@ impl Engine {
         &mut self.graph
     }
 
-    pub fn state_file(&self) -> &Path {
-        &self.state_file
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
     }
 
     fn load_state(&self, reporter: &dyn Reporter) -> Result<State, GraphError> {
-        let state = State::load(&self.state_file)?;
-        if let Some(warning) = &state.warning {
+        let state = State::load(&self.state_dir)?;
+        for warning in &state.warnings {
             reporter.event(&Event::Log {
                 task: String::new(),
                 message: warning.clone(),
@@ -82,7 +83,7 @@ impl Engine {
 
     /// Would `name` run, and why. A group is up to date when all its dependencies are.
     pub fn status(&self, name: &str) -> Result<Status, GraphError> {
-        let state = State::load(&self.state_file)?;
+        let state = State::load(&self.state_dir)?;
         let mut memo = HashMap::new();
         self.status_in(name, &state, &mut memo)
     }
@@ -122,7 +123,7 @@ impl Engine {
     /// The content fingerprint of the last successful run of `name` (portable: made of
     /// its definition and its file deps' contents), if any.
     pub fn last_fingerprint(&self, name: &str) -> Result<Option<String>, GraphError> {
-        let state = State::load(&self.state_file)?;
+        let state = State::load(&self.state_dir)?;
         Ok(state.get(name).map(|r| r.fingerprint.clone()))
     }
 
@@ -175,7 +176,7 @@ impl Engine {
         if selection.is_empty() {
             // Tasks created at run time that the graph no longer knows: remove what
             // their last success produced.
-            let state = State::load(&self.state_file)?;
+            let state = State::load(&self.state_dir)?;
             let ctx = CleanContext::new("", dry_run);
             for name in state.task_names().filter(|n| self.graph.get(n).is_none()) {
                 if let Some(record) = state.get(name) {
@@ -192,14 +193,9 @@ impl Engine {
             lines.extend(ctx.into_lines());
         }
         if !dry_run {
-            let mut state = State::load(&self.state_file)?;
-            let mut changed = false;
+            let mut state = State::load(&self.state_dir)?;
             for name in &cleaned {
-                changed |= state.remove(name);
-            }
-            let parent_exists = !matches!(self.state_file.parent(), Some(p) if !p.exists());
-            if changed && parent_exists {
-                state.save()?;
+                state.remove(name)?;
             }
         }
         Ok(lines)

@@ -6,7 +6,7 @@
 //! doit's `calc_dep`; sub-tasks created once it ran, like doit's `create_after`).
 //! An [`Engine`] runs a selection of tasks on N workers, skipping the tasks whose file
 //! dependencies' content, definition and targets match the last successful run (kept in a
-//! state file).
+//! state directory, one file per task).
 
 mod atomic;
 mod clean;

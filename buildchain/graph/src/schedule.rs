@@ -295,15 +295,15 @@ fn fail(task: &Task, runner: &Runner<'_>, started: Instant, error: String) -> Ou
     Outcome::Failed(error)
 }
 
-fn save(runner: &Runner<'_>, change: impl FnOnce(&mut State) -> bool) -> Result<(), String> {
+fn save(
+    runner: &Runner<'_>,
+    change: impl FnOnce(&mut State) -> Result<(), GraphError>,
+) -> Result<(), String> {
     let mut state = runner
         .state
         .lock()
         .map_err(|_| "state lock poisoned".to_string())?;
-    if change(&mut state) {
-        state.save().map_err(|e| e.to_string())?;
-    }
-    Ok(())
+    change(&mut state).map_err(|e| e.to_string())
 }
 
 fn children_of(task: &Task) -> Result<Vec<Task>, String> {

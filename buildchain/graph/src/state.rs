@@ -1,4 +1,5 @@
-//! The state file: per task, the fingerprints of its last successful run.
+//! The state: per task, the fingerprints of its last successful run, one small JSON file
+//! per task in a state directory (a task's start or success rewrites its own file only).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -9,9 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::atomic::write_atomic;
 use crate::error::GraphError;
-use crate::fingerprint::Stamp;
+use crate::fingerprint::{hash_fields, Stamp};
 
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// What the last successful run of a task saw.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,54 +25,89 @@ pub(crate) struct Record {
     pub targets: BTreeMap<String, Stamp>,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct StateFile {
+#[derive(Debug, Serialize, Deserialize)]
+struct RecordFile {
     format: u32,
-    tasks: BTreeMap<String, Record>,
+    task: String,
+    record: Record,
 }
 
-/// The records of every task, loaded from and saved to one JSON file (atomically).
+#[derive(Serialize)]
+struct RecordFileRef<'a> {
+    format: u32,
+    task: &'a str,
+    record: &'a Record,
+}
+
+/// The records of every task, loaded from a directory of per-task files.
 #[derive(Debug)]
 pub(crate) struct State {
-    path: PathBuf,
+    dir: PathBuf,
     tasks: BTreeMap<String, Record>,
-    /// Why the file was ignored when it was unreadable (reported once).
-    pub warning: Option<String>,
+    /// Files that were ignored because unreadable (reported, never trusted).
+    pub warnings: Vec<String>,
+}
+
+/// `<sanitized name>-<hash>.json`: readable, unique, a valid file name whatever the task name.
+fn file_name(task: &str) -> String {
+    let readable: String = task
+        .chars()
+        .take(80)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let hash = hash_fields([task]);
+    format!("{readable}-{}.json", &hash[..16])
 }
 
 impl State {
-    /// Loads the state; a missing file is an empty state. A corrupt or foreign one is
-    /// ignored with a warning (everything re-runs), never trusted.
-    pub fn load(path: &Path) -> Result<State, GraphError> {
+    /// Loads the state; a missing directory is an empty state. A corrupt or foreign file
+    /// is ignored with a warning (its task re-runs).
+    pub fn load(dir: &Path) -> Result<State, GraphError> {
         let mut state = State {
-            path: path.to_path_buf(),
+            dir: dir.to_path_buf(),
             tasks: BTreeMap::new(),
-            warning: None,
+            warnings: Vec::new(),
         };
-        let bytes = match fs::read(path) {
-            Ok(bytes) => bytes,
+        let err = |source| GraphError::State {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let entries = match fs::read_dir(dir) {
+            Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(state),
-            Err(source) => {
-                return Err(GraphError::State {
-                    path: path.to_path_buf(),
-                    source,
-                })
-            }
+            Err(e) => return Err(err(e)),
         };
-        match serde_json::from_slice::<StateFile>(&bytes) {
-            Ok(file) if file.format == FORMAT => state.tasks = file.tasks,
-            Ok(file) => {
-                state.warning = Some(format!(
-                    "state file {}: format {} is not {FORMAT}: ignored, every task re-runs",
-                    path.display(),
-                    file.format
-                ))
+        for entry in entries {
+            let path = entry.map_err(err)?.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
             }
-            Err(e) => {
-                state.warning = Some(format!(
-                    "state file {}: {e}: ignored, every task re-runs",
+            let bytes = fs::read(&path).map_err(|source| GraphError::State {
+                path: path.clone(),
+                source,
+            })?;
+            match serde_json::from_slice::<RecordFile>(&bytes) {
+                Ok(file)
+                    if file.format == FORMAT
+                        && path.file_name().and_then(|n| n.to_str())
+                            == Some(&file_name(&file.task)) =>
+                {
+                    state.tasks.insert(file.task, file.record);
+                }
+                Ok(_) => state.warnings.push(format!(
+                    "state file {}: foreign format or name: ignored, its task re-runs",
                     path.display()
-                ))
+                )),
+                Err(e) => state.warnings.push(format!(
+                    "state file {}: {e}: ignored, its task re-runs",
+                    path.display()
+                )),
             }
         }
         Ok(state)
@@ -81,42 +117,47 @@ impl State {
         self.tasks.get(task)
     }
 
-    pub fn set(&mut self, task: &str, record: Record) -> bool {
-        if self.tasks.get(task) == Some(&record) {
-            return false;
-        }
-        self.tasks.insert(task.to_string(), record);
-        true
+    fn path_of(&self, task: &str) -> PathBuf {
+        self.dir.join(file_name(task))
     }
 
-    pub fn remove(&mut self, task: &str) -> bool {
-        self.tasks.remove(task).is_some()
+    /// Records a success (written atomically; nothing written when unchanged).
+    pub fn set(&mut self, task: &str, record: Record) -> Result<(), GraphError> {
+        if self.tasks.get(task) == Some(&record) {
+            return Ok(());
+        }
+        let path = self.path_of(task);
+        let err = |source| GraphError::State {
+            path: path.clone(),
+            source,
+        };
+        fs::create_dir_all(&self.dir).map_err(err)?;
+        let file = RecordFileRef {
+            format: FORMAT,
+            task,
+            record: &record,
+        };
+        let bytes = serde_json::to_vec(&file).map_err(|e| err(io::Error::other(e)))?;
+        write_atomic(&path, &bytes, None).map_err(err)?;
+        self.tasks.insert(task.to_string(), record);
+        Ok(())
+    }
+
+    /// Forgets a task's last success.
+    pub fn remove(&mut self, task: &str) -> Result<(), GraphError> {
+        if self.tasks.remove(task).is_none() {
+            return Ok(());
+        }
+        let path = self.path_of(task);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(GraphError::State { path, source: e })
+            }
+            _ => Ok(()),
+        }
     }
 
     pub fn task_names(&self) -> impl Iterator<Item = &String> {
         self.tasks.keys()
     }
-
-    /// Writes the state file atomically (creating its directory).
-    pub fn save(&self) -> Result<(), GraphError> {
-        let err = |source| GraphError::State {
-            path: self.path.clone(),
-            source,
-        };
-        if let Some(parent) = self.path.parent() {
-            fs::create_dir_all(parent).map_err(err)?;
-        }
-        let file = StateFileRef {
-            format: FORMAT,
-            tasks: &self.tasks,
-        };
-        let bytes = serde_json::to_vec(&file).map_err(|e| err(io::Error::other(e)))?;
-        write_atomic(&self.path, &bytes, None).map_err(err)
-    }
-}
-
-#[derive(Serialize)]
-struct StateFileRef<'a> {
-    format: u32,
-    tasks: &'a BTreeMap<String, Record>,
 }

@@ -644,20 +644,31 @@ fn corrupt_state_file_means_rerun_not_trust() {
     fs::write(&src, "x").unwrap();
     let runs = Arc::new(AtomicUsize::new(0));
     let e = engine(dir.path(), vec![copy_task("copy", &src, &dst, &runs)]);
-    assert!(e
-        .run(&s(&["copy"]), 1, &Recorder::default())
-        .unwrap()
-        .success());
+    let ok = || {
+        assert!(e
+            .run(&s(&["copy"]), 1, &Recorder::default())
+            .unwrap()
+            .success())
+    };
+    ok();
+    ok();
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    let state_dir = dir.path().join("state.json");
+    let files = list(&state_dir);
+    assert_eq!(files.len(), 1, "one file per task");
+    let text = fs::read_to_string(&files[0]).unwrap();
+    fs::write(&files[0], &text[..text.len() / 2]).unwrap();
+    ok();
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    // A record file claiming another task's name is not trusted either.
+    let text = fs::read_to_string(&files[0]).unwrap();
     fs::write(
-        dir.path().join("state.json"),
-        "{\"format\": 1, \"tasks\": {tru",
+        &files[0],
+        text.replace("\"task\":\"copy\"", "\"task\":\"other\""),
     )
     .unwrap();
-    assert!(e
-        .run(&s(&["copy"]), 1, &Recorder::default())
-        .unwrap()
-        .success());
-    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    ok();
+    assert_eq!(runs.load(Ordering::SeqCst), 3);
 }
 
 #[test]
