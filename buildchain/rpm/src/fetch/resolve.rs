@@ -156,7 +156,7 @@ pub(crate) fn resolve(
                 request
                     .version
                     .as_deref()
-                    .map_or(true, |pin| matches_pin(&universe.package(i).evr, pin))
+                    .is_none_or(|pin| matches_pin(&universe.package(i).evr, pin))
             })
             .collect();
         if candidates.is_empty() {
