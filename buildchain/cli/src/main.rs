@@ -3,6 +3,7 @@
 
 mod config;
 mod fsutil;
+mod image_commands;
 mod reporter;
 mod tasks;
 mod templates;
@@ -66,10 +67,9 @@ enum Command {
         dry_run: bool,
         tasks: Vec<String>,
     },
-    /// Pull images into a directory (wired with the image library).
-    #[command(hide = true)]
-    Pull { args: Vec<String> },
-    /// Hardlink identical files under DIR, like `hardlink -c` (wired with the image library).
+    /// Pull an image into DEST_DIR (skopeo `dir:` layout), every digest verified.
+    Pull(image_commands::PullArgs),
+    /// Hardlink identical files under DIR, like `hardlink -c`.
     Dedup { dir: PathBuf },
     /// Download RPMs and their dependencies (wired with the RPM library).
     #[command(name = "fetch-rpms", hide = true)]
@@ -131,8 +131,8 @@ fn resolve(engine: &Engine, patterns: &[String]) -> Result<Vec<String>> {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
-        Some(Command::Pull { .. }) => bail!("`buildchain pull` is not available yet: it comes with the image library (buildchain-oci)"),
-        Some(Command::Dedup { .. }) => bail!("`buildchain dedup` is not available yet: it comes with the image library (buildchain-oci)"),
+        Some(Command::Pull(args)) => return image_commands::pull(args, cli.jobs),
+        Some(Command::Dedup { dir }) => return image_commands::dedup(dir),
         Some(Command::FetchRpms { .. }) => bail!("`buildchain fetch-rpms` is not available yet: it comes with the RPM library (buildchain-rpm)"),
         _ => {}
     }

@@ -12,6 +12,14 @@ use buildchain_graph::{Event, Reporter};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};
 
+/// The console's bars of this run, when shown (libraries add their own bars to it).
+static SHARED_BARS: std::sync::OnceLock<MultiProgress> = std::sync::OnceLock::new();
+
+/// The console's progress bars, when stderr is a terminal (e.g. for image pull bars).
+pub fn shared_bars() -> Option<MultiProgress> {
+    SHARED_BARS.get().cloned()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Kind {
     Console,
@@ -84,6 +92,7 @@ impl Output {
         };
         let bars = (kind == Kind::Console && std::io::stderr().is_terminal()).then(|| {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+            let _ = SHARED_BARS.set(multi.clone());
             let overall = multi.add(ProgressBar::new(0));
             overall.set_style(
                 ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} tasks")

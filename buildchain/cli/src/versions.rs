@@ -16,6 +16,22 @@ pub struct Versions {
     pub repositories: Vec<Repository>,
     #[serde(default)]
     pub packages: Vec<Package>,
+    #[serde(default)]
+    pub registries: Vec<Registry>,
+}
+
+/// How to reach a registry images are pulled from (`[[registries]]`, optional).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Registry {
+    /// `host[:port]`, as in `[[images]] source`.
+    pub host: String,
+    /// Plain HTTP instead of HTTPS (a local registry).
+    #[serde(default)]
+    pub insecure: bool,
+    /// Docker-style auth file (`{"auths": {…}}`), relative to the repository root;
+    /// default `$REGISTRY_AUTH_FILE`, else `~/.docker/config.json`.
+    pub auth_file: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -39,6 +55,13 @@ pub struct Image {
 impl Image {
     pub fn is_built(&self) -> bool {
         self.source == "build"
+    }
+}
+
+impl Versions {
+    /// The `[[registries]]` entry of `host`, if any.
+    pub fn registry(&self, host: &str) -> Option<&Registry> {
+        self.registries.iter().find(|r| r.host == host)
     }
 }
 
@@ -168,6 +191,25 @@ impl Versions {
                     ctx(),
                     image.source
                 );
+            }
+        }
+        let mut hosts = BTreeSet::new();
+        for registry in &self.registries {
+            let ctx = || format!("[[registries]] {:?}", registry.host);
+            if registry.host.is_empty()
+                || registry.host == "build"
+                || !registry
+                    .host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'))
+            {
+                bail!("{}: host must be a registry host[:port]", ctx());
+            }
+            if registry.auth_file.as_deref() == Some("") {
+                bail!("{}: auth_file is empty", ctx());
+            }
+            if !hosts.insert(registry.host.clone()) {
+                bail!("{}: listed twice", ctx());
             }
         }
         let mut repos = BTreeSet::new();
@@ -331,6 +373,9 @@ source = "build"
             (OK.replace("source = \"registry.k8s.io\"", "source = \"reg;istry\""), "source must be"),
             (format!("{OK}\n[[images]]\nname = \"metalk8s-utils\"\nversion = \"0.1.0\"\nsource = \"build\"\n"), "listed twice"),
             (OK.replace("sha256:1eeb4c", "sha256:XYZ"), "64 lower-case hex"),
+            (format!("{OK}\n[[registries]]\nhost = \"a b\"\n"), "host must be"),
+            (format!("{OK}\n[[registries]]\nhost = \"r.io\"\ninsecure = \"yes\"\n"), "invalid type"),
+            (format!("{OK}\n[[registries]]\nhost = \"r.io\"\n[[registries]]\nhost = \"r.io\"\n"), "listed twice"),
         ];
         for (text, want) in cases {
             let err = format!("{:#}", Versions::parse(&text).unwrap_err());

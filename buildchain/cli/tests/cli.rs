@@ -262,6 +262,6 @@ fn bad_input_fails_naming_the_file_or_task() {
         "a removed source file leaves the ISO"
     );
 
-    fails_with(&repo.run(&["dedup", "x"], &[]), &["not available yet"]);
+    fails_with(&repo.run(&["dedup", "x"], &[]), &["x: not a directory"]);
     ok(&repo.run(&["salt-tree"], &[]));
 }

@@ -1,22 +1,40 @@
 //! `images`: the container images of `versions.toml`, in `$BUILD_ROOT/root/images/`.
 //!
-//! Today this creates `root/images/` only: the image capabilities (buildchain-oci) are
-//! wired here when they land. To wire them, return one task per entry from
-//! [`image_task`] (`_image_build:<name>` for `source = "build"`, `_image_pull:<name>`
-//! otherwise) whose action calls the library with typed values; each is added to
-//! `images`' sub-tasks and depends on `_image_mkdir_root`. A `_image_dedup_layers` task
-//! depending on all of them then hardlinks identical layers.
+//! - `_image_build:<name>` for `source = "build"` entries: built natively and reproducibly
+//!   from `images/<name>/image.toml` (buildchain-oci), layer mtimes and the config's
+//!   `created` set to the image epoch ([`image_epoch`]);
+//! - `_image_pull:<name>` for the others: pulled from the registry `source` by the pinned
+//!   digest into skopeo's `dir:` layout, every digest verified, blobs kept once in
+//!   `$BUILD_ROOT/cache/blobs/sha256/` and hardlinked into the image directory; up to date
+//!   (no network) while the image directory still holds the pinned manifest and its blobs;
+//! - `_image_dedup_layers`, after all of them: identical files of `root/images/` become
+//!   hardlinks of one inode, which the ISO writer stores once.
+//!
+//! A name listed with several versions gets one task per version (`_image_build:<name>:<version>`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
-use anyhow::Result;
-use buildchain_graph::Task;
+use anyhow::{Context as _, Result};
+use buildchain_graph::{write_atomic, Task};
+use buildchain_oci::build::{build_image, input_files, Base, BuildContext, ImageDefinition};
+use buildchain_oci::dedup::dedup_tree;
+use buildchain_oci::{
+    pull_image, BarsProgress, Digest, ImageReference, NoProgress, Progress, PullOptions,
+};
+use serde::{Deserialize, Serialize};
 
 use super::iso::MKDIR_ROOT;
-use super::{mkdir_task, Cfg};
+use super::{files_under, mkdir_task, Cfg};
 use crate::versions::Image;
 
 pub const MKDIR: &str = "_image_mkdir_root";
+pub const DEDUP: &str = "_image_dedup_layers";
+
+/// The epoch of built images when `SOURCE_DATE_EPOCH` is unset: 1980-01-01T00:00:00Z.
+/// A constant (not the time of the build, the commit or a file's mtime) so that the same
+/// definition and files give the same image digests on any machine, checkout or commit.
+pub const DEFAULT_IMAGE_EPOCH: u64 = 315_532_800;
 
 /// `root/images/<name>/<version>/`: where an image goes (skopeo `dir:` layout).
 pub fn image_dir(cfg: &Cfg, image: &Image) -> PathBuf {
@@ -24,6 +42,38 @@ pub fn image_dir(cfg: &Cfg, image: &Image) -> PathBuf {
         .join("images")
         .join(&image.name)
         .join(&image.version)
+}
+
+/// Layer mtimes and `created` of built images: `SOURCE_DATE_EPOCH`, else the fixed default.
+pub fn image_epoch(cfg: &Cfg) -> u64 {
+    cfg.source_date_epoch
+        .and_then(|e| u64::try_from(e).ok())
+        .unwrap_or(DEFAULT_IMAGE_EPOCH)
+}
+
+/// The blob cache of pulls: `<cache>/blobs/sha256/<hex>`.
+pub fn pull_cache(cfg: &Cfg) -> PathBuf {
+    cfg.build_root.join("cache")
+}
+
+/// `_image_build:<name>` / `_image_pull:<name>` (`…:<name>:<version>` for a name listed twice).
+pub fn task_name(cfg: &Cfg, image: &Image) -> String {
+    let kind = if image.is_built() {
+        "_image_build"
+    } else {
+        "_image_pull"
+    };
+    let listed = cfg
+        .versions
+        .images
+        .iter()
+        .filter(|i| i.name == image.name)
+        .count();
+    if listed > 1 {
+        format!("{kind}:{}:{}", image.name, image.version)
+    } else {
+        format!("{kind}:{}", image.name)
+    }
 }
 
 pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
@@ -36,19 +86,280 @@ pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
     let mut group = Task::new("images")
         .doc("Pull/build the container images.")
         .subtask(MKDIR);
+    let mut names = Vec::new();
     for image in &cfg.versions.images {
-        if let Some(task) = image_task(cfg, image)? {
-            group = group.subtask(task.name().to_string());
-            tasks.push(task.task_dep(MKDIR));
-        }
+        let task = image_task(cfg, image)?;
+        names.push(task.name().to_string());
+        group = group.subtask(task.name().to_string());
+        tasks.push(task.task_dep(MKDIR));
     }
-    tasks.push(group);
+    tasks.push(dedup_task(cfg, names));
+    tasks.push(group.subtask(DEDUP));
     Ok(tasks)
 }
 
-/// The task producing one image of `versions.toml`, once the image library is wired
-/// (`None` until then: `images` ships what is available).
-fn image_task(cfg: &Cfg, image: &Image) -> Result<Option<Task>> {
-    let _destination = image_dir(cfg, image);
-    Ok(None)
+/// The task producing one image of `versions.toml`.
+fn image_task(cfg: &Cfg, image: &Image) -> Result<Task> {
+    if image.is_built() {
+        Ok(build_task(cfg, image))
+    } else {
+        pull_task(cfg, image)
+    }
+}
+
+fn build_task(cfg: &Cfg, image: &Image) -> Task {
+    let def_dir = cfg.repo(&format!("images/{}", image.name));
+    let dest = image_dir(cfg, image);
+    let epoch = image_epoch(cfg);
+    let mut ctx = BuildContext::new(&cfg.repo_root, epoch);
+    ctx.build_root = Some(cfg.build_root.clone());
+    let mut task = Task::new(task_name(cfg, image)).doc(format!(
+        "Build the image {}:{} from images/{}/image.toml.",
+        image.name, image.version, image.name
+    ));
+    // A base image listed in versions.toml is built/pulled first. (A definition that does
+    // not load fails the task when it runs, not the whole command line.)
+    let mut bases = Vec::new();
+    if let Ok(def) = ImageDefinition::load(&def_dir) {
+        if let Base::Image(base) = &def.base {
+            if let Some(b) = cfg.versions.images.iter().find(|i| &i.name == base) {
+                ctx.base_images.insert(base.clone(), image_dir(cfg, b));
+                task = task.task_dep(task_name(cfg, b));
+                bases.push(format!("{}:{}", b.name, b.version));
+            }
+        }
+    }
+    let version = format!(
+        "image-build v1 {}:{} epoch={epoch} format={:?} bases={bases:?}",
+        image.name, image.version, ctx.format
+    );
+    let ctx = Arc::new(ctx);
+    let (dir2, ctx2) = (def_dir.clone(), ctx.clone());
+    let d = dest.clone();
+    task.target(dest.clone())
+        .version(version)
+        .calc_file_deps(move || -> Result<Vec<PathBuf>> {
+            let def = ImageDefinition::load(&dir2)?;
+            Ok(input_files(&def, &ctx2)?)
+        })
+        .uptodate(move || image_complete(&d))
+        .action(move |tctx| -> Result<()> {
+            let def = ImageDefinition::load(&def_dir)?;
+            let report = build_image(&def, &ctx, &dest)?;
+            world_readable(&dest)?;
+            tctx.log(format!(
+                "{}: manifest {}, {} layers",
+                report.image,
+                report.manifest_digest,
+                report.layers.len()
+            ));
+            Ok(())
+        })
+}
+
+/// What a pull left, next to the cache: lets a re-run check the pin with no network, also
+/// when the pin names an index (whose selected manifest is what `manifest.json` holds).
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+struct PullRecord {
+    reference: String,
+    manifest_digest: String,
+    index_digest: Option<String>,
+}
+
+fn pull_task(cfg: &Cfg, image: &Image) -> Result<Task> {
+    let entry = || format!("versions.toml: [[images]] {} {}", image.name, image.version);
+    let pin = image
+        .digest
+        .clone()
+        .with_context(|| format!("{}: a pulled image needs a pinned digest", entry()))?;
+    let remote = image.remote_name.as_deref().unwrap_or(&image.name);
+    let text = format!("{}/{remote}:{}@{pin}", image.source, image.version);
+    let reference = ImageReference::parse(&text).with_context(entry)?;
+    let registry = cfg.versions.registry(&image.source);
+    let insecure = registry.is_some_and(|r| r.insecure);
+    let auth_name = registry.and_then(|r| r.auth_file.clone());
+    let auth_file = auth_name.as_ref().map(|f| cfg.repo_root.join(f));
+    let dest = image_dir(cfg, image);
+    let cache = pull_cache(cfg);
+    let record = cache
+        .join("pulls")
+        .join(&image.name)
+        .join(format!("{}.json", image.version));
+    let (d, r, p) = (dest.clone(), record.clone(), pin.clone());
+    let what = format!("{}:{} from {}", image.name, image.version, image.source);
+    Ok(Task::new(task_name(cfg, image))
+        .doc(format!(
+            "Pull the image {text}{} (pinned, every digest verified).",
+            if insecure { " over plain HTTP" } else { "" }
+        ))
+        .targets([dest.clone(), record.clone()])
+        .version(format!(
+            "image-pull v1 {text} insecure={insecure} auth_file={auth_name:?} platform=linux/amd64"
+        ))
+        .uptodate(move || pulled_matches(&d, &r, &p))
+        .action(move |tctx| -> Result<()> {
+            let options = PullOptions {
+                insecure,
+                auth_file: auth_file.clone(),
+                cache_dir: Some(cache.clone()),
+                progress: pull_progress(),
+                ..PullOptions::default()
+            };
+            let _ = std::fs::remove_file(&record);
+            let report = match pull_image(&reference, &dest, &options) {
+                Ok(report) => report,
+                Err(e) => {
+                    // Whatever is there is not the pinned image: leave nothing behind.
+                    if !manifest_is(&dest, &pin) {
+                        let _ = std::fs::remove_dir_all(&dest);
+                    }
+                    return Err(anyhow::Error::new(e).context(format!("pulling {what}")));
+                }
+            };
+            world_readable(&dest)?;
+            let rec = PullRecord {
+                reference: reference.to_string(),
+                manifest_digest: report.manifest_digest.to_string(),
+                index_digest: report.index_digest.as_ref().map(Digest::to_string),
+            };
+            if let Some(parent) = record.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("{}: cannot create", parent.display()))?;
+            }
+            write_atomic(
+                &record,
+                serde_json::to_string_pretty(&rec)?.as_bytes(),
+                None,
+            )
+            .with_context(|| format!("{}: cannot write", record.display()))?;
+            tctx.log(format!(
+                "{}: manifest {}{}, {} blobs, {} bytes downloaded, {} from the cache",
+                report.image,
+                report.manifest_digest,
+                report
+                    .index_digest
+                    .map(|d| format!(" (from index {d})"))
+                    .unwrap_or_default(),
+                report.blobs,
+                report.bytes_downloaded,
+                report.bytes_from_cache
+            ));
+            Ok(())
+        }))
+}
+
+fn dedup_task(cfg: &Cfg, image_tasks: Vec<String>) -> Task {
+    let dir = cfg.iso_root().join("images");
+    let d = dir.clone();
+    Task::new(DEDUP)
+        .doc("Hardlink identical files of root/images (shared layers are then stored once in the ISO).")
+        .task_dep(MKDIR)
+        .task_deps(image_tasks)
+        .calc_file_deps(move || files_under(&d))
+        .version("image-dedup v1")
+        .action(move |tctx| -> Result<()> {
+            if let Some(Some(bars)) = PULL_BARS.get() {
+                bars.finish();
+            }
+            let r = dedup_tree(&dir)?;
+            tctx.log(format!(
+                "{}: {} files scanned, {} linked, {} bytes saved",
+                dir.display(),
+                r.files_scanned,
+                r.files_linked,
+                r.bytes_saved
+            ));
+            Ok(())
+        })
+}
+
+/// The pull bars of this run, on the console's bars when they are shown.
+static PULL_BARS: OnceLock<Option<Arc<BarsProgress>>> = OnceLock::new();
+
+fn pull_progress() -> Arc<dyn Progress> {
+    let bars = PULL_BARS
+        .get_or_init(|| crate::reporter::shared_bars().map(|m| Arc::new(BarsProgress::new(m))));
+    match bars {
+        Some(b) => b.clone(),
+        None => Arc::new(NoProgress),
+    }
+}
+
+/// Blob files are written 0600 by the library; the ISO is served by an unprivileged nginx,
+/// so the files of an image directory are made 0644 (as `skopeo copy` leaves them).
+fn world_readable(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("{}: cannot list", dir.display()))?;
+    for entry in entries {
+        let path = entry
+            .with_context(|| format!("{}: cannot list", dir.display()))?
+            .path();
+        let meta = std::fs::symlink_metadata(&path)
+            .with_context(|| format!("{}: cannot stat", path.display()))?;
+        if meta.is_file() && meta.permissions().mode() & 0o777 != 0o644 {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
+                .with_context(|| format!("{}: cannot chmod", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn sha256_of(path: &Path) -> Option<String> {
+    std::fs::read(path).ok().map(|b| Digest::of(&b).to_string())
+}
+
+/// `dir/manifest.json` hashes to `digest`.
+fn manifest_is(dir: &Path, digest: &str) -> bool {
+    sha256_of(&dir.join("manifest.json")).as_deref() == Some(digest)
+}
+
+/// The image at `dest` is the one pulled for `pin` (per the record) and complete.
+fn pulled_matches(dest: &Path, record: &Path, pin: &str) -> Result<bool> {
+    let Ok(text) = std::fs::read(record) else {
+        return Ok(false);
+    };
+    let Ok(rec) = serde_json::from_slice::<PullRecord>(&text) else {
+        return Ok(false);
+    };
+    let pinned = match &rec.index_digest {
+        Some(index) => index == pin,
+        None => rec.manifest_digest == pin,
+    };
+    Ok(pinned && manifest_is(dest, &rec.manifest_digest) && image_complete(dest)?)
+}
+
+/// `dest` holds a `dir:` image whose manifest's config and layers are all there, with
+/// their sizes (a deleted or truncated blob makes the task run again).
+fn image_complete(dest: &Path) -> Result<bool> {
+    #[derive(Deserialize)]
+    struct Blob {
+        digest: String,
+        size: u64,
+    }
+    #[derive(Deserialize)]
+    struct Manifest {
+        config: Blob,
+        #[serde(default)]
+        layers: Vec<Blob>,
+    }
+    let Ok(bytes) = std::fs::read(dest.join("manifest.json")) else {
+        return Ok(false);
+    };
+    let Ok(manifest) = serde_json::from_slice::<Manifest>(&bytes) else {
+        return Ok(false);
+    };
+    if !dest.join("version").is_file() {
+        return Ok(false);
+    }
+    for blob in std::iter::once(&manifest.config).chain(&manifest.layers) {
+        let Ok(digest) = Digest::parse(&blob.digest) else {
+            return Ok(false);
+        };
+        match std::fs::metadata(dest.join(digest.hex())) {
+            Ok(m) if m.is_file() && m.len() == blob.size => {}
+            _ => return Ok(false),
+        }
+    }
+    Ok(true)
 }

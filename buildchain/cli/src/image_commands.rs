@@ -1,0 +1,86 @@
+//! `buildchain pull` and `buildchain dedup`: the image library (buildchain-oci) on the
+//! command line, outside any repository.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use buildchain_oci::dedup::dedup_tree;
+use buildchain_oci::{pull_image, BarsProgress, ImageReference, Platform, PullOptions};
+
+fn parse_reference(text: &str) -> Result<ImageReference, String> {
+    ImageReference::parse(text).map_err(|e| e.to_string())
+}
+
+fn parse_platform(text: &str) -> Result<Platform, String> {
+    Platform::parse(text).map_err(|e| e.to_string())
+}
+
+/// `buildchain pull [--insecure] [--platform OS/ARCH] REF DEST_DIR`.
+#[derive(Debug, clap::Args)]
+pub struct PullArgs {
+    /// Plain HTTP instead of HTTPS (a local registry).
+    #[arg(long)]
+    insecure: bool,
+    /// The platform picked from an index / manifest list.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", default_value = "linux/amd64", value_parser = parse_platform)]
+    platform: Platform,
+    /// `HOST[:PORT]/NAME:TAG`, `…:TAG@sha256:HEX` or `…@sha256:HEX` (`docker://` accepted).
+    /// Credentials: $REGISTRY_AUTH_FILE, else ~/.docker/config.json.
+    #[arg(value_name = "REF", value_parser = parse_reference)]
+    reference: ImageReference,
+    /// Where the image goes (skopeo `dir:` layout; replaced when it exists).
+    #[arg(value_name = "DEST_DIR")]
+    dest: PathBuf,
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
+}
+
+/// Pulls one image; `jobs`: blobs fetched at once.
+pub fn pull(args: &PullArgs, jobs: Option<usize>) -> Result<ExitCode> {
+    let bars = Arc::new(BarsProgress::new(indicatif::MultiProgress::new()));
+    let options = PullOptions {
+        insecure: args.insecure,
+        platform: args.platform.clone(),
+        jobs: jobs.unwrap_or(4).max(1),
+        progress: bars.clone(),
+        ..PullOptions::default()
+    };
+    let result = pull_image(&args.reference, &args.dest, &options);
+    bars.finish();
+    let report = result.with_context(|| format!("cannot pull {}", args.reference))?;
+    println!("pulled {} -> {}", report.image, args.dest.display());
+    println!(
+        "  manifest {} ({})",
+        report.manifest_digest, report.media_type
+    );
+    if let Some(index) = &report.index_digest {
+        println!("  selected from index {index} for {}", args.platform);
+    }
+    println!(
+        "  {} blobs, {} downloaded",
+        report.blobs,
+        mib(report.bytes_downloaded)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Hardlinks identical files under `dir`.
+pub fn dedup(dir: &Path) -> Result<ExitCode> {
+    if !dir.is_dir() {
+        anyhow::bail!("{}: not a directory", dir.display());
+    }
+    let r = dedup_tree(dir).with_context(|| format!("cannot dedup {}", dir.display()))?;
+    println!(
+        "{}: {} files scanned, {} linked, {} bytes saved ({})",
+        dir.display(),
+        r.files_scanned,
+        r.files_linked,
+        r.bytes_saved,
+        mib(r.bytes_saved)
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,497 @@
+//! The images task family and `buildchain pull|dedup`, against the real tools: skopeo,
+//! Debian's docker-registry on 127.0.0.1, isoinfo, bsdtar.
+
+mod common;
+
+use std::fs;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use sha2::{Digest as _, Sha256};
+
+fn tool(cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Debian's `docker-registry` on 127.0.0.1 (free port, storage in a temp dir), killed on drop.
+struct Registry {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start() -> Registry {
+        need("docker-registry");
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = dir.path().join("config.yml");
+        fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.path().join("storage").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start docker-registry");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "docker-registry did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Registry {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Pushes a `dir:` image with skopeo; returns the manifest digest the registry serves.
+    fn push(&self, dir: &Path, name_tag: &str) -> String {
+        need("skopeo");
+        let reference = format!("docker://{}/{name_tag}", self.host());
+        tool(
+            Command::new("skopeo")
+                .args(["copy", "--quiet", "--dest-tls-verify=false"])
+                .arg(format!("dir:{}", dir.display()))
+                .arg(&reference),
+        );
+        let out = tool(
+            Command::new("skopeo")
+                .args(["inspect", "--tls-verify=false", "--format", "{{.Digest}}"])
+                .arg(&reference),
+        );
+        out.trim().to_string()
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A small Docker v2s2 `dir:` image made with tar and gzip: one layer holding `payload`.
+fn make_dir_image(work: &Path, dest: &Path, payload: &str) {
+    need("tar");
+    need("gzip");
+    let files = work.join(format!("files-{}", sha256_hex(payload.as_bytes())));
+    fs::create_dir_all(&files).unwrap();
+    fs::write(files.join("payload.txt"), payload).unwrap();
+    let tar_path = work.join("layer.tar");
+    tool(
+        Command::new("tar")
+            .args(["--owner=0", "--group=0", "--mtime=@0", "-cf"])
+            .arg(&tar_path)
+            .arg("-C")
+            .arg(&files)
+            .arg("payload.txt"),
+    );
+    tool(Command::new("gzip").args(["-n", "-f"]).arg(&tar_path));
+    let tar = fs::read(work.join("layer.tar.gz")).unwrap();
+    let diff_id = {
+        let out = Command::new("gzip")
+            .args(["-dc"])
+            .arg(work.join("layer.tar.gz"))
+            .output()
+            .unwrap();
+        sha256_hex(&out.stdout)
+    };
+    fs::create_dir_all(dest).unwrap();
+    let layer_hex = sha256_hex(&tar);
+    fs::write(dest.join(&layer_hex), &tar).unwrap();
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","config":{{"Cmd":["/bin/true"]}},"rootfs":{{"type":"layers","diff_ids":["sha256:{diff_id}"]}}}}"#
+    );
+    let config_hex = sha256_hex(config.as_bytes());
+    fs::write(dest.join(&config_hex), &config).unwrap();
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","size":{},"digest":"sha256:{config_hex}"}},"layers":[{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":{},"digest":"sha256:{layer_hex}"}}]}}"#,
+        config.len(),
+        tar.len()
+    );
+    fs::write(dest.join("manifest.json"), manifest).unwrap();
+    fs::write(dest.join("version"), "Directory Transport Version: 1.1\n").unwrap();
+    fs::remove_file(work.join("layer.tar.gz")).unwrap();
+}
+
+/// `skopeo copy docker://REF dir:DEST` from a plain-HTTP registry.
+fn skopeo_pull(reference: &str, dest: &Path) {
+    tool(
+        Command::new("skopeo")
+            .args(["copy", "--quiet", "--src-tls-verify=false"])
+            .arg(format!("docker://{reference}"))
+            .arg(format!("dir:{}", dest.display())),
+    );
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Same files, same bytes.
+fn assert_same_image(ours: &Path, theirs: &Path) {
+    assert_eq!(names(ours), names(theirs), "file sets differ");
+    for name in names(ours) {
+        assert!(
+            fs::read(ours.join(&name)).unwrap() == fs::read(theirs.join(&name)).unwrap(),
+            "{name} differs"
+        );
+    }
+}
+
+fn append(path: &Path, text: &str) {
+    let mut s = fs::read_to_string(path).unwrap();
+    s.push_str(text);
+    fs::write(path, s).unwrap();
+}
+
+fn skopeo_inspect_dir(dir: &Path) -> String {
+    need("skopeo");
+    tool(
+        Command::new("skopeo")
+            .arg("inspect")
+            .arg(format!("dir:{}", dir.display())),
+    )
+}
+
+/// `[ extent ...]` of a file in `isoinfo -R -l`.
+fn extent_of(listing: &str, dir: &str, file: &str) -> String {
+    let mut in_dir = false;
+    for line in listing.lines() {
+        if let Some(d) = line.strip_prefix("Directory listing of ") {
+            in_dir = d.trim_end_matches('/') == dir;
+            continue;
+        }
+        if in_dir && line.trim_end().ends_with(&format!(" {file}")) {
+            let start = line.find('[').unwrap();
+            let end = line.find(']').unwrap();
+            return line[start + 1..end].trim().to_string();
+        }
+    }
+    panic!("{dir}/{file} not in the listing:\n{listing}");
+}
+
+#[test]
+fn iso_ships_built_images_and_stores_shared_layers_once() {
+    for t in ["isoinfo", "bsdtar", "skopeo"] {
+        need(t);
+    }
+    let repo = Repo::copy();
+    // A second image made of the same files: its layers are the same blobs.
+    let copy = repo.path().join("images/metalk8s-utils-copy");
+    tool(
+        Command::new("cp")
+            .arg("-a")
+            .arg(repo.path().join("images/metalk8s-utils"))
+            .arg(&copy),
+    );
+    let toml = copy.join("image.toml");
+    let text = fs::read_to_string(&toml).unwrap().replace(
+        "name = \"metalk8s-utils\"",
+        "name = \"metalk8s-utils-copy\"",
+    );
+    fs::write(&toml, text).unwrap();
+    append(
+        &repo.path().join("versions.toml"),
+        "\n[[images]]\nname = \"metalk8s-utils-copy\"\nversion = \"0.1.0\"\nsource = \"build\"\n",
+    );
+    let out = ok(&repo.run(&["-n", "2"], &[]));
+    for task in [
+        "_image_build:metalk8s-utils",
+        "_image_build:metalk8s-utils-copy",
+        "_image_dedup_layers",
+        "_iso_build",
+    ] {
+        assert!(out.contains(&format!("SUCCESS  {task}")), "{out}");
+    }
+    let root = repo.build_root().join("root");
+    let a = root.join("images/metalk8s-utils/0.1.0");
+    let b = root.join("images/metalk8s-utils-copy/0.1.0");
+    let inspect = skopeo_inspect_dir(&a);
+    assert!(
+        inspect.contains("\"Created\": \"2023-11-14T22:13:20Z\""),
+        "{inspect}"
+    );
+    skopeo_inspect_dir(&b);
+
+    // Shared layers: one inode in the tree, one extent in the ISO.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(a.join("manifest.json")).unwrap()).unwrap();
+    let layer = manifest["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("sha256:")
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        fs::metadata(a.join(&layer)).unwrap().ino(),
+        fs::metadata(b.join(&layer)).unwrap().ino(),
+        "identical layers are hardlinked"
+    );
+    let iso = repo.build_root().join("metalk8s.iso");
+    let listing = tool(Command::new("isoinfo").args(["-R", "-l", "-i"]).arg(&iso));
+    assert_eq!(
+        extent_of(&listing, "/images/metalk8s-utils/0.1.0", &layer),
+        extent_of(&listing, "/images/metalk8s-utils-copy/0.1.0", &layer),
+        "a shared layer is stored once in the ISO"
+    );
+    // What the ISO holds is a valid image too.
+    let extracted = repo.path().join("extracted");
+    fs::create_dir_all(&extracted).unwrap();
+    tool(
+        Command::new("bsdtar")
+            .arg("-xf")
+            .arg(&iso)
+            .arg("-C")
+            .arg(&extracted)
+            .arg("images"),
+    );
+    let shipped = extracted.join("images/metalk8s-utils/0.1.0");
+    skopeo_inspect_dir(&shipped);
+    assert_same_image(&shipped, &a);
+
+    // Second run: nothing to do.
+    let out = ok(&repo.run(&["-n", "2"], &[]));
+    assert!(out.lines().all(|l| l.starts_with("SKIPPED  ")), "{out}");
+
+    // A deleted blob is noticed: the image is built again.
+    fs::remove_file(b.join(&layer)).unwrap();
+    let out = ok(&repo.run(&["images"], &[]));
+    assert!(
+        out.contains("SUCCESS  _image_build:metalk8s-utils-copy")
+            && out.contains("SKIPPED  _image_build:metalk8s-utils\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn built_images_are_reproducible_without_source_date_epoch() {
+    let repo = Repo::copy();
+    let digest = |build: &str| {
+        let root = repo.path().join(build);
+        ok(&repo.run(
+            &["--build-root", root.to_str().unwrap(), "images"],
+            &[("SOURCE_DATE_EPOCH", "")],
+        ));
+        let dir = root.join("root/images/metalk8s-utils/0.1.0");
+        let inspect = skopeo_inspect_dir(&dir);
+        assert!(
+            inspect.contains("\"Created\": \"1980-01-01T00:00:00Z\""),
+            "the default image epoch: {inspect}"
+        );
+        fs::read(dir.join("manifest.json")).unwrap()
+    };
+    let first = digest("a");
+    std::thread::sleep(Duration::from_millis(1100));
+    assert!(first == digest("b"), "same inputs, same manifest");
+}
+
+#[test]
+fn pull_task_from_a_local_registry_then_offline_rerun() {
+    need("skopeo");
+    let registry = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    make_dir_image(work.path(), &src, "hello from the registry\n");
+    let digest = registry.push(&src, "test/hello:1.0");
+    assert!(digest.starts_with("sha256:"), "{digest}");
+
+    let repo = Repo::copy();
+    let versions = repo.path().join("versions.toml");
+    let original = fs::read_to_string(&versions).unwrap();
+    let with_pin = |pin: &str| {
+        format!(
+            "{original}\n[[images]]\nname = \"test/hello\"\nversion = \"1.0\"\nsource = \"{host}\"\ndigest = \"{pin}\"\n\n[[registries]]\nhost = \"{host}\"\ninsecure = true\n",
+            host = registry.host()
+        )
+    };
+    fs::write(&versions, with_pin(&digest)).unwrap();
+    let out = ok(&repo.run(&["images"], &[]));
+    assert!(out.contains("SUCCESS  _image_pull:test/hello"), "{out}");
+    let pulled = repo.build_root().join("root/images/test/hello/1.0");
+    skopeo_inspect_dir(&pulled);
+    let reference = skopeo_copy_dir(&registry, "test/hello:1.0", work.path());
+    assert_same_image(&pulled, &reference);
+    // The blobs live once in the build root's cache, hardlinked.
+    let cache = repo.build_root().join("cache/blobs/sha256");
+    assert_eq!(names(&cache).len(), 2, "config + layer cached");
+    for hex in names(&cache) {
+        assert_eq!(
+            fs::metadata(cache.join(&hex)).unwrap().ino(),
+            fs::metadata(pulled.join(&hex)).unwrap().ino()
+        );
+    }
+
+    // A wrong pin: FAILED naming the image, nothing left of it.
+    let wrong = format!("sha256:{}", sha256_hex(b"not the manifest"));
+    fs::write(&versions, with_pin(&wrong)).unwrap();
+    let out = repo.run(&["images"], &[]);
+    assert!(!out.status.success());
+    let (so, se) = (stdout(&out), stderr(&out));
+    assert!(so.contains("FAILED   _image_pull:test/hello"), "{so}");
+    assert!(
+        se.contains("test/hello") && se.contains(&wrong[7..20]),
+        "{se}"
+    );
+    assert!(!pulled.exists(), "the image of another pin is not left");
+    let leftovers = names(pulled.parent().unwrap());
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // Back to the right pin (blobs from the cache), then offline: SKIPPED.
+    fs::write(&versions, with_pin(&digest)).unwrap();
+    let out = ok(&repo.run(&["images"], &[]));
+    assert!(out.contains("SUCCESS  _image_pull:test/hello"), "{out}");
+    drop(registry);
+    let out = ok(&repo.run(&["images"], &[]));
+    assert!(out.lines().all(|l| l.starts_with("SKIPPED  ")), "{out}");
+    assert_same_image(&pulled, &reference);
+}
+
+fn skopeo_copy_dir(registry: &Registry, name_tag: &str, work: &Path) -> PathBuf {
+    let dest = work.join(format!("skopeo-{}", name_tag.replace(['/', ':'], "-")));
+    skopeo_pull(&format!("{}/{name_tag}", registry.host()), &dest);
+    dest
+}
+
+#[test]
+fn pull_command_by_tag_and_digest_equals_skopeo_copy() {
+    let registry = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    make_dir_image(work.path(), &src, "pulled by the command line\n");
+    let digest = registry.push(&src, "cli/img:2.0");
+    let reference = skopeo_copy_dir(&registry, "cli/img:2.0", work.path());
+    let host = registry.host();
+    for (i, r) in [
+        format!("{host}/cli/img:2.0"),
+        format!("docker://{host}/cli/img@{digest}"),
+        format!("{host}/cli/img:2.0@{digest}"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let dest = work.path().join(format!("ours-{i}"));
+        let out = run_in(
+            work.path(),
+            &["pull", "--insecure", r, dest.to_str().unwrap()],
+            &[],
+        );
+        let so = ok(&out);
+        assert!(so.contains("pulled ") && so.contains(&digest), "{so}");
+        assert_same_image(&dest, &reference);
+    }
+    // A wrong pin: exit 1, the image named, nothing written.
+    let wrong = format!("sha256:{}", sha256_hex(b"x"));
+    let dest = work.path().join("wrong");
+    let out = run_in(
+        work.path(),
+        &[
+            "pull",
+            "--insecure",
+            &format!("{host}/cli/img@{wrong}"),
+            dest.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cli/img"), "{}", stderr(&out));
+    assert!(!dest.exists());
+    // Bad references and platforms are usage errors (exit 2).
+    for args in [
+        vec!["pull", "not a ref", "x"],
+        vec!["pull", "--platform", "linux", "127.0.0.1:1/a:b", "x"],
+        vec!["pull", "127.0.0.1:1/a:b"],
+    ] {
+        let out = run_in(work.path(), &args, &[]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    }
+    // Registry down: exit 1, a message naming the registry.
+    drop(registry);
+    let out = run_in(
+        work.path(),
+        &["pull", "--insecure", &format!("{host}/cli/img:2.0"), "down"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains(&host), "{}", stderr(&out));
+}
+
+#[test]
+fn dedup_command_links_identical_files() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("tree");
+    fs::create_dir_all(dir.join("a/1")).unwrap();
+    fs::create_dir_all(dir.join("b/2")).unwrap();
+    let blob = vec![7u8; 100_000];
+    fs::write(dir.join("a/1/blob"), &blob).unwrap();
+    fs::write(dir.join("b/2/same"), &blob).unwrap();
+    let mut other = blob.clone();
+    other[99_999] = 8;
+    fs::write(dir.join("b/2/other"), &other).unwrap();
+    fs::write(dir.join("a/empty"), "").unwrap();
+    fs::write(dir.join("b/empty"), "").unwrap();
+    let out = run_in(work.path(), &["dedup", dir.to_str().unwrap()], &[]);
+    let so = ok(&out);
+    assert!(
+        so.contains("1 linked") && so.contains("100000 bytes saved"),
+        "{so}"
+    );
+    let ino = |p: &str| fs::metadata(dir.join(p)).unwrap().ino();
+    assert_eq!(ino("a/1/blob"), ino("b/2/same"));
+    assert_ne!(ino("a/1/blob"), ino("b/2/other"));
+    assert_ne!(ino("a/empty"), ino("b/empty"), "empty files are left alone");
+    assert_eq!(fs::read(dir.join("b/2/other")).unwrap(), other);
+    // Twice: nothing more to do.
+    let so = ok(&run_in(work.path(), &["dedup", dir.to_str().unwrap()], &[]));
+    assert!(so.contains("0 linked"), "{so}");
+    // Not a directory: exit 1 naming it.
+    let out = run_in(work.path(), &["dedup", "/nonexistent/dir"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("/nonexistent/dir"),
+        "{}",
+        stderr(&out)
+    );
+}
