@@ -12,7 +12,7 @@ use buildchain_graph::Task;
 use buildchain_lint::discover::{find, FileKind};
 use buildchain_lint::sls::SlsContext;
 use buildchain_lint::yaml::YamlConfig;
-use buildchain_lint::{shell, sls, yaml, Finding};
+use buildchain_lint::{shell, sls, yaml, Finding, LintError};
 
 use super::{files_under, Cfg};
 use crate::config::Config;
@@ -81,6 +81,11 @@ fn file_task(cfg: &Config, kind: &str, file: &Path) -> Task {
         .file_dep(file)
 }
 
+/// A lint that could not run (its message already names its cause: not repeated).
+fn could_not_run(error: LintError) -> anyhow::Error {
+    anyhow::anyhow!("{error}")
+}
+
 /// Fails listing the findings (`file:line: message [rule]`), if any.
 fn report(cfg: &Config, mut findings: Vec<Finding>) -> Result<()> {
     if findings.is_empty() {
@@ -103,7 +108,12 @@ fn yaml_tasks(cfg: &Cfg) -> Result<Vec<Task>> {
             let (cfg2, config2) = (cfg.clone(), config.clone());
             file_task(cfg, "yaml", &file)
                 .version(format!("{LINT_VERSION} yaml {config:?}"))
-                .action(move |_| -> Result<()> { report(&cfg2, yaml::lint_file(&file, &config2)?) })
+                .action(move |_| -> Result<()> {
+                    report(
+                        &cfg2,
+                        yaml::lint_file(&file, &config2).map_err(could_not_run)?,
+                    )
+                })
         })
         .collect())
 }
@@ -169,7 +179,7 @@ fn sls_tasks(cfg: &Cfg) -> Result<Vec<Task>> {
                         let rendered = templates::render_file(&f, &templates::context(&cfg2))?;
                         sls::lint_str(&f, &rendered, &context)
                     } else {
-                        sls::lint_file(&f, &context)?
+                        sls::lint_file(&f, &context).map_err(could_not_run)?
                     };
                     report(&cfg2, findings)
                 }),
@@ -232,7 +242,10 @@ fn shell_tasks(cfg: &Cfg) -> Result<Vec<Task>> {
             file_task(cfg, "shell", &file)
                 .version(version.clone())
                 .action(move |_| -> Result<()> {
-                    report(&cfg2, shell::lint_files(&[&file], &bin2)?)
+                    report(
+                        &cfg2,
+                        shell::lint_files(&[&file], &bin2).map_err(could_not_run)?,
+                    )
                 }),
         );
     }
@@ -252,7 +265,8 @@ fn shell_tasks(cfg: &Cfg) -> Result<Vec<Task>> {
                         .iter()
                         .map(|p| Ok((p.clone(), templates::render_file(p, &ctx)?)))
                         .collect::<Result<Vec<_>>>()?;
-                    let mut findings = shell::lint_rendered_set(&rendered, &bin2)?;
+                    let mut findings =
+                        shell::lint_rendered_set(&rendered, &bin2).map_err(could_not_run)?;
                     // The sourced templates have their own tasks.
                     findings.retain(|f| f.path == t);
                     report(&cfg2, findings)
