@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs the Debian packages the integration tests need (when
-# missing), runs every test of the workspace, then `buildchain lint` (YAML, Salt states,
-# shellcheck, and lint:rust: cargo fmt --check + cargo clippy -D warnings).
+# missing), runs every test of the workspace, then `buildchain lint`: YAML, Salt states,
+# shell scripts, and the Rust code (lint:rust: cargo fmt --check, cargo clippy -D warnings).
 # Tests run in release mode: they build and read multi-GiB images, and the quick-start
 # command (`cargo run --release`) then reuses the same build.
 set -euo pipefail
