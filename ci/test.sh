@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs the Debian packages the integration tests need (when
-# missing), then checks formatting and lints, and runs every test of the workspace.
+# missing), runs every test of the workspace, then `buildchain lint`: YAML, Salt states,
+# shell scripts, and the Rust code (lint:rust: cargo fmt --check, cargo clippy -D warnings).
 # Tests run in release mode: they build and read multi-GiB images, and the quick-start
 # command (`cargo run --release`) then reuses the same build.
 set -euo pipefail
@@ -8,11 +9,10 @@ cd "$(dirname "$0")/.."
 
 bash ci/setup.sh
 
-echo "== cargo fmt"
-cargo fmt --all -- --check
-
-echo "== cargo clippy"
-cargo clippy --workspace --all-targets --release -- -D warnings
-
 echo "== cargo test"
 cargo test --workspace --release --no-fail-fast
+
+echo "== buildchain lint"
+# The built binary, not `cargo run`: lint:rust starts cargo fmt and clippy itself.
+cargo build --release -p buildchain
+"${CARGO_TARGET_DIR:-target}/release/buildchain" lint

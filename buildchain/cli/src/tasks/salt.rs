@@ -10,6 +10,7 @@ use static_container_registry::{generate, Constants, Options};
 
 use super::iso::MKDIR_ROOT;
 use super::{files_under, Cfg};
+use crate::config::Config;
 use crate::fsutil;
 use crate::templates;
 
@@ -32,6 +33,11 @@ pub fn registry_options(cfg: &Cfg) -> Options {
         server_root: format!("${var}_images"),
         constants: Constants::Omit,
     }
+}
+
+/// The generated `metalk8s/versions.json` of the salt tree (sorted keys, indent 2).
+pub fn versions_json(cfg: &Config) -> Result<String> {
+    Ok(serde_json::to_string_pretty(&cfg.versions.to_salt_json(&cfg.version.full()))? + "\n")
 }
 
 /// `manifest.json` files of the images in the ISO: what the registry include is made of.
@@ -79,9 +85,7 @@ fn salt(cfg: &Cfg) -> Result<Task> {
             .context("registry include (constants)")?;
             let per_image = generate(&images, &registry_options(cfg))
                 .with_context(|| format!("registry include for {}", images.display()))?;
-            let versions =
-                serde_json::to_string_pretty(&cfg.versions.to_salt_json(&cfg.version.full()))?
-                    + "\n";
+            let versions = versions_json(cfg)?;
             buildchain_graph::replace_dir(&dst, |tmp| -> Result<()> {
                 fsutil::copy_tree(&src, tmp, Some(&ctx))?;
                 let meta = tmp.join("metalk8s");

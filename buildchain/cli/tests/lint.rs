@@ -1,0 +1,188 @@
+//! `buildchain lint` on a copy of the repository's distribution (with `ci/`), with the
+//! real shellcheck: passes as committed, fails naming the file on a duplicate YAML key, a
+//! shell syntax error or a broken Jinja state, and re-lints only what changed.
+
+mod common;
+
+use std::fs;
+use std::process::Command;
+
+use common::*;
+
+/// A copy of the distribution, plus `ci/` (its scripts are linted too).
+fn repo_with_ci() -> Repo {
+    need("shellcheck");
+    let repo = Repo::copy();
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(repo_root().join("ci"))
+        .arg(repo.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    repo
+}
+
+fn fails(out: &std::process::Output, wanted: &[&str]) -> String {
+    let err = stderr(out);
+    assert!(
+        !out.status.success(),
+        "expected a failure:\nstdout:\n{}\nstderr:\n{err}",
+        stdout(out)
+    );
+    for w in wanted {
+        assert!(err.contains(w), "{w:?} not in stderr:\n{err}");
+    }
+    err
+}
+
+#[test]
+fn lint_passes_on_the_repository_and_relints_only_what_changed() {
+    let repo = repo_with_ci();
+    let out = ok(&repo.run(&["lint"], &[]));
+    let ran = with_status(&out, "SUCCESS");
+    for task in [
+        "_lint:yaml/examples/bootstrap.yaml",
+        "_lint:sls/salt/metalk8s/repo/configured.sls", // imports map.jinja → versions.json
+        "_lint:sls/pillar/metalk8s/bootstrap.sls",
+        "_lint:sls/salt/top.sls.in",
+        "_lint:sls/pillar/top.sls.in",
+        "_lint:shell/ci/test.sh",
+        "_lint:shell/iso/bootstrap.sh.in",
+        "_lint:shell/iso/common.sh.in",
+        "lint:yaml",
+        "lint:sls",
+        "lint:shell",
+    ] {
+        assert!(ran.iter().any(|t| t == task), "{task} did not run:\n{out}");
+    }
+    // The crates' fixtures are not part of the distribution's YAML.
+    assert!(!out.contains("_lint:yaml/buildchain/"), "{out}");
+
+    // Nothing changed: nothing is linted again.
+    let out = ok(&repo.run(&["lint"], &[]));
+    assert_eq!(with_status(&out, "STARTED"), Vec::<String>::new(), "{out}");
+    assert!(
+        with_status(&out, "SKIPPED").contains(&"_lint:shell/iso/solutions.sh.in".to_string()),
+        "{out}"
+    );
+
+    // One file changed: only its task runs.
+    let yaml = repo.path().join("examples/bootstrap.yaml");
+    let text = fs::read_to_string(&yaml).unwrap();
+    fs::write(&yaml, format!("{text}# edited\n")).unwrap();
+    let out = ok(&repo.run(&["lint"], &[]));
+    assert_eq!(
+        with_status(&out, "STARTED"),
+        vec!["_lint:yaml/examples/bootstrap.yaml".to_string()],
+        "{out}"
+    );
+
+    // A sourced template changes the findings of those sourcing it.
+    let common_sh = repo.path().join("iso/common.sh.in");
+    let text = fs::read_to_string(&common_sh).unwrap();
+    fs::write(&common_sh, format!("{text}# edited\n")).unwrap();
+    let out = ok(&repo.run(&["lint:shell"], &[]));
+    let started = with_status(&out, "STARTED");
+    assert!(
+        started.contains(&"_lint:shell/iso/common.sh.in".to_string())
+            && started.contains(&"_lint:shell/iso/bootstrap.sh.in".to_string())
+            && !started.iter().any(|t| t.starts_with("_lint:shell/ci/")),
+        "{out}"
+    );
+
+    // The template context (VERSION) re-lints the templates and the states (versions.json),
+    // not the plain scripts and YAML files.
+    let version = repo.path().join("VERSION");
+    let text = fs::read_to_string(&version).unwrap();
+    fs::write(&version, text.replace("VERSION_PATCH=0", "VERSION_PATCH=7")).unwrap();
+    let out = ok(&repo.run(&["lint"], &[]));
+    let started = with_status(&out, "STARTED");
+    assert!(
+        started.contains(&"_lint:shell/iso/restore.sh.in".to_string())
+            && started.contains(&"_lint:sls/salt/top.sls.in".to_string())
+            && started.contains(&"_lint:sls/salt/metalk8s/yum/init.sls".to_string())
+            && !started.iter().any(|t| t.starts_with("_lint:yaml/"))
+            && !started.iter().any(|t| t.starts_with("_lint:shell/ci/")),
+        "{out}"
+    );
+
+    // Another shellcheck is another lint: a missing one is an error, never a pass.
+    let out = repo.run(&["lint:shell"], &[("SHELLCHECK_BIN", "/nonexistent")]);
+    fails(
+        &out,
+        &["/nonexistent", "SHELLCHECK_BIN", "cannot run shellcheck"],
+    );
+    let out = repo.run(&["lint"], &[("SHELLCHECK_BIN", "/nonexistent")]);
+    fails(&out, &["/nonexistent"]);
+}
+
+/// `lint` and the given sub-task both fail, naming `file:line`.
+fn lint_fails(repo: &Repo, task: &str, wanted: &[&str]) {
+    for args in [&["lint"][..], &[task][..]] {
+        let out = repo.run(args, &[]);
+        fails(&out, wanted);
+        assert!(stdout(&out).contains("FAILED"), "{}", stdout(&out));
+    }
+}
+
+#[test]
+fn duplicate_yaml_key_fails_naming_the_file() {
+    let repo = repo_with_ci();
+    fs::write(
+        repo.path().join("examples/broken.yaml"),
+        "apiVersion: v1\nkind: Broken\napiVersion: v2\n",
+    )
+    .unwrap();
+    lint_fails(
+        &repo,
+        "lint:yaml",
+        &["examples/broken.yaml:3:1: ", "key-duplicates"],
+    );
+}
+
+#[test]
+fn shell_syntax_error_fails_naming_the_file() {
+    let repo = repo_with_ci();
+    fs::write(
+        repo.path().join("ci/broken.sh"),
+        "#!/bin/bash\nif true; then\n  echo broken\n",
+    )
+    .unwrap();
+    lint_fails(&repo, "lint:shell", &["ci/broken.sh:", "error", "[SC"]);
+    fs::remove_file(repo.path().join("ci/broken.sh")).unwrap();
+
+    // In a template: reported against the template, at its line.
+    fs::write(
+        repo.path().join("iso/broken.sh.in"),
+        "#!/bin/bash\necho {{version}}\nfi\n",
+    )
+    .unwrap();
+    lint_fails(&repo, "lint:shell", &["iso/broken.sh.in:3:", "[SC"]);
+}
+
+#[test]
+fn broken_jinja_state_fails_naming_the_file() {
+    let repo = repo_with_ci();
+    fs::write(
+        repo.path().join("salt/metalk8s/broken.sls"),
+        "{%- from \"metalk8s/map.jinja\" import repo with context %}\n\
+         {%- if repo %}\n\
+         Broken state:\n  test.nop: []\n",
+    )
+    .unwrap();
+    lint_fails(&repo, "lint:sls", &["salt/metalk8s/broken.sls:", "[jinja]"]);
+    fs::remove_file(repo.path().join("salt/metalk8s/broken.sls")).unwrap();
+
+    // A pillar template whose rendering duplicates a key.
+    fs::write(
+        repo.path().join("pillar/broken.sls.in"),
+        "version: {{version}}\nversion: again\n",
+    )
+    .unwrap();
+    lint_fails(
+        &repo,
+        "lint:sls",
+        &["pillar/broken.sls.in:2", "key-duplicates"],
+    );
+}
