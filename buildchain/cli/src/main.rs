@@ -2,6 +2,7 @@
 //! docs/buildchain.md).
 
 mod config;
+mod fetch_rpms;
 mod fsutil;
 mod image_commands;
 mod reporter;
@@ -71,9 +72,10 @@ enum Command {
     Pull(image_commands::PullArgs),
     /// Hardlink identical files under DIR, like `hardlink -c`.
     Dedup { dir: PathBuf },
-    /// Download RPMs and their dependencies (wired with the RPM library).
-    #[command(name = "fetch-rpms", hide = true)]
-    FetchRpms { args: Vec<String> },
+    /// Download RPMs and what they require from yum repositories into DEST, and write its
+    /// repodata.
+    #[command(name = "fetch-rpms")]
+    FetchRpms(fetch_rpms::FetchArgs),
 }
 
 fn main() -> ExitCode {
@@ -133,7 +135,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Some(Command::Pull(args)) => return image_commands::pull(args, cli.jobs),
         Some(Command::Dedup { dir }) => return image_commands::dedup(dir),
-        Some(Command::FetchRpms { .. }) => bail!("`buildchain fetch-rpms` is not available yet: it comes with the RPM library (buildchain-rpm)"),
+        Some(Command::FetchRpms(args)) => return fetch_rpms::run(args, cli.jobs),
         _ => {}
     }
     let (cfg, mut engine) = load(&cli)?;

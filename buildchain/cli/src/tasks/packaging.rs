@@ -1,21 +1,35 @@
 //! `packaging`: the yum repositories of `versions.toml`, in
-//! `$BUILD_ROOT/root/packages/redhat/<release>/<id>/`.
+//! `$BUILD_ROOT/root/packages/redhat/<release>/<id>/` (RPMs, `RPM-GPG-KEY-<id>` and
+//! `repodata/` side by side: the node yum configuration of `salt/metalk8s/yum` and of the
+//! `metalk8s-release` package uses that directory as `baseurl`, and `<baseurl>/RPM-GPG-KEY-<id>`
+//! as `gpgkey`).
 //!
-//! Today this creates each repository directory (empty) only: the RPM capabilities
-//! (buildchain-rpm) are wired here when they land. To wire them, return from
-//! [`package_task`] one task per package (`_package_build:<name>` for `source = "build"`,
-//! `_package_download:<repo>` for downloads) writing into [`repo_dir`], and from
-//! [`repodata_task`] the task writing `repodata/` of a repository (depending on the
-//! package tasks of that repository).
+//! - `_package_build:<name>`: one per `source = "build"` package, built natively by
+//!   buildchain-rpm from `packages/<name>/package.toml`;
+//! - `_package_download:<id>`: one per repository with a `url` and `source = "download"`
+//!   packages: fetches them (with what they require) and the repository's GPG key; what it
+//!   wrote is listed in `$BUILD_ROOT/packaging/<id>.downloads.json`, which lets later runs
+//!   skip it without network access;
+//! - `_package_repodata:<id>`: one per repository, even empty (nodes use
+//!   `skip_if_unavailable=0`): removes packages no task produces any more, then writes
+//!   `repodata/`.
 
-use std::path::PathBuf;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
 
-use anyhow::Result;
-use buildchain_graph::Task;
+use anyhow::{anyhow, bail, Context as _, Result};
+use buildchain_graph::{write_atomic, Task};
+use buildchain_rpm::build::{build_package, BuildContext, PackageDefinition};
+use buildchain_rpm::fetch::{fetch_packages, FetchOptions, PackageRequest};
+use buildchain_rpm::repodata::{write_repodata, RepodataOptions};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::iso::MKDIR_ROOT;
 use super::{mkdir_task, Cfg};
-use crate::versions::{Package, Repository};
+use crate::config::Config;
+use crate::versions::{Package, PackageSource, Repository};
 
 pub const MKDIR: &str = "_package_mkdir_root";
 
@@ -27,7 +41,61 @@ pub fn repo_dir(cfg: &Cfg, repo: &Repository) -> PathBuf {
         .join(&repo.id)
 }
 
+/// The time recorded in built packages and repodata: `SOURCE_DATE_EPOCH` when set, else
+/// the commit time of `HEAD` (`GIT_BIN log -1 --format=%ct`), else 0. Either way the same
+/// sources give the same bytes.
+pub fn source_date_epoch(cfg: &Config) -> u64 {
+    if let Some(epoch) = cfg.source_date_epoch {
+        return u64::try_from(epoch).unwrap_or(0);
+    }
+    std::process::Command::new(cfg.bin("git"))
+        .args(["log", "-1", "--format=%ct", "HEAD"])
+        .current_dir(&cfg.repo_root)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(0)
+}
+
+/// Where `_package_download:<id>` lists what it placed in the repository.
+fn downloads_manifest(cfg: &Cfg, repo: &Repository) -> PathBuf {
+    cfg.build_root
+        .join("packaging")
+        .join(format!("{}.downloads.json", repo.id))
+}
+
+/// The key file salt's yum configuration points at: `<repo dir>/RPM-GPG-KEY-<id>`.
+fn gpg_key_name(repo: &Repository) -> String {
+    format!("RPM-GPG-KEY-{}", repo.id)
+}
+
+fn is_url(s: &str) -> bool {
+    ["http://", "https://", "file://"]
+        .iter()
+        .any(|p| s.starts_with(p))
+}
+
+/// A repository-relative `gpg_key` path, refused when it would leave the repository.
+fn local_key(cfg: &Cfg, repo: &Repository, key: &str) -> Result<PathBuf> {
+    let path = Path::new(key);
+    if path.is_absolute()
+        || path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        bail!(
+            "versions.toml [[repositories]] {}: gpg_key {key:?} must be a URL or a path relative to the repository root",
+            repo.id
+        );
+    }
+    Ok(cfg.repo_root.join(path))
+}
+
 pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
+    let epoch = source_date_epoch(cfg);
     let mut tasks = vec![mkdir_task(
         MKDIR,
         "Create the packages directory of the ISO.",
@@ -47,35 +115,424 @@ pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
         ));
         group = group.subtask(mkdir.clone());
         let mut members = Vec::new();
-        for package in cfg
+        let mut built = Vec::new();
+        let packages: Vec<&Package> = cfg
             .versions
             .packages
             .iter()
             .filter(|p| p.repository == repo.id)
-        {
-            if let Some(task) = package_task(cfg, repo, package)? {
+            .collect();
+        for package in &packages {
+            if let Some((task, file_name)) = package_task(cfg, repo, package, epoch)? {
                 members.push(task.name().to_string());
+                built.extend(file_name);
                 group = group.subtask(task.name().to_string());
                 tasks.push(task.task_dep(mkdir.clone()));
             }
         }
-        if let Some(task) = repodata_task(cfg, repo, &members)? {
+        if let Some(task) = download_task(cfg, repo, &packages, epoch)? {
+            members.push(task.name().to_string());
             group = group.subtask(task.name().to_string());
-            tasks.push(task.task_dep(mkdir.clone()).task_deps(members));
+            tasks.push(task.task_dep(mkdir.clone()));
         }
+        let task = repodata_task(cfg, repo, built, epoch)?;
+        group = group.subtask(task.name().to_string());
+        tasks.push(task.task_dep(mkdir.clone()).task_deps(members));
     }
     tasks.push(group);
     Ok(tasks)
 }
 
-/// The task producing one package of `versions.toml`, once the RPM library is wired.
-fn package_task(cfg: &Cfg, repo: &Repository, package: &Package) -> Result<Option<Task>> {
-    let _ = (cfg, repo, package);
-    Ok(None)
+/// `_package_build:<name>` for a `source = "build"` package, with the file name it writes
+/// (`None` when the definition cannot be read: the task then fails saying why).
+fn package_task(
+    cfg: &Cfg,
+    repo: &Repository,
+    package: &Package,
+    epoch: u64,
+) -> Result<Option<(Task, Option<String>)>> {
+    if package.source != PackageSource::Build {
+        return Ok(None);
+    }
+    let name = format!("_package_build:{}", package.name);
+    let dir = cfg.repo(&format!("packages/{}", package.name));
+    let definition = PackageDefinition::load(&dir)
+        .map_err(|e| anyhow!("{e}"))
+        .and_then(|def| {
+            if def.name != package.name {
+                bail!(
+                    "{}: name {:?} differs from the versions.toml [[packages]] entry {:?}",
+                    dir.join("package.toml").display(),
+                    def.name,
+                    package.name
+                );
+            }
+            Ok(def)
+        });
+    let task = Task::new(name).doc(format!(
+        "Build the RPM {} from packages/{}/ into the repository {}.",
+        package.name, package.name, repo.id
+    ));
+    let definition = match definition {
+        Ok(def) => def,
+        Err(e) => {
+            // Listing, cleaning and other tasks keep working; this one fails with the cause.
+            let message = format!("{e:#}");
+            let task = task
+                .version(format!("broken definition: {message}"))
+                .action(move |_| -> Result<()> { Err(anyhow!("{message}")) });
+            return Ok(Some((task, None)));
+        }
+    };
+    let out_dir = repo_dir(cfg, repo);
+    let file_name = definition.file_name();
+    let context = BuildContext {
+        repo_root: cfg.repo_root.clone(),
+        source_date_epoch: Some(epoch),
+    };
+    let task = task
+        .file_deps(definition.input_files(&cfg.repo_root))
+        .target(out_dir.join(&file_name))
+        .version(format!(
+            "build_package v1 {} epoch={epoch}",
+            definition.nevra()
+        ))
+        .action(move |ctx| -> Result<()> {
+            let path = build_package(&definition, &context, &out_dir)
+                .map_err(|e| anyhow!("{e}"))
+                .with_context(|| format!("building {}", definition.nevra()))?;
+            ctx.log(format!("built {}", path.display()));
+            Ok(())
+        });
+    Ok(Some((task, Some(file_name))))
 }
 
-/// The task writing `repodata/` of a repository, once the RPM library is wired.
-fn repodata_task(cfg: &Cfg, repo: &Repository, packages: &[String]) -> Result<Option<Task>> {
-    let _ = (cfg, repo, packages);
-    Ok(None)
+/// One file `_package_download:<id>` placed in the repository directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Downloaded {
+    name: String,
+    size: u64,
+    sha256: String,
+    /// Modification time (ns since the epoch) when it was written: re-hashed only when it
+    /// differs.
+    mtime_ns: u128,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Manifest {
+    files: Vec<Downloaded>,
+}
+
+impl Manifest {
+    fn load(path: &Path) -> Result<Option<Manifest>> {
+        match fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .with_context(|| format!("{}: not a downloads manifest", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("{}: cannot read", path.display())),
+        }
+    }
+
+    /// File names listed, or none when there is no (readable) manifest.
+    fn names(path: &Path) -> Vec<String> {
+        Manifest::load(path)
+            .ok()
+            .flatten()
+            .map(|m| m.files.into_iter().map(|f| f.name).collect())
+            .unwrap_or_default()
+    }
+}
+
+fn mtime_ns(meta: &fs::Metadata) -> u128 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+fn sha256_file(path: &Path) -> Result<String> {
+    let mut file =
+        fs::File::open(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+fn describe(dir: &Path, name: &str) -> Result<Downloaded> {
+    let path = dir.join(name);
+    let meta = fs::metadata(&path).with_context(|| format!("{}: cannot read", path.display()))?;
+    Ok(Downloaded {
+        name: name.to_string(),
+        size: meta.len(),
+        sha256: sha256_file(&path)?,
+        mtime_ns: mtime_ns(&meta),
+    })
+}
+
+/// Whether every file of the manifest is still in `dir` as it was downloaded.
+fn downloads_intact(manifest: &Path, dir: &Path) -> Result<bool> {
+    let Some(manifest) = Manifest::load(manifest).ok().flatten() else {
+        return Ok(false);
+    };
+    for file in &manifest.files {
+        let path = dir.join(&file.name);
+        let Ok(meta) = fs::metadata(&path) else {
+            return Ok(false);
+        };
+        if meta.len() != file.size {
+            return Ok(false);
+        }
+        if mtime_ns(&meta) != file.mtime_ns && sha256_file(&path)? != file.sha256 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// `_package_download:<id>`: the `source = "download"` packages of a repository with a url.
+fn download_task(
+    cfg: &Cfg,
+    repo: &Repository,
+    packages: &[&Package],
+    epoch: u64,
+) -> Result<Option<Task>> {
+    let downloads: Vec<&Package> = packages
+        .iter()
+        .copied()
+        .filter(|p| p.source == PackageSource::Download)
+        .collect();
+    let Some(url) = repo.url.clone() else {
+        return Ok(None);
+    };
+    if downloads.is_empty() {
+        return Ok(None);
+    }
+    let requests: Vec<String> = downloads
+        .iter()
+        .map(|p| match &p.version {
+            Some(v) => format!("{}={v}", p.name),
+            None => p.name.clone(),
+        })
+        .collect();
+    let options = FetchOptions {
+        repodata: RepodataOptions {
+            source_date_epoch: Some(epoch),
+            ..RepodataOptions::default()
+        },
+        ..FetchOptions::default()
+    };
+    let dir = repo_dir(cfg, repo);
+    let manifest = downloads_manifest(cfg, repo);
+    let mut task = Task::new(format!("_package_download:{}", repo.id))
+        .doc(format!(
+            "Download {} (and what they require) from {url} into the repository {}.",
+            requests.join(", "),
+            repo.id
+        ))
+        .target(manifest.clone())
+        .version(format!(
+            "fetch_packages v1 url={url} gpg_key={:?} arches={} packages={}",
+            repo.gpg_key,
+            options.arches.join(","),
+            requests.join(" ")
+        ));
+    let mut gpg_keys = Vec::new();
+    if let Some(key) = &repo.gpg_key {
+        if is_url(key) {
+            gpg_keys.push(key.clone());
+        } else {
+            let path = local_key(cfg, repo, key)?;
+            task = task.file_dep(path.clone());
+            gpg_keys.push(path.to_string_lossy().into_owned());
+        }
+    }
+    let source = buildchain_rpm::fetch::Repository {
+        id: repo.id.clone(),
+        base_url: url,
+        gpg_keys,
+        download: true,
+    };
+    let (uptodate_manifest, uptodate_dir) = (manifest.clone(), dir.clone());
+    let (clean_manifest, clean_dir) = (manifest.clone(), dir.clone());
+    let id = repo.id.clone();
+    let task = task
+        .uptodate(move || downloads_intact(&uptodate_manifest, &uptodate_dir))
+        .action(move |ctx| -> Result<()> {
+            let requests = requests
+                .iter()
+                .map(|r| {
+                    PackageRequest::parse(r)
+                        .map_err(|e| anyhow!("{e}"))
+                        .with_context(|| format!("versions.toml [[packages]] {r}"))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let report = fetch_packages(std::slice::from_ref(&source), &requests, &dir, &options)
+                .map_err(|e| anyhow!("{e}"))
+                .with_context(|| format!("repository {id}"))?;
+            let mut files = Vec::new();
+            for path in report
+                .packages
+                .iter()
+                .map(|p| &p.path)
+                .chain(&report.gpg_keys)
+            {
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .with_context(|| format!("{}: no file name", path.display()))?;
+                files.push(describe(&dir, &name)?);
+            }
+            for p in &report.packages {
+                ctx.log(format!("downloaded {} ({})", p.nevra, p.repository));
+            }
+            let text = serde_json::to_vec_pretty(&Manifest { files })?;
+            if let Some(parent) = manifest.parent() {
+                fs::create_dir_all(parent)
+                    .with_context(|| format!("{}: cannot create", parent.display()))?;
+            }
+            write_atomic(&manifest, &text, Some(0o644))
+                .with_context(|| format!("{}: cannot write", manifest.display()))
+        })
+        .clean(move |ctx| -> Result<()> {
+            for name in Manifest::names(&clean_manifest) {
+                ctx.remove(&clean_dir.join(name))?;
+            }
+            ctx.remove(&clean_manifest)?;
+            Ok(())
+        });
+    Ok(Some(task))
+}
+
+/// Whether `name` is a temporary file an interrupted writer left (`.<name>.tmp-…`).
+fn is_leftover(name: &str) -> bool {
+    name.starts_with('.') && name.contains(".tmp-")
+}
+
+/// `_package_repodata:<id>`: removes from the repository directory the packages and keys no
+/// task of this definition produces (older versions, dropped entries) and temporaries of
+/// interrupted runs, then writes `repodata/` for what remains.
+fn repodata_task(cfg: &Cfg, repo: &Repository, built: Vec<String>, epoch: u64) -> Result<Task> {
+    let dir = repo_dir(cfg, repo);
+    let manifest = downloads_manifest(cfg, repo);
+    let has_downloads = repo.url.is_some()
+        && cfg
+            .versions
+            .packages
+            .iter()
+            .any(|p| p.repository == repo.id && p.source == PackageSource::Download);
+    let mut task = Task::new(format!("_package_repodata:{}", repo.id))
+        .doc(format!(
+            "Write the repository metadata (repodata/) of {}.",
+            repo.id
+        ))
+        .target(dir.join("repodata/repomd.xml"));
+    // A repository we do not download from may still name its key: copied next to the
+    // packages, where salt's yum configuration expects it.
+    let mut local_key_copy = None;
+    if let (None, Some(key)) = (&repo.url, &repo.gpg_key) {
+        if is_url(key) {
+            bail!(
+                "versions.toml [[repositories]] {}: gpg_key {key:?} is a URL but the repository has no url (nothing is downloaded for it): give a path relative to the repository root",
+                repo.id
+            );
+        }
+        let source = local_key(cfg, repo, key)?;
+        let target = dir.join(gpg_key_name(repo));
+        task = task.file_dep(source.clone()).target(target.clone());
+        local_key_copy = Some((source, target));
+    }
+    let version = format!(
+        "write_repodata v1 epoch={epoch} built={} downloads={has_downloads} key={:?}",
+        built.join(","),
+        repo.gpg_key
+    );
+    let expected_built: Vec<PathBuf> = built.iter().map(|n| dir.join(n)).collect();
+    let (calc_dir, calc_manifest) = (dir.clone(), manifest.clone());
+    let clean_dir = dir.clone();
+    let clean_key = local_key_copy.as_ref().map(|(_, t)| t.clone());
+    let task = task
+        .version(version)
+        .calc_file_deps(move || -> Result<Vec<PathBuf>> {
+            let mut deps = expected_built.clone();
+            if has_downloads {
+                deps.extend(
+                    Manifest::names(&calc_manifest)
+                        .into_iter()
+                        .map(|n| calc_dir.join(n)),
+                );
+            }
+            Ok(deps)
+        })
+        .action(move |ctx| -> Result<()> {
+            let mut keep: Vec<String> = built.clone();
+            if has_downloads {
+                keep.extend(Manifest::names(&manifest));
+            }
+            if let Some((source, target)) = &local_key_copy {
+                let bytes = fs::read(source)
+                    .with_context(|| format!("{}: cannot read the GPG key", source.display()))?;
+                write_atomic(target, &bytes, Some(0o644))
+                    .with_context(|| format!("{}: cannot write", target.display()))?;
+                keep.push(gpg_key_name_of(target));
+            }
+            prune(&dir, &keep, ctx)?;
+            let report = write_repodata(
+                &dir,
+                &RepodataOptions {
+                    source_date_epoch: Some(epoch),
+                    ..RepodataOptions::default()
+                },
+            )
+            .map_err(|e| anyhow!("{e}"))?;
+            ctx.log(format!(
+                "{} package(s) indexed in {}",
+                report.packages,
+                report.repomd.display()
+            ));
+            Ok(())
+        })
+        .clean(move |ctx| -> Result<()> {
+            ctx.remove(&clean_dir.join("repodata"))?;
+            if let Some(key) = &clean_key {
+                ctx.remove(key)?;
+            }
+            Ok(())
+        });
+    Ok(task)
+}
+
+fn gpg_key_name_of(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Removes from `dir` the `*.rpm` and `RPM-GPG-KEY-*` files not in `keep`, and leftovers
+/// of interrupted writers.
+fn prune(dir: &Path, keep: &[String], ctx: &buildchain_graph::Context) -> Result<()> {
+    let entries = fs::read_dir(dir).with_context(|| format!("{}: cannot list", dir.display()))?;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("{}: cannot list", dir.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        let stale =
+            (name.ends_with(".rpm") || name.starts_with("RPM-GPG-KEY-")) && !keep.contains(&name);
+        if !stale && !is_leftover(&name) {
+            continue;
+        }
+        let kind = entry
+            .file_type()
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        if kind.is_dir() {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        }
+        .with_context(|| format!("{}: cannot remove", path.display()))?;
+        ctx.log(format!("removed {name} (produced by no task)"));
+    }
+    Ok(())
 }
