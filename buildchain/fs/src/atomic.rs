@@ -1,0 +1,238 @@
+//! Replacing files and directories atomically: the new content is written under a
+//! temporary name next to the target ([`crate::temp_path_for`]), flushed to disk, then
+//! renamed over the target. Readers see the old content or the new, never a part; a killed
+//! writer leaves only a temporary name, removed by the next write of the same target.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{FsError, IoResultExt};
+use crate::temp::{parent_of, remove_path, remove_stale_temps, temp_path_for};
+
+fn sweep_for(target: &Path) -> Result<(), FsError> {
+    remove_stale_temps(parent_of(target), target.file_name()).map(drop)
+}
+
+/// A file being written under a temporary name next to its target:
+/// [`AtomicFile::commit`] makes it the target, dropping it uncommitted removes it.
+pub struct AtomicFile {
+    file: Option<File>,
+    temp: PathBuf,
+    target: PathBuf,
+    mode: Option<u32>,
+}
+
+impl AtomicFile {
+    /// Creates the temporary file next to `target` (whose directory must exist), after
+    /// removing what a killed writer of the same target left.
+    pub fn create(target: &Path) -> Result<Self, FsError> {
+        sweep_for(target)?;
+        let temp = temp_path_for(target)?;
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .at("create", &temp)?;
+        Ok(AtomicFile {
+            file: Some(file),
+            temp,
+            target: target.to_path_buf(),
+            mode: None,
+        })
+    }
+
+    /// Permission bits given to the file before it is renamed into place.
+    pub fn with_mode(mut self, mode: u32) -> Self {
+        self.mode = Some(mode);
+        self
+    }
+
+    /// The temporary path (for tools that write by path).
+    pub fn temp_path(&self) -> &Path {
+        &self.temp
+    }
+
+    /// The target this file becomes.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// The open temporary file.
+    pub fn file(&self) -> &File {
+        self.file
+            .as_ref()
+            .expect("AtomicFile: the file is only taken by commit, which consumes it")
+    }
+
+    /// Flushes the content to disk and renames the temporary file to the target.
+    pub fn commit(mut self) -> Result<(), FsError> {
+        let Some(mut file) = self.file.take() else {
+            return Ok(());
+        };
+        let temp = self.temp.clone();
+        file.flush().at("write", &temp)?;
+        if let Some(mode) = self.mode {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(fs::Permissions::from_mode(mode))
+                .at("set the permissions of", &temp)?;
+        }
+        file.sync_all().at("flush to disk", &temp)?;
+        drop(file);
+        if let Err(e) = fs::rename(&temp, &self.target) {
+            let _ = fs::remove_file(&temp);
+            return Err(FsError::new("rename into place", &self.target, e));
+        }
+        Ok(())
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.file.as_mut() {
+            Some(f) => f.write(buf),
+            None => Err(io::Error::other("AtomicFile already committed")),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self.file.as_mut() {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// Writes `contents` to `target` atomically; `mode` (Unix permission bits) is applied
+/// before the rename when given.
+pub fn write_atomic(target: &Path, contents: &[u8], mode: Option<u32>) -> Result<(), FsError> {
+    let mut file = AtomicFile::create(target)?;
+    if let Some(mode) = mode {
+        file = file.with_mode(mode);
+    }
+    let temp = file.temp_path().to_path_buf();
+    file.write_all(contents).at("write", &temp)?;
+    file.commit()
+}
+
+/// Replaces the directory `target` by one filled by `fill` (called with an empty
+/// temporary directory next to it). On error the temporary directory is removed and the
+/// old `target` is left as it was; the old tree is moved aside before the new one takes
+/// its place, so `target` is never half-removed.
+pub fn replace_dir<E>(target: &Path, fill: impl FnOnce(&Path) -> Result<(), E>) -> Result<(), E>
+where
+    E: From<FsError>,
+{
+    let parent = parent_of(target);
+    fs::create_dir_all(parent).at("create", parent)?;
+    sweep_for(target)?;
+    let temp = temp_path_for(target)?;
+    fs::create_dir(&temp).at("create", &temp)?;
+    if let Err(e) = fill(&temp) {
+        let _ = fs::remove_dir_all(&temp);
+        return Err(e);
+    }
+    let old = temp_path_for(target)?;
+    let had_old = match fs::rename(target, &old) {
+        Ok(()) => true,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&temp);
+            return Err(FsError::new("move aside", target, e).into());
+        }
+    };
+    if let Err(e) = fs::rename(&temp, target) {
+        // Put the old tree back: the target stays as it was.
+        if had_old {
+            let _ = fs::rename(&old, target);
+        }
+        let _ = fs::remove_dir_all(&temp);
+        return Err(FsError::new("rename into place", target, e).into());
+    }
+    if had_old {
+        remove_path(&old)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn uncommitted_file_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.txt");
+        {
+            let mut f = AtomicFile::create(&target).unwrap();
+            f.write_all(b"partial").unwrap();
+        }
+        assert!(names(dir.path()).is_empty());
+        write_atomic(&target, b"done", Some(0o640)).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"done");
+        assert_eq!(
+            fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+    }
+
+    #[test]
+    fn stale_temps_of_the_target_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.txt");
+        let dead = u32::MAX - 1;
+        fs::write(dir.path().join(format!(".out.txt.tmp-{dead}-0")), b"killed").unwrap();
+        fs::create_dir(dir.path().join(format!(".tree.tmp-{dead}-0"))).unwrap();
+        write_atomic(&target, b"x", None).unwrap();
+        replace_dir::<FsError>(&dir.path().join("tree"), |t| {
+            fs::write(t.join("a"), b"a").at("write", t)
+        })
+        .unwrap();
+        assert_eq!(names(dir.path()), vec!["out.txt", "tree"]);
+    }
+
+    #[test]
+    fn replace_dir_keeps_old_tree_on_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = dir.path().join("tree");
+        fs::create_dir(&tree).unwrap();
+        fs::write(tree.join("old"), b"old").unwrap();
+        let err = replace_dir(&tree, |t| -> Result<(), FsError> {
+            fs::write(t.join("new"), b"new").at("write", t)?;
+            Err(FsError::new("fill", t, io::Error::other("boom")))
+        });
+        assert!(err.is_err());
+        assert!(tree.join("old").exists());
+        assert_eq!(names(dir.path()), vec!["tree"]);
+        replace_dir::<FsError>(&tree, |t| fs::write(t.join("new"), b"new").at("write", t)).unwrap();
+        assert_eq!(names(&tree), vec!["new"]);
+    }
+
+    #[test]
+    fn errors_name_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("missing-dir/out.txt");
+        let err = write_atomic(&target, b"x", None).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("missing-dir"), "{text}");
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    }
+}
