@@ -1,6 +1,6 @@
 use std::fs;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// What a clean action is given: whether this is a dry run, and a way to remove paths
@@ -8,14 +8,55 @@ use std::sync::Mutex;
 pub struct CleanContext {
     pub(crate) task: String,
     pub(crate) dry_run: bool,
+    pub(crate) output_root: Option<PathBuf>,
     pub(crate) lines: Mutex<Vec<String>>,
 }
 
+/// Whether `path` is `root` or below it. Symbolic links in `path`'s directories are
+/// resolved (a link cannot lead a removal out of the root); `..` is refused.
+pub(crate) fn is_inside(path: &Path, root: &Path) -> bool {
+    if path
+        .components()
+        .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return false;
+    }
+    let Ok(root) = fs::canonicalize(root).or_else(|_| std::path::absolute(root)) else {
+        return false;
+    };
+    let resolved = match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => match fs::canonicalize(parent) {
+            Ok(parent) => parent.join(name),
+            Err(_) => match std::path::absolute(path) {
+                Ok(p) => p,
+                Err(_) => return false,
+            },
+        },
+        _ => match fs::canonicalize(path) {
+            Ok(p) => p,
+            Err(_) => return false,
+        },
+    };
+    resolved.starts_with(&root)
+}
+
+/// Whether two paths name the same directory entry (resolved, or else made absolute).
+fn is_same(a: &Path, b: &Path) -> bool {
+    match (fs::canonicalize(a), fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => matches!(
+            (std::path::absolute(a), std::path::absolute(b)),
+            (Ok(a), Ok(b)) if a == b
+        ),
+    }
+}
+
 impl CleanContext {
-    pub(crate) fn new(task: &str, dry_run: bool) -> Self {
+    pub(crate) fn new(task: &str, dry_run: bool, output_root: Option<&Path>) -> Self {
         CleanContext {
             task: task.to_string(),
             dry_run,
+            output_root: output_root.map(Path::to_path_buf),
             lines: Mutex::new(Vec::new()),
         }
     }
@@ -36,21 +77,44 @@ impl CleanContext {
     }
 
     /// Removes a file or a directory tree (only reports it on a dry run). A missing path
-    /// is not an error.
+    /// is not an error; a path outside the engine's output root is refused (the root
+    /// itself included: it holds the engine's state).
     pub fn remove(&self, path: &Path) -> io::Result<()> {
+        if let Some(root) = &self.output_root {
+            if is_same(path, root) || !is_inside(path, root) {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!(
+                        "{}: not removed: outside the output root {}",
+                        path.display(),
+                        root.display()
+                    ),
+                ));
+            }
+        }
         let meta = match fs::symlink_metadata(path) {
             Ok(meta) => meta,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e),
+            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
         };
         if self.dry_run {
             self.note(format!("would remove {}", path.display()));
             return Ok(());
         }
-        if meta.is_dir() {
-            fs::remove_dir_all(path)?;
+        let removed = if meta.is_dir() {
+            fs::remove_dir_all(path)
         } else {
-            fs::remove_file(path)?;
+            fs::remove_file(path)
+        };
+        match removed {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("{}: cannot remove: {e}", path.display()),
+                ))
+            }
         }
         self.note(format!("removed {}", path.display()));
         Ok(())

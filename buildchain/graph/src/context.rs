@@ -45,6 +45,12 @@ pub enum Event {
 /// Receives events from the engine, on any worker thread.
 pub trait Reporter: Send + Sync {
     fn event(&self, event: &Event);
+
+    /// True once the reporter can no longer deliver events (its output is a closed pipe
+    /// or a full disk): the run then stops as after a failure, starting nothing new.
+    fn is_closed(&self) -> bool {
+        false
+    }
 }
 
 /// A reporter that ignores everything.
@@ -81,10 +87,10 @@ impl Context<'_> {
         });
     }
 
-    /// True once another task failed: long actions may return early (they are reported
+    /// True once another task failed or the output closed: long actions may return early (they are reported
     /// as failed if they do).
     pub fn stopping(&self) -> bool {
-        self.stopping.load(Ordering::Relaxed)
+        self.stopping.load(Ordering::Relaxed) || self.reporter.is_closed()
     }
 
     /// Starts reporting progress over `total` units.

@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
@@ -19,6 +19,8 @@ pub struct Engine {
     graph: Graph,
     state_dir: PathBuf,
     keys: PathKeys,
+    output_root: Option<PathBuf>,
+    prune_dirs: Vec<PathBuf>,
 }
 
 impl Engine {
@@ -29,7 +31,27 @@ impl Engine {
             graph,
             state_dir: state_dir.into(),
             keys: PathKeys::new(),
+            output_root: None,
+            prune_dirs: Vec::new(),
         }
+    }
+
+    /// The directory outputs live in (a build root). Set, it bounds every removal the
+    /// engine makes: `clean`, outputs a task no longer declares, outputs of tasks no longer
+    /// defined; a path outside it (or through a link leading out of it) is never removed.
+    /// Unset, outputs of tasks no longer defined are left in place.
+    pub fn with_output_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.output_root = Some(root.into());
+        self
+    }
+
+    /// A directory (inside the output root) only tasks write in: at the start of each
+    /// run, whatever in it no task declares (a target or created directory, something
+    /// inside one, or a directory on the way to one) is removed: outputs of tasks no longer
+    /// defined, what a killed run left, files put there by hand.
+    pub fn with_pruned_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.prune_dirs.push(dir.into());
+        self
     }
 
     /// How paths are named in the state file and fingerprints (see [`PathKeys`]).
@@ -70,15 +92,108 @@ impl Engine {
         jobs: usize,
         reporter: &dyn Reporter,
     ) -> Result<RunSummary, GraphError> {
-        let state = Mutex::new(self.load_state(reporter)?);
+        let mut state = self.load_state(reporter)?;
+        self.forget_undefined(&mut state, reporter)?;
+        self.prune(&state, reporter)?;
+        let state = Mutex::new(state);
         let stopping = AtomicBool::new(false);
         let runner = Runner {
             keys: &self.keys,
+            output_root: self.output_root.as_deref(),
             state: &state,
             reporter,
             stopping: &stopping,
         };
         schedule::run(&self.graph, selection, jobs, &runner)
+    }
+
+    /// Removes the outputs of tasks that completed in an earlier run but are no longer
+    /// defined (tasks created at run time excepted: their creator decides), and forgets them.
+    fn forget_undefined(
+        &self,
+        state: &mut State,
+        reporter: &dyn Reporter,
+    ) -> Result<(), GraphError> {
+        let undefined: Vec<String> = state
+            .task_names()
+            .filter(|n| self.graph.get(n).is_none())
+            .filter(|n| state.get(n).is_some_and(|r| !r.dynamic))
+            .cloned()
+            .collect();
+        for name in undefined {
+            if let (Some(root), Some(record)) = (&self.output_root, state.get(&name)) {
+                let ctx = CleanContext::new(&name, false, Some(root));
+                for key in &record.declared {
+                    ctx.remove(&self.keys.path(key))
+                        .map_err(|e| GraphError::Task {
+                            task: name.clone(),
+                            message: format!(
+                                "cannot remove the outputs of a task no longer defined: {e}"
+                            ),
+                        })?;
+                }
+                for line in ctx.into_lines() {
+                    reporter.event(&Event::Log {
+                        task: String::new(),
+                        message: format!("{line} (made by {name}, a task no longer defined)"),
+                    });
+                }
+            }
+            state.remove(&name)?;
+        }
+        Ok(())
+    }
+
+    /// Every path declared as an output: by the graph's tasks and by the tasks created at
+    /// run time whose records are kept.
+    fn declared_outputs(&self, state: &State) -> HashSet<PathBuf> {
+        let mut out: HashSet<PathBuf> = self
+            .graph
+            .tasks()
+            .iter()
+            .flat_map(|t| t.declared_outputs().cloned())
+            .collect();
+        for name in state.task_names() {
+            if let Some(record) = state.get(name).filter(|r| r.dynamic) {
+                out.extend(record.declared.iter().map(|k| self.keys.path(k)));
+            }
+        }
+        out
+    }
+
+    /// Removes from the pruned directories what no task declares.
+    fn prune(&self, state: &State, reporter: &dyn Reporter) -> Result<(), GraphError> {
+        if self.prune_dirs.is_empty() {
+            return Ok(());
+        }
+        let Some(root) = &self.output_root else {
+            return Ok(());
+        };
+        let declared = self.declared_outputs(state);
+        let mut on_the_way: HashSet<PathBuf> = HashSet::new();
+        for path in &declared {
+            let mut p = path.parent();
+            while let Some(dir) = p {
+                if !on_the_way.insert(dir.to_path_buf()) {
+                    break;
+                }
+                p = dir.parent();
+            }
+        }
+        let ctx = CleanContext::new("", false, Some(root));
+        for dir in &self.prune_dirs {
+            prune_dir(dir, &declared, &on_the_way, &ctx).map_err(|e| GraphError::Task {
+                task: String::new(),
+                message: format!("cannot prune {}: {e}", dir.display()),
+            })?;
+        }
+        for line in ctx.into_lines() {
+            reporter.event(&Event::Log {
+                task: String::new(),
+                message: format!("{line} (no task produces it)"),
+            });
+        }
+        Ok(())
     }
 
     /// Would `name` run, and why. A group is up to date when all its dependencies are.
@@ -153,13 +268,13 @@ impl Engine {
         let order = self.graph.clean_set(&names)?;
         let mut lines = Vec::new();
         let mut cleaned = Vec::new();
+        let root = self.output_root.as_deref();
         for i in order {
             let task = self.graph.task(i);
-            let ctx = CleanContext::new(&task.name, dry_run);
+            let ctx = CleanContext::new(&task.name, dry_run, root);
             let result = match &task.clean {
                 CleanKind::Targets => task
-                    .targets
-                    .iter()
+                    .declared_outputs()
                     .try_for_each(|t| ctx.remove(t))
                     .map_err(|e| e.to_string()),
                 CleanKind::Custom(f) => f(&ctx).map_err(|e| render_chain(e.as_ref())),
@@ -177,10 +292,10 @@ impl Engine {
             // Tasks created at run time that the graph no longer knows: remove what
             // their last success produced.
             let state = State::load(&self.state_dir)?;
-            let ctx = CleanContext::new("", dry_run);
+            let ctx = CleanContext::new("", dry_run, root);
             for name in state.task_names().filter(|n| self.graph.get(n).is_none()) {
                 if let Some(record) = state.get(name) {
-                    for key in record.targets.keys() {
+                    for key in &record.declared {
                         ctx.remove(&self.keys.path(key))
                             .map_err(|e| GraphError::Task {
                                 task: name.clone(),
@@ -200,4 +315,37 @@ impl Engine {
         }
         Ok(lines)
     }
+}
+
+/// Removes the entries of `dir` that are neither declared nor on the way to a declared
+/// path, descending into the latter (never into declared directories: their task owns them).
+fn prune_dir(
+    dir: &Path,
+    declared: &HashSet<PathBuf>,
+    on_the_way: &HashSet<PathBuf>,
+    ctx: &CleanContext,
+) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    paths.sort();
+    for path in paths {
+        if declared.contains(&path) {
+            continue;
+        }
+        if on_the_way.contains(&path) {
+            let is_dir = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+            if is_dir {
+                prune_dir(&path, declared, on_the_way, ctx)?;
+                continue;
+            }
+        }
+        ctx.remove(&path)?;
+    }
+    Ok(())
 }

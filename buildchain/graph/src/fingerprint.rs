@@ -86,6 +86,10 @@ pub enum Stamp {
     Link {
         target: String,
     },
+    /// A FIFO, socket or device found in an output: never read.
+    Special {
+        mode: u32,
+    },
 }
 
 impl Stamp {
@@ -95,6 +99,7 @@ impl Stamp {
             Stamp::File { sha256, mode, .. } => format!("{sha256} {mode:o}"),
             Stamp::Dir { mode } => format!("dir {mode:o}"),
             Stamp::Link { target } => format!("link {target}"),
+            Stamp::Special { mode } => format!("special {mode:o}"),
         }
     }
 }

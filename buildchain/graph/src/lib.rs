@@ -8,7 +8,6 @@
 //! dependencies' content, definition and targets match the last successful run (kept in a
 //! state directory, one file per task).
 
-mod atomic;
 mod clean;
 mod context;
 mod engine;
@@ -21,7 +20,6 @@ mod state;
 mod task;
 mod uptodate;
 
-pub use atomic::{replace_dir, write_atomic, AtomicFile};
 pub use clean::CleanContext;
 pub use context::{Context, Event, Progress, Reporter, SilentReporter};
 pub use engine::{Engine, RunSummary};

@@ -15,7 +15,7 @@ use crate::fingerprint::PathKeys;
 use crate::graph::Graph;
 use crate::state::{Record, State};
 use crate::task::Task;
-use crate::uptodate::{check, stamp_targets, Status};
+use crate::uptodate::{check, declared_keys, stamp_targets, Status};
 
 /// What happened to the tasks of a run.
 #[derive(Debug, Default, Clone)]
@@ -156,6 +156,8 @@ impl Run<'_> {
 
 pub(crate) struct Runner<'a> {
     pub keys: &'a PathKeys,
+    /// Where outputs may be removed (see `Engine::with_output_root`).
+    pub output_root: Option<&'a std::path::Path>,
     pub state: &'a Mutex<State>,
     pub reporter: &'a dyn Reporter,
     pub stopping: &'a AtomicBool,
@@ -188,6 +190,9 @@ pub(crate) fn run(
     let mut engine_error: Option<GraphError> = None;
     let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
     std::thread::scope(|scope| loop {
+        if runner.reporter.is_closed() {
+            runner.stopping.store(true, Ordering::Relaxed);
+        }
         while running < jobs && !runner.stopping.load(Ordering::Relaxed) {
             let Some(i) = run.ready.pop_front() else {
                 break;
@@ -196,25 +201,30 @@ pub(crate) fn run(
             running += 1;
             let task = run.nodes[i].task.clone();
             let any_dep_ran = run.nodes[i].any_dep_ran;
-            let tx = tx.clone();
+            let dynamic = run.nodes[i].parent.is_some();
+            let reply = Reply {
+                tx: tx.clone(),
+                node: i,
+                sent: false,
+            };
             scope.spawn(move || {
-                let outcome =
-                    catch_unwind(AssertUnwindSafe(|| execute(&task, any_dep_ran, runner)))
-                        .unwrap_or_else(|panic| {
-                            let what = panic
-                                .downcast_ref::<String>()
-                                .cloned()
-                                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                                .unwrap_or_else(|| "unknown panic".into());
-                            runner.reporter.event(&Event::Failed {
-                                task: task.name.clone(),
-                                title: task.get_title().to_string(),
-                                duration: Default::default(),
-                                error: format!("panicked: {what}"),
-                            });
-                            Outcome::Failed(format!("panicked: {what}"))
-                        });
-                let _ = tx.send((i, outcome));
+                let outcome = catch_unwind(AssertUnwindSafe(|| {
+                    execute(&task, any_dep_ran, dynamic, runner)
+                }))
+                .unwrap_or_else(|panic| {
+                    let message = format!("panicked: {}", panic_message(panic.as_ref()));
+                    // The reporter may be what panicked: the outcome is sent whatever it does.
+                    let _ = catch_unwind(AssertUnwindSafe(|| {
+                        runner.reporter.event(&Event::Failed {
+                            task: task.name.clone(),
+                            title: task.get_title().to_string(),
+                            duration: Default::default(),
+                            error: message.clone(),
+                        })
+                    }));
+                    Outcome::Failed(message)
+                });
+                reply.send(outcome);
             });
         }
         if running == 0 {
@@ -285,6 +295,41 @@ pub(crate) fn run(
     Ok(summary)
 }
 
+/// The text of a panic payload.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// A worker's way to report its outcome: sent exactly once, even when the worker dies
+/// before it could send (then as a failure), so the scheduler never waits forever.
+struct Reply {
+    tx: mpsc::Sender<(usize, Outcome)>,
+    node: usize,
+    sent: bool,
+}
+
+impl Reply {
+    fn send(mut self, outcome: Outcome) {
+        self.sent = true;
+        let _ = self.tx.send((self.node, outcome));
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        if !self.sent {
+            let _ = self.tx.send((
+                self.node,
+                Outcome::Failed("its worker thread stopped unexpectedly".into()),
+            ));
+        }
+    }
+}
+
 fn fail(task: &Task, runner: &Runner<'_>, started: Instant, error: String) -> Outcome {
     runner.reporter.event(&Event::Failed {
         task: task.name.clone(),
@@ -315,8 +360,8 @@ fn children_of(task: &Task) -> Result<Vec<Task>, String> {
     }
 }
 
-/// Checks and (when needed) runs one task.
-fn execute(task: &Task, any_dep_ran: bool, runner: &Runner<'_>) -> Outcome {
+/// Checks and (when needed) runs one task; `dynamic`: created at run time.
+fn execute(task: &Task, any_dep_ran: bool, dynamic: bool, runner: &Runner<'_>) -> Outcome {
     let started = Instant::now();
     let title = task.get_title().to_string();
     let Some(action) = &task.action else {
@@ -353,7 +398,8 @@ fn execute(task: &Task, any_dep_ran: bool, runner: &Runner<'_>) -> Outcome {
     };
     if checked.status == Status::UpToDate {
         // Refresh the fast-path metadata (content is unchanged).
-        let record = checked.record;
+        let mut record = checked.record;
+        record.dynamic = dynamic;
         if let Err(e) = save(runner, |s| s.set(&task.name, record)) {
             return fail(task, runner, started, e);
         }
@@ -385,11 +431,11 @@ fn execute(task: &Task, any_dep_ran: bool, runner: &Runner<'_>) -> Outcome {
     if let Err(e) = save(runner, |s| s.remove(&task.name)) {
         return fail(task, runner, started, e);
     }
-    // Targets this task no longer declares are removed.
+    // Outputs this task no longer declares are removed.
     if let Some(previous) = &previous {
-        let current: Vec<String> = task.targets.iter().map(|t| runner.keys.key(t)).collect();
-        let cleaner = CleanContext::new(&task.name, false);
-        for key in previous.targets.keys().filter(|k| !current.contains(k)) {
+        let current = declared_keys(task, runner.keys);
+        let cleaner = CleanContext::new(&task.name, false, runner.output_root);
+        for key in previous.declared.iter().filter(|k| !current.contains(k)) {
             if let Err(e) = cleaner.remove(&runner.keys.path(key)) {
                 return fail(
                     task,
@@ -413,26 +459,16 @@ fn execute(task: &Task, any_dep_ran: bool, runner: &Runner<'_>) -> Outcome {
         Ok(t) => t,
         Err(e) => return fail(task, runner, started, e),
     };
-    let mut record = checked.record;
-    record.targets.clear();
-    for (key, s) in targets {
-        match s {
-            Some(s) => {
-                record.targets.insert(key, s);
-            }
-            None => {
-                return fail(
-                    task,
-                    runner,
-                    started,
-                    format!(
-                        "it did not create its target {}",
-                        runner.keys.path(&key).display()
-                    ),
-                )
-            }
-        }
+    if let Some(key) = targets.missing.first() {
+        let message = format!(
+            "it did not create its target {}",
+            runner.keys.path(key).display()
+        );
+        return fail(task, runner, started, message);
     }
+    let mut record = checked.record;
+    record.targets = targets.stamps;
+    record.dynamic = dynamic;
     // File deps modified while the action ran are re-hashed next time (their metadata no
     // longer matches), so recording the stamps taken before the run is safe.
     if let Err(e) = save(runner, |s| s.set(&task.name, record)) {

@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::atomic::write_atomic;
 use crate::error::GraphError;
 use crate::fingerprint::{hash_fields, Stamp};
+use buildchain_fs::write_atomic;
 
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 /// What the last successful run of a task saw.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,7 +22,12 @@ pub(crate) struct Record {
     /// Content fingerprint: definition + file deps' contents (portable).
     pub fingerprint: String,
     pub file_deps: BTreeMap<String, Stamp>,
+    /// Keys of the outputs the task declared (targets and created directories).
+    pub declared: Vec<String>,
+    /// Stamps of the declared outputs and of every entry below its directory targets.
     pub targets: BTreeMap<String, Stamp>,
+    /// Created at run time by another task's `create_after` (not in the static graph).
+    pub dynamic: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -30,6 +35,11 @@ struct RecordFile {
     format: u32,
     task: String,
     record: Record,
+}
+
+#[derive(Deserialize)]
+struct FormatOnly {
+    format: u32,
 }
 
 #[derive(Serialize)]
@@ -92,6 +102,10 @@ impl State {
                 path: path.clone(),
                 source,
             })?;
+            if serde_json::from_slice::<FormatOnly>(&bytes).is_ok_and(|f| f.format != FORMAT) {
+                // Written by another version: its task simply re-runs.
+                continue;
+            }
             match serde_json::from_slice::<RecordFile>(&bytes) {
                 Ok(file)
                     if file.format == FORMAT
@@ -138,7 +152,7 @@ impl State {
             record: &record,
         };
         let bytes = serde_json::to_vec(&file).map_err(|e| err(io::Error::other(e)))?;
-        write_atomic(&path, &bytes, None).map_err(err)?;
+        write_atomic(&path, &bytes, None).map_err(|e| err(e.into()))?;
         self.tasks.insert(task.to_string(), record);
         Ok(())
     }

@@ -41,6 +41,7 @@ pub struct Task {
     pub(crate) task_deps: Vec<String>,
     pub(crate) subtasks: Vec<String>,
     pub(crate) targets: Vec<PathBuf>,
+    pub(crate) created_dirs: Vec<PathBuf>,
     pub(crate) version: String,
     pub(crate) action: Option<ActionFn>,
     pub(crate) clean: CleanKind,
@@ -57,6 +58,7 @@ impl fmt::Debug for Task {
             .field("file_deps", &self.file_deps)
             .field("task_deps", &self.task_deps)
             .field("targets", &self.targets)
+            .field("created_dirs", &self.created_dirs)
             .field("version", &self.version)
             .finish_non_exhaustive()
     }
@@ -74,6 +76,7 @@ impl Task {
             task_deps: Vec::new(),
             subtasks: Vec::new(),
             targets: Vec::new(),
+            created_dirs: Vec::new(),
             version: String::new(),
             action: None,
             clean: CleanKind::Targets,
@@ -142,8 +145,9 @@ impl Task {
         self
     }
 
-    /// A file or directory the task produces. Files are fingerprinted by content;
-    /// directories by existence (a directory target is owned wholly by its task).
+    /// A file or directory the task produces, wholly: files are fingerprinted by content,
+    /// directories by every entry of their tree (paths, contents, permission bits, symlink
+    /// targets), so that damage or an edit under a directory target makes the task re-run.
     pub fn target(mut self, path: impl Into<PathBuf>) -> Self {
         self.targets.push(path.into());
         self
@@ -151,6 +155,14 @@ impl Task {
 
     pub fn targets<P: Into<PathBuf>>(mut self, paths: impl IntoIterator<Item = P>) -> Self {
         self.targets.extend(paths.into_iter().map(Into::into));
+        self
+    }
+
+    /// A directory this task creates for other tasks to fill: only its existence is
+    /// tracked (what other tasks put in it does not make this task re-run). Cleaning the
+    /// task removes the directory with what it holds.
+    pub fn creates_dir(mut self, path: impl Into<PathBuf>) -> Self {
+        self.created_dirs.push(path.into());
         self
     }
 
@@ -249,8 +261,17 @@ impl Task {
     pub fn get_subtasks(&self) -> &[String] {
         &self.subtasks
     }
+    /// The files and directories the task produces (see [`Task::target`]).
     pub fn get_targets(&self) -> &[PathBuf] {
         &self.targets
+    }
+    /// The directories the task creates for others (see [`Task::creates_dir`]).
+    pub fn get_created_dirs(&self) -> &[PathBuf] {
+        &self.created_dirs
+    }
+    /// Every path the task declares: its targets, then the directories it creates.
+    pub fn declared_outputs(&self) -> impl Iterator<Item = &PathBuf> {
+        self.targets.iter().chain(&self.created_dirs)
     }
     pub fn get_version(&self) -> &str {
         &self.version

@@ -1,7 +1,9 @@
 //! The up-to-date decision: file deps' content, the task's definition, its targets.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
 
 use crate::error::render_chain;
 use crate::fingerprint::{hash_fields, stamp, stamp_with, walk_tree, PathKeys, Stamp};
@@ -43,30 +45,102 @@ pub(crate) fn file_deps_of(task: &Task) -> Result<Vec<PathBuf>, String> {
 }
 
 pub(crate) fn definition_hash(task: &Task, keys: &PathKeys) -> String {
-    let mut targets: Vec<String> = task.targets.iter().map(|t| keys.key(t)).collect();
-    targets.sort();
+    let sorted_keys = |paths: &[PathBuf]| {
+        let mut v: Vec<String> = paths.iter().map(|t| keys.key(t)).collect();
+        v.sort();
+        v
+    };
+    let targets = sorted_keys(&task.targets);
+    let created = sorted_keys(&task.created_dirs);
     let mut deps: Vec<&str> = task.task_deps.iter().map(String::as_str).collect();
     deps.sort();
-    let mut fields = vec!["definition-v1", task.version.as_str(), "targets"];
+    let mut fields = vec!["definition-v2", task.version.as_str(), "targets"];
     fields.extend(targets.iter().map(String::as_str));
+    fields.push("created-dirs");
+    fields.extend(created.iter().map(String::as_str));
     fields.push("task-deps");
     fields.extend(deps);
     hash_fields(fields)
 }
 
+/// The declared outputs of a task as they are on disk now.
+pub(crate) struct TargetStamps {
+    /// Every declared output that exists and, below each directory target, every entry.
+    pub stamps: BTreeMap<String, Stamp>,
+    /// Keys of the declared outputs that do not exist.
+    pub missing: Vec<String>,
+}
+
+/// The keys of every path a task declares (targets and created directories), sorted.
+pub(crate) fn declared_keys(task: &Task, keys: &PathKeys) -> Vec<String> {
+    let mut v: Vec<String> = task.declared_outputs().map(|t| keys.key(t)).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Stamps the declared outputs of `task`: files by content, directory targets entry by
+/// entry (so that damage under them is seen), created directories by existence. Stamps of
+/// `previous` give the fast path.
 pub(crate) fn stamp_targets(
     task: &Task,
     keys: &PathKeys,
     previous: Option<&Record>,
-) -> Result<BTreeMap<String, Option<Stamp>>, String> {
-    let mut out = BTreeMap::new();
+) -> Result<TargetStamps, String> {
+    let mut out = TargetStamps {
+        stamps: BTreeMap::new(),
+        missing: Vec::new(),
+    };
+    let prev = |key: &str| previous.and_then(|r| r.targets.get(key));
     for target in &task.targets {
         let key = keys.key(target);
-        let prev = previous.and_then(|r| r.targets.get(&key));
-        let s = stamp(target, prev).map_err(|e| format!("target {}: {e}", target.display()))?;
-        out.insert(key, s);
+        let meta = match fs::metadata(target) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                out.missing.push(key);
+                continue;
+            }
+            Err(e) => return Err(format!("target {}: {e}", target.display())),
+        };
+        if !meta.is_dir() {
+            let s = stamp_output(target, &meta, prev(&key))
+                .map_err(|e| format!("target {}: {e}", target.display()))?;
+            out.stamps.insert(key, s);
+            continue;
+        }
+        let entries = walk_tree(target).map_err(|e| format!("target {}: {e}", target.display()))?;
+        for (path, meta) in entries {
+            let key = keys.key(&path);
+            let s = stamp_output(&path, &meta, prev(&key))
+                .map_err(|e| format!("target {}: {e}", path.display()))?;
+            out.stamps.insert(key, s);
+        }
+    }
+    for dir in &task.created_dirs {
+        let key = keys.key(dir);
+        match fs::metadata(dir) {
+            Ok(meta) if meta.is_dir() => {
+                let s = stamp_with(dir, &meta, None)
+                    .map_err(|e| format!("created directory {}: {e}", dir.display()))?;
+                out.stamps.insert(key, s);
+            }
+            Ok(_) => return Err(format!("{} is not a directory", dir.display())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => out.missing.push(key),
+            Err(e) => return Err(format!("created directory {}: {e}", dir.display())),
+        }
     }
     Ok(out)
+}
+
+/// A stamp of an output entry: what cannot be read (a FIFO planted in a directory target)
+/// is recorded as such, so that the task re-runs and replaces it rather than failing.
+fn stamp_output(path: &Path, meta: &fs::Metadata, previous: Option<&Stamp>) -> io::Result<Stamp> {
+    match stamp_with(path, meta, previous) {
+        Err(e) if e.kind() == io::ErrorKind::InvalidInput => Ok(Stamp::Special {
+            mode: std::os::unix::fs::PermissionsExt::mode(&meta.permissions()),
+        }),
+        other => other,
+    }
 }
 
 fn list(items: &[String]) -> String {
@@ -146,12 +220,11 @@ pub(crate) fn check(
         definition,
         fingerprint,
         file_deps: dep_stamps,
-        targets: targets
-            .iter()
-            .filter_map(|(k, s)| s.clone().map(|s| (k.clone(), s)))
-            .collect(),
+        declared: declared_keys(task, keys),
+        targets: targets.stamps,
+        dynamic: false,
     };
-    let status = decide(task, previous, &record, &targets)?;
+    let status = decide(task, previous, &record, &targets.missing)?;
     Ok(Check {
         status,
         file_deps,
@@ -159,11 +232,28 @@ pub(crate) fn check(
     })
 }
 
+/// The first difference between the recorded and the current stamps of the outputs.
+fn first_change(before: &BTreeMap<String, Stamp>, now: &BTreeMap<String, Stamp>) -> Option<String> {
+    for (key, stamp) in now {
+        match before.get(key) {
+            None => return Some(format!("target {key} was not there after its last run")),
+            Some(old) if old.content() != stamp.content() => {
+                return Some(format!("target {key} was modified"))
+            }
+            _ => {}
+        }
+    }
+    before
+        .keys()
+        .find(|k| !now.contains_key(*k))
+        .map(|key| format!("target {key} was removed"))
+}
+
 fn decide(
     task: &Task,
     previous: Option<&Record>,
     current: &Record,
-    targets: &BTreeMap<String, Option<Stamp>>,
+    missing_targets: &[String],
 ) -> Result<Status, String> {
     let outdated = |s: String| Ok(Status::Outdated(s));
     if task.always_run {
@@ -181,6 +271,7 @@ fn decide(
         && task.tree_deps.is_empty()
         && task.calc_file_deps.is_none()
         && task.targets.is_empty()
+        && task.created_dirs.is_empty()
     {
         return match custom(task)? {
             Some(true) => Ok(Status::UpToDate),
@@ -221,15 +312,11 @@ fn decide(
     if !changed.is_empty() {
         return outdated(format!("changed: {}", list(&changed)));
     }
-    for (key, now) in targets {
-        match (now, previous.targets.get(key)) {
-            (None, _) => return outdated(format!("target {key} is missing")),
-            (Some(_), None) => return outdated(format!("target {key} was not recorded")),
-            (Some(now), Some(before)) if now.content() != before.content() => {
-                return outdated(format!("target {key} was modified"))
-            }
-            _ => {}
-        }
+    if let Some(key) = missing_targets.first() {
+        return outdated(format!("target {key} is missing"));
+    }
+    if let Some(change) = first_change(&previous.targets, &current.targets) {
+        return outdated(change);
     }
     if custom(task)? == Some(false) {
         return outdated("its up-to-date check says it must run".into());

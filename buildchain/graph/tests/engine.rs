@@ -58,7 +58,7 @@ fn copy_task(name: &str, src: &Path, dst: &Path, runs: &Arc<AtomicUsize>) -> Tas
         .version("copy v1")
         .action(move |_| -> io::Result<()> {
             runs.fetch_add(1, Ordering::SeqCst);
-            buildchain_graph::write_atomic(&dst2, &fs::read(&src2)?, None)
+            buildchain_fs::write_atomic(&dst2, &fs::read(&src2)?, None).map_err(io::Error::from)
         })
 }
 
@@ -423,7 +423,7 @@ fn calculated_file_deps() {
             .file_deps(list(&input))
             .target(&tree)
             .action(move |_| -> io::Result<()> {
-                buildchain_graph::replace_dir(&tree2, |t| {
+                buildchain_fs::replace_dir(&tree2, |t| {
                     for f in list(&input2) {
                         fs::copy(&f, t.join(f.file_name().unwrap()))?;
                     }
