@@ -189,6 +189,8 @@ impl Config {
                 .join(p),
             None => repo_root.join(get("BUILD_ROOT", "_build")),
         };
+        // One spelling of the build root: paths of outputs compare and key consistently.
+        let build_root = crate::buildroot::normalize(&build_root)?;
         let source_date_epoch = match vars.get("SOURCE_DATE_EPOCH").filter(|v| !v.is_empty()) {
             None => None,
             Some(v) => Some(

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use buildchain_oci::dedup::dedup_tree;
-use buildchain_oci::{pull_image, BarsProgress, ImageReference, Platform, PullOptions};
+use buildchain_oci::{pull_image, BarsProgress, ImageReference, OciError, Platform, PullOptions};
+use std::io::Write;
 
 fn parse_reference(text: &str) -> Result<ImageReference, String> {
     ImageReference::parse(text).map_err(|e| e.to_string())
@@ -30,9 +31,13 @@ pub struct PullArgs {
     /// Credentials: $REGISTRY_AUTH_FILE, else ~/.docker/config.json.
     #[arg(value_name = "REF", value_parser = parse_reference)]
     reference: ImageReference,
-    /// Where the image goes (skopeo `dir:` layout; replaced when it exists).
+    /// Where the image goes (skopeo `dir:` layout). An image pulled there before is
+    /// replaced; a directory holding anything else is refused unless --force.
     #[arg(value_name = "DEST_DIR")]
     dest: PathBuf,
+    /// Replace DEST_DIR whatever it holds.
+    #[arg(long)]
+    force: bool,
 }
 
 fn mib(bytes: u64) -> String {
@@ -47,24 +52,33 @@ pub fn pull(args: &PullArgs, jobs: Option<usize>) -> Result<ExitCode> {
         platform: args.platform.clone(),
         jobs: jobs.unwrap_or(4).max(1),
         progress: bars.clone(),
+        overwrite: args.force,
         ..PullOptions::default()
     };
     let result = pull_image(&args.reference, &args.dest, &options);
     bars.finish();
-    let report = result.with_context(|| format!("cannot pull {}", args.reference))?;
-    println!("pulled {} -> {}", report.image, args.dest.display());
-    println!(
+    let report = match result {
+        Err(e @ OciError::NotAnImageDirectory { .. }) => {
+            anyhow::bail!("{e} (--force replaces it)")
+        }
+        other => other.with_context(|| format!("cannot pull {}", args.reference))?,
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "pulled {} -> {}", report.image, args.dest.display())?;
+    writeln!(
+        out,
         "  manifest {} ({})",
         report.manifest_digest, report.media_type
-    );
+    )?;
     if let Some(index) = &report.index_digest {
-        println!("  selected from index {index} for {}", args.platform);
+        writeln!(out, "  selected from index {index} for {}", args.platform)?;
     }
-    println!(
+    writeln!(
+        out,
         "  {} blobs, {} downloaded",
         report.blobs,
         mib(report.bytes_downloaded)
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -74,13 +88,14 @@ pub fn dedup(dir: &Path) -> Result<ExitCode> {
         anyhow::bail!("{}: not a directory", dir.display());
     }
     let r = dedup_tree(dir).with_context(|| format!("cannot dedup {}", dir.display()))?;
-    println!(
+    writeln!(
+        std::io::stdout().lock(),
         "{}: {} files scanned, {} linked, {} bytes saved ({})",
         dir.display(),
         r.files_scanned,
         r.files_linked,
         r.bytes_saved,
         mib(r.bytes_saved)
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,7 @@
 //! `buildchain`: builds this repository's distribution into one ISO (see README.md and
 //! docs/buildchain.md).
 
+mod buildroot;
 mod config;
 mod fetch_rpms;
 mod fsutil;
@@ -11,6 +12,7 @@ mod templates;
 mod version;
 mod versions;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -46,6 +48,9 @@ struct Cli {
     /// Print task messages (why a task runs, what it did).
     #[arg(short, long, global = true)]
     verbose: bool,
+    /// Fail at once when another run holds the build root, instead of waiting for it.
+    #[arg(long, global = true)]
+    no_wait: bool,
 }
 
 #[derive(Subcommand)]
@@ -78,15 +83,64 @@ enum Command {
     FetchRpms(fetch_rpms::FetchArgs),
 }
 
+/// The exit status of a process killed by SIGPIPE (128 + 13), as shells report it: what
+/// `buildchain … | head` ends with once `head` stopped reading.
+const EXIT_BROKEN_PIPE: u8 = 141;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
+        // The reader of stdout went away: stop quietly, as Unix tools do.
+        Err(e) if is_broken_pipe(&e) => ExitCode::from(EXIT_BROKEN_PIPE),
         Err(e) => {
-            eprintln!("buildchain: error: {e:#}");
+            let _ = writeln!(std::io::stderr(), "buildchain: error: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Standard output whose write errors say they are about stdout.
+struct Stdout<'a>(std::io::StdoutLock<'a>);
+
+impl Write for Stdout<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf).map_err(on_stdout)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush().map_err(on_stdout)
+    }
+}
+
+fn on_stdout(e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("cannot write to stdout: {e}"))
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// The directories tasks copy (or read whole) into the ISO, by task: a build root inside
+/// one would copy itself. Image and package definitions are read from `images/` and
+/// `packages/`.
+fn copied_dirs(cfg: &Config, engine: &Engine) -> Vec<(String, PathBuf)> {
+    let mut dirs: Vec<(String, PathBuf)> = engine
+        .graph()
+        .tasks()
+        .iter()
+        .flat_map(|t| {
+            t.get_tree_deps()
+                .iter()
+                .filter(|d| !d.starts_with(&cfg.build_root))
+                .map(|d| (t.name().to_string(), d.clone()))
+        })
+        .collect();
+    dirs.push(("images".into(), cfg.repo("images")));
+    dirs.push(("packaging".into(), cfg.repo("packages")));
+    dirs
 }
 
 fn load(cli: &Cli) -> Result<(Arc<Config>, Engine)> {
@@ -97,7 +151,14 @@ fn load(cli: &Cli) -> Result<(Arc<Config>, Engine)> {
     let keys = PathKeys::new()
         .with_root("repo", &cfg.repo_root)
         .with_root("build", &cfg.build_root);
-    let engine = Engine::new(graph, cfg.build_root.join(".buildchain-state")).with_keys(keys);
+    let root = cfg.iso_root();
+    let engine = Engine::new(graph, cfg.build_root.join(buildroot::MARKER_DIR))
+        .with_keys(keys)
+        .with_output_root(&cfg.build_root)
+        .with_pruned_dir(&root)
+        .with_pruned_dir(root.join("images"))
+        .with_pruned_dir(root.join("packages"));
+    buildroot::check_location(&cfg.build_root, &cfg.repo_root, &copied_dirs(&cfg, &engine))?;
     Ok((cfg, engine))
 }
 
@@ -139,16 +200,34 @@ fn run(cli: Cli) -> Result<ExitCode> {
         _ => {}
     }
     let (cfg, mut engine) = load(&cli)?;
+    if cli.command.is_none() {
+        return build(&cli, &cfg, &engine);
+    }
+    // The report of list, info and clean (a build's goes through its reporter).
+    let mut out = Stdout(std::io::stdout().lock());
     match &cli.command {
-        None => build(&cli, &cfg, &engine),
+        None => unreachable!("built above"),
         Some(Command::List { all, private }) => {
             warn_all(engine.graph_mut().expand(), cli.verbose);
-            for task in engine.graph().tasks() {
-                if (task.is_private() && !private) || (task.is_subtask() && !all) {
-                    continue;
-                }
-                println!("{:<24} {}", task.name(), task.summary());
+            let tasks: Vec<_> = engine
+                .graph()
+                .tasks()
+                .iter()
+                .filter(|t| (*private || !t.is_private()) && (*all || !t.is_subtask()))
+                .collect();
+            // Aligned on the longest name, up to a limit past which a name pushes its
+            // summary further rather than every line.
+            const MAX_WIDTH: usize = 32;
+            let width = tasks
+                .iter()
+                .map(|t| t.name().len())
+                .max()
+                .unwrap_or(0)
+                .min(MAX_WIDTH);
+            for task in tasks {
+                writeln!(out, "{:<width$}  {}", task.name(), task.summary())?;
             }
+            out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Info { task }) => {
@@ -157,15 +236,33 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .into_iter()
                 .next()
                 .context("no task")?;
-            info(&engine, &name)?;
+            info(&mut out, &engine, &name)?;
+            out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Clean { dry_run, tasks }) => {
             warn_all(engine.graph_mut().expand(), cli.verbose);
             let names = resolve(&engine, tasks)?;
-            for line in engine.clean(&names, *dry_run)? {
-                println!("{line}");
+            let Some(_lock) =
+                buildroot::open(&cfg.build_root, buildroot::Mode::Clean, cli.no_wait)?
+            else {
+                writeln!(
+                    out,
+                    "{}: does not exist: nothing to clean",
+                    cfg.build_root.display()
+                )?;
+                return Ok(ExitCode::SUCCESS);
+            };
+            let mut lines = engine.clean(&names, *dry_run)?;
+            if names.is_empty() && !*dry_run {
+                for path in buildroot::sweep_temporaries(&cfg.build_root)? {
+                    lines.push(format!("removed {}", path.display()));
+                }
             }
+            for line in lines {
+                writeln!(out, "{line}")?;
+            }
+            out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
         Some(_) => unreachable!("handled above"),
@@ -175,7 +272,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
 fn warn_all(warnings: Vec<String>, verbose: bool) {
     if verbose {
         for w in warnings {
-            eprintln!("buildchain: warning: {w}");
+            let _ = writeln!(std::io::stderr(), "buildchain: warning: {w}");
         }
     }
 }
@@ -195,22 +292,40 @@ fn build(cli: &Cli, cfg: &Config, engine: &Engine) -> Result<ExitCode> {
     if jobs == 0 {
         bail!("--jobs must be at least 1");
     }
+    let _lock = buildroot::open(&cfg.build_root, buildroot::Mode::Build, cli.no_wait)?;
     let output = Output::new(
         cli.reporter,
         cli.verbose,
         Some(&cfg.build_root.join("build.log")),
     )?;
+    for path in buildroot::sweep_temporaries(&cfg.build_root)? {
+        output.warn(&format!(
+            "removed {} (left by a killed run)",
+            path.display()
+        ));
+    }
     let summary = engine.run(&names, jobs, &output);
     output.finish();
     let summary = summary?;
+    if let Some(e) = output.write_error() {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return Ok(ExitCode::from(EXIT_BROKEN_PIPE));
+        }
+        return Err(anyhow::Error::new(e).context(format!(
+            "cannot write the {} report to stdout: stopped",
+            cli.reporter.name()
+        )));
+    }
     if summary.success() {
         return Ok(ExitCode::SUCCESS);
     }
-    for (task, error) in &summary.failed {
-        eprintln!("buildchain: task {task} failed: {error}");
-    }
+    // Each failure was printed once, when it happened; this is the summary.
+    let failed: Vec<&str> = summary.failed.iter().map(|(t, _)| t.as_str()).collect();
+    let mut err = std::io::stderr();
+    let _ = writeln!(err, "buildchain: failed: {}", failed.join(", "));
     if !summary.not_run.is_empty() {
-        eprintln!(
+        let _ = writeln!(
+            err,
             "buildchain: not run because of the failure: {}",
             summary.not_run.join(", ")
         );
@@ -218,60 +333,51 @@ fn build(cli: &Cli, cfg: &Config, engine: &Engine) -> Result<ExitCode> {
     Ok(ExitCode::FAILURE)
 }
 
-fn info(engine: &Engine, name: &str) -> Result<()> {
+fn info(out: &mut impl Write, engine: &Engine, name: &str) -> Result<()> {
     let task = engine.graph().get(name).context("no such task")?;
-    println!("{}", task.name());
+    writeln!(out, "{}", task.name())?;
     if !task.get_doc().is_empty() {
-        println!("{}", task.get_doc());
+        writeln!(out, "{}", task.get_doc())?;
     }
-    println!();
+    writeln!(out)?;
     match engine.status(name)? {
-        Status::UpToDate => println!("status: up-to-date"),
-        Status::Outdated(reason) => println!("status: not up-to-date: {reason}"),
+        Status::UpToDate => writeln!(out, "status: up-to-date")?,
+        Status::Outdated(reason) => writeln!(out, "status: not up-to-date: {reason}")?,
     }
-    let list = |title: &str, items: Vec<String>| {
-        println!("{title}:");
+    let list = |out: &mut dyn Write, title: &str, items: Vec<String>| -> std::io::Result<()> {
+        writeln!(out, "{title}:")?;
         for item in items {
-            println!("  - {item}");
+            writeln!(out, "  - {item}")?;
         }
+        Ok(())
+    };
+    let paths = |paths: &[PathBuf]| -> Vec<String> {
+        paths.iter().map(|p| p.display().to_string()).collect()
     };
     // Static, calculated and tree file deps, as they would be now.
     let deps = match engine.current_file_deps(name) {
         Ok(deps) => deps,
         Err(e) => {
-            println!("(calculated file deps unavailable: {e})");
+            writeln!(out, "(calculated file deps unavailable: {e})")?;
             task.get_file_deps().to_vec()
         }
     };
     const SHOWN: usize = 50;
-    let mut shown: Vec<String> = deps
-        .iter()
-        .take(SHOWN)
-        .map(|p| p.display().to_string())
-        .collect();
+    let mut shown = paths(&deps[..deps.len().min(SHOWN)]);
     if deps.len() > SHOWN {
         shown.push(format!("… and {} more", deps.len() - SHOWN));
     }
     if !task.get_tree_deps().is_empty() {
-        list(
-            "tree_dep",
-            task.get_tree_deps()
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect(),
-        );
+        list(out, "tree_dep", paths(task.get_tree_deps()))?;
     }
-    list("file_dep", shown);
-    list("task_dep", task.get_task_deps().to_vec());
-    list(
-        "targets",
-        task.get_targets()
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect(),
-    );
+    list(out, "file_dep", shown)?;
+    list(out, "task_dep", task.get_task_deps().to_vec())?;
+    list(out, "targets", paths(task.get_targets()))?;
+    if !task.get_created_dirs().is_empty() {
+        list(out, "creates", paths(task.get_created_dirs()))?;
+    }
     if let Some(fp) = engine.last_fingerprint(name)? {
-        println!("fingerprint: {fp}");
+        writeln!(out, "fingerprint: {fp}")?;
     }
     Ok(())
 }

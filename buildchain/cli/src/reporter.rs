@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -26,6 +27,15 @@ pub enum Kind {
     Json,
 }
 
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Console => "console",
+            Kind::Json => "json",
+        }
+    }
+}
+
 struct Bars {
     multi: MultiProgress,
     overall: ProgressBar,
@@ -37,6 +47,9 @@ pub struct Output {
     verbose: bool,
     log: Mutex<Option<BufWriter<File>>>,
     bars: Option<Bars>,
+    /// The first error writing the report to stdout: from then on the output is closed.
+    stdout_error: Mutex<Option<std::io::Error>>,
+    closed: AtomicBool,
 }
 
 fn secs(d: &Duration) -> f64 {
@@ -110,21 +123,55 @@ impl Output {
             verbose,
             log: Mutex::new(log),
             bars,
+            stdout_error: Mutex::new(None),
+            closed: AtomicBool::new(false),
         })
     }
 
+    /// Writes a line of the report to stdout; the first failure closes the output (the
+    /// engine then stops) and is kept for [`Output::write_error`].
     fn print(&self, line: &str) {
-        match &self.bars {
-            Some(b) => b.multi.suspend(|| println!("{line}")),
-            None => println!("{line}"),
+        if self.closed.load(Ordering::Relaxed) {
+            return;
+        }
+        let write = || {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{line}").and_then(|()| out.flush())
+        };
+        let result = match &self.bars {
+            Some(b) => b.multi.suspend(write),
+            None => write(),
+        };
+        if let Err(e) = result {
+            self.closed.store(true, Ordering::Relaxed);
+            if let Ok(mut slot) = self.stdout_error.lock() {
+                slot.get_or_insert(e);
+            }
         }
     }
 
+    /// Writes a line to stderr (messages, never the report): a failure there is ignored.
     fn eprint(&self, line: &str) {
+        let write = || {
+            let _ = writeln!(std::io::stderr(), "{line}");
+        };
         match &self.bars {
-            Some(b) => b.multi.suspend(|| eprintln!("{line}")),
-            None => eprintln!("{line}"),
+            Some(b) => b.multi.suspend(write),
+            None => write(),
         }
+    }
+
+    /// A warning of the run itself (not of a task), on stderr and in build.log.
+    pub fn warn(&self, message: &str) {
+        self.event(&Event::Log {
+            task: String::new(),
+            message: message.to_string(),
+        });
+    }
+
+    /// The error that closed stdout, if any (taken: reported once).
+    pub fn write_error(&self) -> Option<std::io::Error> {
+        self.stdout_error.lock().ok().and_then(|mut e| e.take())
     }
 
     fn write_log(&self, event: &Event) {
@@ -226,19 +273,21 @@ impl Reporter for Output {
             Kind::Json => match event {
                 Event::Log { task, message } => {
                     if task.is_empty() {
-                        eprintln!("buildchain: warning: {message}");
+                        self.eprint(&format!("buildchain: warning: {message}"));
                     } else if self.verbose {
-                        eprintln!("{task}: {message}");
+                        self.eprint(&format!("{task}: {message}"));
                     }
                 }
                 _ => {
                     if let Some(value) = to_json(event) {
-                        let mut out = std::io::stdout().lock();
-                        let _ = writeln!(out, "{value}");
-                        let _ = out.flush();
+                        self.print(&value.to_string());
                     }
                 }
             },
         }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
     }
 }

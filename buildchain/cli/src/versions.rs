@@ -259,14 +259,23 @@ impl Versions {
     /// `salt/metalk8s/versions.json`: what Salt reads on the nodes (keys sorted).
     pub fn to_salt_json(&self, version: &str) -> serde_json::Value {
         use serde_json::{json, Map, Value};
+        // Per name: `version` (and `digest`) of its first listing, as states read it, and
+        // `versions`: every listed version in order, so none shipped is left out.
         let mut images = Map::new();
         for image in &self.images {
-            let mut entry = Map::new();
-            entry.insert("version".into(), json!(image.version));
+            let mut this = Map::new();
+            this.insert("version".into(), json!(image.version));
             if let Some(d) = &image.digest {
-                entry.insert("digest".into(), json!(d));
+                this.insert("digest".into(), json!(d));
             }
-            images.insert(image.name.clone(), Value::Object(entry));
+            let entry = images.entry(image.name.clone()).or_insert_with(|| {
+                let mut first = this.clone();
+                first.insert("versions".into(), json!([]));
+                Value::Object(first)
+            });
+            if let Some(Value::Array(all)) = entry.get_mut("versions") {
+                all.push(Value::Object(this));
+            }
         }
         let repositories: Vec<Value> = self
             .repositories
@@ -358,6 +367,31 @@ source = "build"
             "{json}"
         );
         assert!(json.contains("\"repositories\": [\n    {\n      \"id\": \"metalk8s-scality-el8\""));
+    }
+
+    #[test]
+    fn every_version_of_an_image_is_listed() {
+        let text = format!(
+            "{OK}\n[[images]]\nname = \"metalk8s-utils\"\nversion = \"0.2.0\"\nsource = \"build\"\n"
+        );
+        let v = Versions::parse(&text).unwrap();
+        let json = v.to_salt_json("1");
+        let utils = &json["images"]["metalk8s-utils"];
+        assert_eq!(
+            utils["version"], "0.1.0",
+            "the first listed stays the default"
+        );
+        let listed: Vec<&str> = utils["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["version"].as_str().unwrap())
+            .collect();
+        assert_eq!(listed, ["0.1.0", "0.2.0"]);
+        assert_eq!(
+            json["images"]["coredns/coredns"]["versions"][0]["digest"],
+            json["images"]["coredns/coredns"]["digest"]
+        );
     }
 
     #[test]

@@ -73,6 +73,9 @@ pub enum OciError {
     #[error("{image}: {detail}")]
     Build { image: String, detail: String },
 
+    #[error("{}: not replaced: it holds {found:?}, which is not part of an image (skopeo dir: layout)", path.display())]
+    NotAnImageDirectory { path: PathBuf, found: String },
+
     #[error("auth file {path}: {detail}")]
     AuthFile { path: PathBuf, detail: String },
 

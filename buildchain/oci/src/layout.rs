@@ -202,6 +202,55 @@ pub(crate) fn link_or_copy(src: &std::path::Path, dst: &std::path::Path) -> std:
     }
 }
 
+/// Whether `name` is one of the files of a `dir:` layout: `manifest.json`, `version`,
+/// `signature-N`, a blob named by its hex digest, or a child manifest `<hex>.manifest.json`.
+pub fn is_layout_file(name: &str) -> bool {
+    let is_hex =
+        |s: &str| s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    name == MANIFEST_FILE
+        || name == VERSION_FILE
+        || name
+            .strip_prefix("signature-")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        || is_hex(name)
+        || name.strip_suffix(".manifest.json").is_some_and(is_hex)
+}
+
+/// Checks that `dest` may be replaced by a pulled image: it does not exist, is empty, or
+/// holds only the files of a `dir:` layout (an image pulled there before). Anything else
+/// (a user's file, a directory) is refused, naming it.
+pub fn check_replaceable(dest: &std::path::Path) -> Result<(), crate::OciError> {
+    use crate::error::IoContext;
+    let entries = match std::fs::read_dir(dest) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+            return Err(crate::OciError::NotAnImageDirectory {
+                path: dest.to_path_buf(),
+                found: "a file, not a directory".into(),
+            })
+        }
+        Err(e) => return Err(crate::OciError::io(dest, e)),
+    };
+    let mut names: Vec<(String, bool)> = Vec::new();
+    for entry in entries {
+        let entry = entry.at(dest)?;
+        let is_file = entry.file_type().at(dest)?.is_file();
+        names.push((entry.file_name().to_string_lossy().into_owned(), is_file));
+    }
+    names.sort();
+    match names
+        .into_iter()
+        .find(|(name, is_file)| !is_file || !is_layout_file(name))
+    {
+        None => Ok(()),
+        Some((found, _)) => Err(crate::OciError::NotAnImageDirectory {
+            path: dest.to_path_buf(),
+            found,
+        }),
+    }
+}
+
 /// Creates a hidden temporary directory next to `dest`, to be published with [`publish_dir`].
 pub(crate) fn staging_dir(dest: &std::path::Path) -> Result<tempfile::TempDir, crate::OciError> {
     use crate::error::IoContext;

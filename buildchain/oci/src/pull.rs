@@ -4,8 +4,8 @@ use crate::auth::{default_auth_file, lookup_credentials};
 use crate::digest::{digest_file, Digest, HashingWriter};
 use crate::error::IoContext;
 use crate::layout::{
-    link_or_copy, publish_dir, staging_dir, Descriptor, IndexEntry, Manifest, ManifestProblem,
-    DIR_VERSION, MANIFEST_ACCEPT, MANIFEST_FILE, VERSION_FILE,
+    check_replaceable, link_or_copy, publish_dir, staging_dir, Descriptor, IndexEntry, Manifest,
+    ManifestProblem, DIR_VERSION, MANIFEST_ACCEPT, MANIFEST_FILE, VERSION_FILE,
 };
 use crate::progress::{NoProgress, Progress};
 use crate::reference::{ImageReference, Platform};
@@ -37,6 +37,10 @@ pub struct PullOptions {
     pub jobs: usize,
     pub retry: RetryPolicy,
     pub progress: Arc<dyn Progress>,
+    /// Replace `dest` whatever it holds. Otherwise a `dest` holding anything but the
+    /// files of a `dir:` layout is refused before any network access
+    /// ([`check_replaceable`](crate::layout::check_replaceable)).
+    pub overwrite: bool,
 }
 
 impl Default for PullOptions {
@@ -49,6 +53,7 @@ impl Default for PullOptions {
             jobs: 4,
             retry: RetryPolicy::default(),
             progress: Arc::new(NoProgress),
+            overwrite: false,
         }
     }
 }
@@ -62,6 +67,7 @@ impl std::fmt::Debug for PullOptions {
             .field("cache_dir", &self.cache_dir)
             .field("jobs", &self.jobs)
             .field("retry", &self.retry)
+            .field("overwrite", &self.overwrite)
             .finish_non_exhaustive()
     }
 }
@@ -83,14 +89,18 @@ pub struct PullReport {
     pub bytes_from_cache: u64,
 }
 
-/// Pulls `reference` into the `dir:` layout at `dest` (replaced when it exists). The result
-/// is staged next to `dest` and renamed into place only when complete and verified.
+/// Pulls `reference` into the `dir:` layout at `dest`, replacing an image pulled there
+/// before (anything else only with [`PullOptions::overwrite`]). The result is staged next
+/// to `dest` and renamed into place only when complete and verified.
 pub fn pull_image(
     reference: &ImageReference,
     dest: &Path,
     options: &PullOptions,
 ) -> Result<PullReport, OciError> {
     let image = reference.to_string();
+    if !options.overwrite {
+        check_replaceable(dest)?;
+    }
     let credentials = match default_auth_file(options.auth_file.as_deref()) {
         Some(file) => lookup_credentials(&file, &reference.registry)?,
         None => None,

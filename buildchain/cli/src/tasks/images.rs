@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context as _, Result};
-use buildchain_graph::{write_atomic, Task};
+use buildchain_fs::write_atomic;
+use buildchain_graph::Task;
 use buildchain_oci::build::{build_image, input_files, Base, BuildContext, ImageDefinition};
 use buildchain_oci::dedup::dedup_tree;
 use buildchain_oci::{
@@ -203,6 +204,8 @@ fn pull_task(cfg: &Cfg, image: &Image) -> Result<Task> {
                 auth_file: auth_file.clone(),
                 cache_dir: Some(cache.clone()),
                 progress: pull_progress(),
+                // The image directory is this task's own.
+                overwrite: true,
                 ..PullOptions::default()
             };
             let _ = std::fs::remove_file(&record);

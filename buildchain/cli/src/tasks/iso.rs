@@ -5,29 +5,23 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
-use buildchain_graph::{write_atomic, Task};
+use buildchain_fs::write_atomic;
+use buildchain_graph::Task;
 use buildchain_iso9660::{write_image, IsoOptions};
 
 use super::{files_under, mkdir_task, Cfg};
 use crate::fsutil;
 use crate::templates;
 
-pub const BUILD_ROOT: &str = "_build_root";
 pub const MKDIR_ROOT: &str = "_iso_mkdir_root";
 
 pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
     Ok(vec![
         mkdir_task(
-            BUILD_ROOT,
-            "Create the build root.",
-            cfg.build_root.clone(),
-            &[],
-        ),
-        mkdir_task(
             MKDIR_ROOT,
             "Create the ISO root ($BUILD_ROOT/root).",
             cfg.iso_root(),
-            &[BUILD_ROOT],
+            &[],
         ),
         Task::new("iso")
             .doc(format!(
@@ -150,7 +144,7 @@ fn copy_dir(cfg: &Cfg, name: &str, from: &str, to: &str) -> Result<Task> {
         .target(dst)
         .version(format!("copy-tree v1 {from} -> {to}"))
         .action(move |_| -> Result<()> {
-            buildchain_graph::replace_dir(&d, |tmp| fsutil::copy_tree(&s, tmp, None))
+            buildchain_fs::replace_dir(&d, |tmp| fsutil::copy_tree(&s, tmp, None))
         }))
 }
 

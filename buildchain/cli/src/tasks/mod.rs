@@ -31,13 +31,13 @@ pub fn define(cfg: &Cfg) -> Result<Graph> {
     Ok(graph)
 }
 
-/// A task creating the directory `dir` (its target) after `deps`.
+/// A task creating the directory `dir`, which other tasks fill, after `deps`.
 pub fn mkdir_task(name: &str, doc: &str, dir: PathBuf, deps: &[&str]) -> Task {
     let d = dir.clone();
     Task::new(name)
         .doc(doc)
         .task_deps(deps.iter().copied())
-        .target(dir)
+        .creates_dir(dir)
         .version("mkdir v1")
         .action(move |_| -> Result<()> {
             std::fs::create_dir_all(&d).with_context(|| format!("{}: cannot create", d.display()))

@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use anyhow::{anyhow, bail, Context as _, Result};
-use buildchain_graph::{write_atomic, Task};
+use buildchain_fs::write_atomic;
+use buildchain_graph::Task;
 use buildchain_rpm::build::{build_package, BuildContext, PackageDefinition};
 use buildchain_rpm::fetch::{fetch_packages, FetchOptions, PackageRequest};
 use buildchain_rpm::repodata::{write_repodata, RepodataOptions};

@@ -86,7 +86,7 @@ fn salt(cfg: &Cfg) -> Result<Task> {
             let per_image = generate(&images, &registry_options(cfg))
                 .with_context(|| format!("registry include for {}", images.display()))?;
             let versions = versions_json(cfg)?;
-            buildchain_graph::replace_dir(&dst, |tmp| -> Result<()> {
+            buildchain_fs::replace_dir(&dst, |tmp| -> Result<()> {
                 fsutil::copy_tree(&src, tmp, Some(&ctx))?;
                 let meta = tmp.join("metalk8s");
                 let files = meta.join("repo/files");
@@ -121,6 +121,6 @@ fn pillar(cfg: &Cfg) -> Result<Task> {
         .version(format!("pillar v1 {}", templates::context_version(cfg)))
         .action(move |_| -> Result<()> {
             let ctx = templates::context(&cfg2);
-            buildchain_graph::replace_dir(&dst, |tmp| fsutil::copy_tree(&src, tmp, Some(&ctx)))
+            buildchain_fs::replace_dir(&dst, |tmp| fsutil::copy_tree(&src, tmp, Some(&ctx)))
         }))
 }

@@ -1,0 +1,279 @@
+//! The build root is the tool's own: it carries a marker, one run at a time holds its
+//! lock, and it is never a place whose removal or copy would hurt (the repository, one of
+//! its parents, `/`, `$HOME`, a directory the build copies into the ISO).
+
+use std::fs::{self, File};
+use std::io::{self, Read, Seek, Write};
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+
+/// The directory marking a build root: it holds the engine's state, the lock and a note.
+pub const MARKER_DIR: &str = ".buildchain-state";
+/// The note inside the marker directory.
+const NOTE: &str = "BUILD-ROOT";
+const NOTE_TEXT: &str = "This directory is a buildchain build root. `buildchain clean` removes \
+what buildchain's tasks produced in it, and nothing else.\n";
+/// The lock file inside the marker directory (holds the PID of its owner).
+const LOCK: &str = "lock";
+
+/// `path` made absolute with `..` and symbolic links of its existing part resolved (the
+/// rest, which does not exist yet, normalized lexically).
+pub fn normalize(path: &Path) -> Result<PathBuf> {
+    let abs = std::path::absolute(path)
+        .with_context(|| format!("{}: cannot make absolute", path.display()))?;
+    let mut existing = abs.as_path();
+    let mut rest: Vec<Component> = Vec::new();
+    let resolved = loop {
+        match fs::canonicalize(existing) {
+            Ok(p) => break p,
+            Err(_) => match (existing.parent(), existing.components().next_back()) {
+                (Some(parent), Some(last)) => {
+                    rest.push(last);
+                    existing = parent;
+                }
+                _ => break PathBuf::from("/"),
+            },
+        }
+    };
+    let mut out = resolved;
+    for component in rest.into_iter().rev() {
+        match component {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            c => out.push(c),
+        }
+    }
+    Ok(out)
+}
+
+/// Refuses a build root that `clean` must never empty or that the build would copy into
+/// itself. `copied`: (task, directory) pairs of the directories tasks copy or read whole.
+pub fn check_location(
+    build_root: &Path,
+    repo_root: &Path,
+    copied: &[(String, PathBuf)],
+) -> Result<()> {
+    let root = normalize(build_root)?;
+    let repo = normalize(repo_root)?;
+    let refuse = |why: String| -> Result<()> {
+        bail!(
+            "build root {}: {why}; choose another one (--build-root or BUILD_ROOT)",
+            root.display()
+        )
+    };
+    if root == Path::new("/") {
+        return refuse("it is the file-system root".into());
+    }
+    if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        if normalize(Path::new(&home)).is_ok_and(|h| h == root) {
+            return refuse("it is the home directory ($HOME)".into());
+        }
+    }
+    if root == repo {
+        return refuse("it is the repository itself".into());
+    }
+    if repo.starts_with(&root) {
+        return refuse(format!("it holds the repository {}", repo.display()));
+    }
+    for (task, dir) in copied {
+        let dir = normalize(dir)?;
+        if root.starts_with(&dir) {
+            return refuse(format!(
+                "it is inside {}, which {task} copies into the ISO: the build would copy itself",
+                dir.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `dir` carries the marker.
+fn is_marked(dir: &Path) -> bool {
+    dir.join(MARKER_DIR).is_dir()
+}
+
+/// Whether `dir` is empty (a missing directory is).
+fn is_empty_dir(dir: &Path) -> Result<bool> {
+    match fs::read_dir(dir) {
+        Ok(mut entries) => Ok(entries.next().is_none()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(true),
+        Err(e) => Err(e).with_context(|| format!("{}: cannot list", dir.display())),
+    }
+}
+
+/// The held lock of a build root; released when dropped (or when the process ends).
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+}
+
+/// How `open` treats a build root that is missing or not marked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A run: creates the build root (and its marker) when missing or empty.
+    Build,
+    /// `clean`: the build root must exist and be marked.
+    Clean,
+}
+
+/// Opens the build root for a run or a clean and takes its lock: waits for another run
+/// holding it (saying which) unless `no_wait`, in which case that is an error. `Ok(None)`
+/// for a clean of a build root that does not exist (nothing to do).
+pub fn open(build_root: &Path, mode: Mode, no_wait: bool) -> Result<Option<Lock>> {
+    let marked = is_marked(build_root);
+    if !marked {
+        let empty = is_empty_dir(build_root)?;
+        match mode {
+            Mode::Clean if !build_root.exists() => return Ok(None),
+            Mode::Clean => bail!(
+                "{}: not a build root (no {MARKER_DIR} marker): nothing removed",
+                build_root.display()
+            ),
+            Mode::Build if !empty => bail!(
+                "{}: exists, is not empty and is not a build root (no {MARKER_DIR} marker): choose another build root (--build-root or BUILD_ROOT) or empty it",
+                build_root.display()
+            ),
+            Mode::Build => {}
+        }
+    }
+    let marker = build_root.join(MARKER_DIR);
+    fs::create_dir_all(&marker).with_context(|| format!("{}: cannot create", marker.display()))?;
+    let note = marker.join(NOTE);
+    if !note.exists() {
+        buildchain_fs::write_atomic(&note, NOTE_TEXT.as_bytes(), Some(0o644))?;
+    }
+    lock(&marker.join(LOCK), build_root, no_wait).map(Some)
+}
+
+fn lock(path: &Path, build_root: &Path, no_wait: bool) -> Result<Lock> {
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .with_context(|| format!("{}: cannot open the lock", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            let holder = read_holder(&mut file);
+            if no_wait {
+                bail!(
+                    "build root {} is in use by {holder}: not waiting (--no-wait)",
+                    build_root.display()
+                );
+            }
+            eprintln!(
+                "buildchain: waiting for {holder}, which is using the build root {}",
+                build_root.display()
+            );
+            file.lock()
+                .with_context(|| format!("{}: cannot lock", path.display()))?;
+        }
+        Err(fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("{}: cannot lock", path.display()))
+        }
+    }
+    let me = format!(
+        "{}\n{}\n",
+        std::process::id(),
+        std::env::args().collect::<Vec<_>>().join(" ")
+    );
+    file.set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| file.write_all(me.as_bytes()))
+        .with_context(|| format!("{}: cannot write", path.display()))?;
+    Ok(Lock { _file: file })
+}
+
+/// "PID 1234 (buildchain iso)" from the lock file, or a generic description.
+fn read_holder(file: &mut File) -> String {
+    let mut text = String::new();
+    let _ = file.rewind().and_then(|()| file.read_to_string(&mut text));
+    let mut lines = text.lines();
+    match (lines.next().filter(|l| !l.is_empty()), lines.next()) {
+        (Some(pid), Some(cmd)) => format!("PID {pid} ({})", cmd.escape_debug()),
+        (Some(pid), None) => format!("PID {pid}"),
+        _ => "another buildchain".to_string(),
+    }
+}
+
+/// Removes what killed runs left at the top of the build root and in its marker
+/// directory (temporary files of dead processes). Returns what was removed.
+pub fn sweep_temporaries(build_root: &Path) -> Result<Vec<PathBuf>> {
+    let mut removed = buildchain_fs::remove_stale_temps(build_root, None)?;
+    removed.extend(buildchain_fs::remove_stale_temps(
+        &build_root.join(MARKER_DIR),
+        None,
+    )?);
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_resolves_dots_and_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = fs::canonicalize(dir.path()).unwrap();
+        fs::create_dir(real.join("a")).unwrap();
+        std::os::unix::fs::symlink(real.join("a"), real.join("l")).unwrap();
+        assert_eq!(normalize(&real.join("l/x/../y")).unwrap(), real.join("a/y"));
+        assert_eq!(
+            normalize(&real.join("a/./b/c")).unwrap(),
+            real.join("a/b/c")
+        );
+        assert_eq!(normalize(&real.join("a/..")).unwrap(), real);
+    }
+
+    #[test]
+    fn dangerous_locations_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = fs::canonicalize(dir.path()).unwrap().join("repo");
+        fs::create_dir_all(repo.join("salt")).unwrap();
+        let copied = vec![("_salt_tree:salt".to_string(), repo.join("salt"))];
+        let check = |p: &Path| check_location(p, &repo, &copied).map_err(|e| e.to_string());
+        assert!(check(&repo.join("_build")).is_ok());
+        assert!(check(&repo.parent().unwrap().join("elsewhere")).is_ok());
+        for (root, want) in [
+            (repo.clone(), "the repository itself"),
+            (repo.join("salt/.."), "the repository itself"),
+            (repo.parent().unwrap().to_path_buf(), "holds the repository"),
+            (PathBuf::from("/"), "file-system root"),
+            (repo.join("salt/relb"), "which _salt_tree:salt copies"),
+        ] {
+            let err = check(&root).unwrap_err();
+            assert!(err.contains(want), "{}: {err}", root.display());
+        }
+    }
+
+    #[test]
+    fn unmarked_directories_are_not_taken_and_the_lock_is_exclusive() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("b");
+        fs::create_dir(&root).unwrap();
+        fs::write(root.join("user-file"), "x").unwrap();
+        let err = open(&root, Mode::Build, true).unwrap_err().to_string();
+        assert!(err.contains("not a build root"), "{err}");
+        let err = open(&root, Mode::Clean, true).unwrap_err().to_string();
+        assert!(err.contains("nothing removed"), "{err}");
+        assert!(open(&dir.path().join("missing"), Mode::Clean, true)
+            .unwrap()
+            .is_none());
+        let fresh = dir.path().join("fresh");
+        let held = open(&fresh, Mode::Build, true).unwrap();
+        assert!(fresh.join(MARKER_DIR).join(NOTE).is_file());
+        // flock locks belong to open file descriptions: a second open conflicts.
+        let err = open(&fresh, Mode::Build, true).unwrap_err().to_string();
+        assert!(
+            err.contains("in use by PID") && err.contains("--no-wait"),
+            "{err}"
+        );
+        drop(held);
+        assert!(open(&fresh, Mode::Clean, true).unwrap().is_some());
+    }
+}
