@@ -51,6 +51,12 @@ pub enum Error {
         limit: u64,
     },
 
+    /// A name, tag, manifest or blob of the tree is a symbolic link: the generated config
+    /// tells nginx not to follow links (`disable_symlinks`), and a link leading out of the
+    /// root would serve a file from elsewhere.
+    #[error("{}: a symbolic link{}: the registry serves regular files and directories only (copy or hard-link instead)", shown(.path), if *.outside { " leading outside the root" } else { "" })]
+    Symlink { path: PathBuf, outside: bool },
+
     /// A child manifest's content does not hash to the digest its index gives it.
     #[error("{}: content has digest {actual}, but the index lists it as {expected}", shown(.path))]
     DigestMismatch {

@@ -44,6 +44,8 @@ pub fn repository(out: &mut String, repo: &Repository, paths: &Paths<'_>) {
     let prefix = &paths.prefix;
     let name = &repo.name;
     let root = paths.server_root.trim_end_matches('/');
+    // Symbolic links below the server root are never followed (`disable_symlinks`).
+    let from = if root.is_empty() { "/" } else { root };
     let dir = &repo.dir_name;
 
     let tags: Vec<String> = repo
@@ -69,6 +71,7 @@ location = \"/v2/{prefix}{name}/tags/list\" {{
             out,
             &format!("/v2/{prefix}{name}/manifests/{}", tag.name),
             &alias,
+            from,
             &tag.manifest,
         );
         for manifest in std::iter::once(&tag.manifest).chain(&tag.children) {
@@ -77,6 +80,7 @@ location = \"/v2/{prefix}{name}/tags/list\" {{
                     out,
                     &format!("/v2/{prefix}{name}/manifests/{}", manifest.digest),
                     &alias,
+                    from,
                     manifest,
                 );
             } else {
@@ -95,6 +99,7 @@ location = \"/v2/{prefix}{name}/tags/list\" {{
         "
 location ~ \"^/v2/{}{}/blobs/sha256:([a-f0-9]{{64}})$\" {{
     alias \"{root}/{dir}/\";
+    disable_symlinks on \"from={from}\";
     try_files {} =404;
 }}
 ",
@@ -104,12 +109,13 @@ location ~ \"^/v2/{}{}/blobs/sha256:([a-f0-9]{{64}})$\" {{
     );
 }
 
-fn manifest_location(out: &mut String, uri: &str, alias: &str, manifest: &Manifest) {
+fn manifest_location(out: &mut String, uri: &str, alias: &str, from: &str, manifest: &Manifest) {
     let _ = write!(
         out,
         "
 location = \"{uri}\" {{
     alias \"{alias}\";
+    disable_symlinks on \"from={from}\";
     types {{ }} default_type \"{}\";
     add_header 'Docker-Content-Digest' '{}';
     try_files {} =404;

@@ -110,10 +110,10 @@ pub fn scan(root: &Path) -> Result<Catalog, Error> {
         repositories: Vec::new(),
         skipped: Vec::new(),
     };
-    for dir_name in sorted_subdirectories(&root)? {
+    for dir_name in sorted_subdirectories(&root, &root)? {
         let repo_dir = root.join(&dir_name);
         let mut tags = Vec::new();
-        for tag_name in sorted_subdirectories(&repo_dir)? {
+        for tag_name in sorted_subdirectories(&root, &repo_dir)? {
             let tag_dir = repo_dir.join(&tag_name);
             let manifest_path = tag_dir.join(MANIFEST_JSON);
             if !manifest_path.is_file() {
@@ -123,6 +123,7 @@ pub fn scan(root: &Path) -> Result<Catalog, Error> {
                 });
                 continue;
             }
+            check_no_symlinks(&root, &tag_dir)?;
             let tag_name = utf8_name(tag_name, &tag_dir)?;
             grammar::check_tag(&tag_name).map_err(|reason| Error::InvalidTag {
                 path: tag_dir.clone(),
@@ -154,19 +155,58 @@ pub fn scan(root: &Path) -> Result<Catalog, Error> {
     Ok(catalog)
 }
 
-/// Names of the sub-directories (symbolic links followed) of `dir`, sorted.
-fn sorted_subdirectories(dir: &Path) -> Result<Vec<OsString>, Error> {
+/// Names of the sub-directories of `dir`, sorted. A symbolic link to a directory is an
+/// error (the original followed them; nginx is told not to: see [`Error::Symlink`]).
+fn sorted_subdirectories(root: &Path, dir: &Path) -> Result<Vec<OsString>, Error> {
     let mut names = Vec::new();
     for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         let path = entry.path();
-        // fs::metadata follows symbolic links, like the original's os.path.isdir.
-        if fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
+        let kind = entry.file_type().map_err(|e| Error::io(&path, e))?;
+        if kind.is_symlink() {
+            if fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
+                return Err(symlink_error(root, path));
+            }
+            continue;
+        }
+        if kind.is_dir() {
             names.push(entry.file_name());
         }
     }
     names.sort();
     Ok(names)
+}
+
+/// The error for a symbolic link met at `path`, saying whether it leads out of `root`.
+fn symlink_error(root: &Path, path: PathBuf) -> Error {
+    let root = fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let outside = match fs::canonicalize(&path) {
+        Ok(real) => !real.starts_with(&root),
+        // Dangling or looping: where it leads cannot be known; never served either way.
+        Err(_) => true,
+    };
+    Error::Symlink { path, outside }
+}
+
+/// Refuses a served tag directory holding any symbolic link (a manifest or a blob that
+/// nginx would refuse, or that would serve a file from elsewhere).
+fn check_no_symlinks(root: &Path, tag_dir: &Path) -> Result<(), Error> {
+    let mut links = Vec::new();
+    for entry in fs::read_dir(tag_dir).map_err(|e| Error::io(tag_dir, e))? {
+        let entry = entry.map_err(|e| Error::io(tag_dir, e))?;
+        if entry
+            .file_type()
+            .map_err(|e| Error::io(entry.path(), e))?
+            .is_symlink()
+        {
+            links.push(entry.path());
+        }
+    }
+    links.sort();
+    match links.into_iter().next() {
+        Some(path) => Err(symlink_error(root, path)),
+        None => Ok(()),
+    }
 }
 
 fn utf8_name(name: OsString, path: &Path) -> Result<String, Error> {

@@ -64,7 +64,7 @@ fn default_output_has_constants_and_every_image() {
     ));
     let digest = sha256_hex(v2s2_manifest("a").as_bytes());
     let by_tag = format!(
-        "location = \"/v2/alpine/manifests/3.9\" {{\n    alias \"{root}/alpine/3.9/\";\n    types {{ }} default_type \"{V2S2}\";\n    add_header 'Docker-Content-Digest' 'sha256:{digest}';\n    try_files manifest.json =404;\n    error_page 404 @404_tag;\n}}\n"
+        "location = \"/v2/alpine/manifests/3.9\" {{\n    alias \"{root}/alpine/3.9/\";\n    disable_symlinks on \"from={root}\";\n    types {{ }} default_type \"{V2S2}\";\n    add_header 'Docker-Content-Digest' 'sha256:{digest}';\n    try_files manifest.json =404;\n    error_page 404 @404_tag;\n}}\n"
     );
     assert!(out.contains(&by_tag), "{out}");
     // One by-digest location per distinct digest.
@@ -77,7 +77,7 @@ fn default_output_has_constants_and_every_image() {
         "# Digest sha256:{digest} of \"alpine:3.9.3\" already served"
     )));
     assert!(out.contains(&format!(
-        "location ~ \"^/v2/alpine/blobs/sha256:([a-f0-9]{{64}})$\" {{\n    alias \"{root}/alpine/\";\n    try_files 3.8/$1 3.9/$1 3.9.3/$1 =404;\n}}\n"
+        "location ~ \"^/v2/alpine/blobs/sha256:([a-f0-9]{{64}})$\" {{\n    alias \"{root}/alpine/\";\n    disable_symlinks on \"from={root}\";\n    try_files 3.8/$1 3.9/$1 3.9.3/$1 =404;\n}}\n"
     )));
     // `:` on disk is a `/` in the registry; `.` is escaped in the blob regex.
     assert!(out.contains("location = \"/v2/k8s.gcr.io/pause/manifests/3.1\""));
@@ -464,4 +464,73 @@ fn unreadable_roots_are_errors() {
     let file = tmp.path().join("file");
     std::fs::write(&file, "x").unwrap();
     assert_refused(&[file.to_str().unwrap()], "not a directory");
+}
+
+#[test]
+fn symbolic_links_are_refused_naming_them() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("passwd"), "secret\n").unwrap();
+    std::fs::create_dir(outside.path().join("repo")).unwrap();
+    let blob = "a".repeat(64);
+    type Plant = fn(&Path, &Path, &str) -> PathBuf;
+    let cases: &[(&str, Plant, bool)] = &[
+        (
+            "a blob leading out",
+            |root, out, blob| {
+                let link = root.join("alpine/3.9").join(blob);
+                std::os::unix::fs::symlink(out.join("passwd"), &link).unwrap();
+                link
+            },
+            true,
+        ),
+        (
+            "a manifest leading out",
+            |root, out, _| {
+                let link = root.join("alpine/3.8/manifest.json");
+                std::fs::remove_file(&link).unwrap();
+                std::fs::write(out.join("manifest.json"), v2s2_manifest("z")).unwrap();
+                std::os::unix::fs::symlink(out.join("manifest.json"), &link).unwrap();
+                link
+            },
+            true,
+        ),
+        (
+            "a repository leading out",
+            |root, out, _| {
+                image(out, b"repo", b"1.0", &v2s2_manifest("o"));
+                let link = root.join("evil");
+                std::os::unix::fs::symlink(out.join("repo"), &link).unwrap();
+                link
+            },
+            true,
+        ),
+        (
+            "a tag staying inside",
+            |root, _, _| {
+                let link = root.join("alpine/latest");
+                std::os::unix::fs::symlink("3.9", &link).unwrap();
+                link
+            },
+            false,
+        ),
+    ];
+    for (what, plant, leads_out) in cases {
+        let tree = small_tree();
+        let link = plant(tree.path(), outside.path(), &blob);
+        let needle = format!(
+            "{}: a symbolic link{}",
+            shown_path(&link),
+            if *leads_out {
+                " leading outside the root"
+            } else {
+                ""
+            }
+        );
+        assert_refused(&[tree.path().to_str().unwrap()], &needle);
+        let error = generate(tree.path(), &Options::default()).unwrap_err();
+        assert!(
+            matches!(error, Error::Symlink { ref path, outside } if *path == link && outside == *leads_out),
+            "{what}: {error:?}"
+        );
+    }
 }

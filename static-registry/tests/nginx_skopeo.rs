@@ -320,3 +320,41 @@ fn serves_a_rendered_jinja_template() {
     );
     check_registry(&server, &fixture, "example-solution-1.0.0/");
 }
+
+#[test]
+fn a_symbolic_link_planted_after_generation_is_not_served() {
+    tools();
+    let fixture = fixture();
+    let conf = tempfile::tempdir().unwrap();
+    let config = generate_cli(&[fixture.root.to_str().unwrap()]);
+    let include = write(conf.path(), "registry.inc", &config);
+    let server = Nginx::start(conf.path(), &format!("include {include};"));
+    // A blob the manifest names, served; then swapped for a link to a host file.
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fixture.root.join("base/1.1/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let digest = manifest["layers"][1]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let uri = format!("/v2/base/blobs/{digest}");
+    assert_eq!(server.request("GET", &uri).status, 200);
+    let secret = conf.path().join("secret");
+    std::fs::write(&secret, "host file\n").unwrap();
+    let blob = fixture.root.join("base/1.1").join(&digest[7..]);
+    std::fs::remove_file(&blob).unwrap();
+    std::os::unix::fs::symlink(&secret, &blob).unwrap();
+    let response = server.request("GET", &uri);
+    assert_eq!(
+        response.status,
+        404,
+        "{:?}",
+        String::from_utf8_lossy(&response.body)
+    );
+    // The same for a manifest by tag.
+    let tag_manifest = fixture.root.join("base/1.1/manifest.json");
+    std::fs::remove_file(&tag_manifest).unwrap();
+    std::os::unix::fs::symlink(&secret, &tag_manifest).unwrap();
+    assert_eq!(server.request("GET", "/v2/base/manifests/1.1").status, 404);
+}

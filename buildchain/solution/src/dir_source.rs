@@ -70,6 +70,31 @@ impl DirSource {
 }
 
 impl ArchiveSource for DirSource {
+    fn link_target(&self, path: &str) -> Result<Option<String>, SourceError> {
+        check_path(path)?;
+        let (parent, name) = match path.rsplit_once('/') {
+            Some((parent, name)) => (parent, name),
+            None if path.is_empty() => return Ok(None),
+            None => ("", path),
+        };
+        let Some(dir) = self.resolve(parent)? else {
+            return Ok(None);
+        };
+        let entry = dir.join(name);
+        let io_err = |source| SourceError::Io {
+            path: path.to_string(),
+            source,
+        };
+        match fs::symlink_metadata(&entry) {
+            Ok(meta) if meta.file_type().is_symlink() => fs::read_link(&entry)
+                .map(|t| Some(t.to_string_lossy().into_owned()))
+                .map_err(io_err),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err(e)),
+        }
+    }
+
     fn kind(&self) -> &'static str {
         "directory"
     }

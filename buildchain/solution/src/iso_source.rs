@@ -152,6 +152,27 @@ impl ArchiveSource for IsoSource {
         "iso"
     }
 
+    fn link_target(&self, path: &str) -> Result<Option<String>, SourceError> {
+        check_path(path)?;
+        let (parent, name) = match path.rsplit_once('/') {
+            Some((parent, name)) => (parent, name),
+            None if path.is_empty() => return Ok(None),
+            None => ("", path),
+        };
+        let Some(dir) = self.resolve(parent)? else {
+            return Ok(None);
+        };
+        let real = if dir.is_empty() {
+            name.to_string()
+        } else {
+            format!("{dir}/{name}")
+        };
+        Ok(match self.image.entry(&real).map(|e| &e.kind) {
+            Some(IsoKind::Symlink { target }) => Some(target.clone()),
+            _ => None,
+        })
+    }
+
     fn metadata(&self, path: &str) -> Result<Option<Metadata>, SourceError> {
         let Some(real) = self.resolve(path)? else {
             return Ok(None);

@@ -91,6 +91,10 @@ pub trait ArchiveSource: Sync {
     /// Opens file `path` for a streaming read.
     fn open(&self, path: &str) -> Result<Box<dyn Read + Send + '_>, SourceError>;
 
+    /// The target of `path` when `path` itself is a symbolic link (its directories are
+    /// resolved, its last component is not followed); `Ok(None)` for anything else.
+    fn link_target(&self, path: &str) -> Result<Option<String>, SourceError>;
+
     /// Volume facts, for ISO images.
     fn iso_facts(&self) -> Option<IsoFacts> {
         None

@@ -9,7 +9,7 @@ use crate::names::{is_repository_component, is_tag};
 use crate::registry_config::{self, PresentImage, CONFIG_LIMIT, CONFIG_PATH};
 use crate::report::{excerpt, Finding, Report, Rule, Stats};
 use crate::source::{
-    join, read_limited, unsafe_component, ArchiveSource, EntryKind, ReadLimitedError,
+    join, read_limited, unsafe_component, ArchiveSource, EntryKind, ReadLimitedError, SourceError,
 };
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -71,6 +71,7 @@ pub fn open(path: &Path) -> Result<Box<dyn ArchiveSource>, OpenError> {
 /// Validates an opened archive; `shown` names it in the report.
 pub fn validate_source(source: &dyn ArchiveSource, shown: &str) -> Report {
     let mut findings = Vec::new();
+    check_links(source, &mut findings);
     let manifest = check_manifest(source, &mut findings);
     let (present, infos) = check_images(source, &mut findings);
     if let Some(manifest) = &manifest {
@@ -90,6 +91,9 @@ pub fn validate_source(source: &dyn ArchiveSource, shown: &str) -> Report {
     );
     findings.extend(iso_findings);
     findings.extend(verified.findings);
+    // The whole-archive walk and the image checks may both see one bad entry: said once.
+    let mut seen = BTreeSet::new();
+    findings.retain(|f| seen.insert((f.severity, f.rule, f.path.clone())));
     let stats = Stats {
         images: present.len(),
         blobs: verified.blobs,
@@ -140,6 +144,60 @@ fn check_manifest(
     let (manifest, problems) = manifest::parse(&bytes);
     findings.extend(problems);
     manifest
+}
+
+/// Walks the whole archive without following links: every name must be safe, no link may
+/// lead outside the archive, and none may stand under `images/` (blobs and manifests are
+/// regular files: a link there is how a file from outside would be served).
+fn check_links(source: &dyn ArchiveSource, findings: &mut Vec<Finding>) {
+    let images = format!("{IMAGES_DIR}/");
+    let mut dirs = vec![String::new()];
+    while let Some(dir) = dirs.pop() {
+        // Unreadable directories are reported by the checks that need them.
+        let Ok(names) = source.list_dir(&dir) else {
+            continue;
+        };
+        for name in names {
+            if let Some(reason) = unsafe_component(&name) {
+                findings.push(Finding::error(
+                    Rule::ArchivePath,
+                    join(&dir, &excerpt(&name)),
+                    format!("unsafe name ({reason})"),
+                    "a plain file or directory name",
+                ));
+                continue;
+            }
+            let path = join(&dir, &name);
+            match source.link_target(&path) {
+                Ok(Some(target)) => {
+                    let target = excerpt(&target);
+                    if path.starts_with(&images) {
+                        findings.push(Finding::error(
+                            Rule::ArchivePath,
+                            path,
+                            format!("a symbolic link (to {target:?})"),
+                            "regular files only under images/",
+                        ));
+                    } else if matches!(source.metadata(&path), Err(SourceError::Escapes { .. })) {
+                        findings.push(Finding::error(
+                            Rule::ArchivePath,
+                            path,
+                            format!("a link leading outside the archive (to {target:?})"),
+                            "links that stay inside the archive",
+                        ));
+                    }
+                    continue;
+                }
+                Ok(None) => {}
+                Err(_) => continue,
+            }
+            if let Ok(Some(meta)) = source.metadata(&path) {
+                if meta.kind == EntryKind::Dir {
+                    dirs.push(path);
+                }
+            }
+        }
+    }
 }
 
 /// A directory entry, checked: its name is safe and its kind known.
