@@ -107,7 +107,14 @@ fn is_empty_dir(dir: &Path) -> Result<bool> {
 /// The held lock of a build root; released when dropped (or when the process ends).
 #[derive(Debug)]
 pub struct Lock {
-    _file: File,
+    file: File,
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // Whoever meets this file unlocked must not read us as its holder.
+        let _ = self.file.set_len(0);
+    }
 }
 
 /// How `open` treats a build root that is missing or not marked.
@@ -186,19 +193,29 @@ fn lock(path: &Path, build_root: &Path, no_wait: bool) -> Result<Lock> {
         .and_then(|()| file.rewind())
         .and_then(|()| file.write_all(me.as_bytes()))
         .with_context(|| format!("{}: cannot write", path.display()))?;
-    Ok(Lock { _file: file })
+    Ok(Lock { file })
 }
 
-/// "PID 1234 (buildchain iso)" from the lock file, or a generic description.
+/// "PID 1234 (buildchain iso)" from the lock file, or a generic description when the
+/// holder has not written itself yet or is not a buildchain.
 fn read_holder(file: &mut File) -> String {
-    let mut text = String::new();
-    let _ = file.rewind().and_then(|()| file.read_to_string(&mut text));
-    let mut lines = text.lines();
-    match (lines.next().filter(|l| !l.is_empty()), lines.next()) {
-        (Some(pid), Some(cmd)) => format!("PID {pid} ({})", cmd.escape_debug()),
-        (Some(pid), None) => format!("PID {pid}"),
-        _ => "another buildchain".to_string(),
+    for attempt in 0..2 {
+        let mut text = String::new();
+        let _ = file.rewind().and_then(|()| file.read_to_string(&mut text));
+        let mut lines = text.lines();
+        let pid = lines.next().and_then(|l| l.trim().parse::<u32>().ok());
+        if let Some(pid) = pid.filter(|p| buildchain_fs::process_alive(*p)) {
+            return match lines.next() {
+                Some(cmd) => format!("PID {pid} ({})", cmd.escape_debug()),
+                None => format!("PID {pid}"),
+            };
+        }
+        if attempt == 0 {
+            // The holder writes its PID right after taking the lock.
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
+    "another process".to_string()
 }
 
 /// Removes what killed runs left at the top of the build root and in its marker
