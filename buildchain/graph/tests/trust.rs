@@ -80,7 +80,8 @@ fn damage_under_a_directory_target_is_repaired() {
     assert_eq!(runs.load(Ordering::SeqCst), 1, "second run is a no-op");
     r.take();
     // A removed, an edited, an added file and a changed mode each make it re-run.
-    let damages: Vec<(&str, Box<dyn Fn()>)> = vec![
+    type Damage<'a> = (&'a str, Box<dyn Fn() + 'a>);
+    let damages: Vec<Damage> = vec![
         (
             "removed",
             Box::new(|| fs::remove_file(out.join("a")).unwrap()),
