@@ -17,17 +17,8 @@ if [ ! -x "$HARDLINK" ]; then
   echo "dedup bench: util-linux hardlink not found at $HARDLINK (apt-get install util-linux)" >&2
   exit 1
 fi
-# Our dedup: `buildchain dedup` once the CLI has it, else the crate's stand-in bin.
-probe=$(mktemp -d)
-if [ -x "$BIN_DIR/buildchain" ] && "$BIN_DIR/buildchain" dedup "$probe" >/dev/null 2>&1; then
-  ours=("$BIN_DIR/buildchain" dedup)
-elif [ -x "$BIN_DIR/oci-dedup" ]; then
-  ours=("$BIN_DIR/oci-dedup")
-else
-  echo "dedup bench: neither $BIN_DIR/buildchain (with a dedup subcommand) nor $BIN_DIR/oci-dedup exists" >&2
-  exit 1
-fi
-rmdir "$probe"
+[ -x "$BIN_DIR/buildchain" ] || { echo "dedup bench: $BIN_DIR/buildchain not built" >&2; exit 1; }
+ours=("$BIN_DIR/buildchain" dedup)
 
 src=$work/src
 if [ ! -f "$src/.complete" ]; then

@@ -16,8 +16,8 @@ for tool in /usr/bin/docker-registry /usr/bin/skopeo; do
     exit 1
   fi
 done
-if [ ! -x "$BIN_DIR/oci-pull" ] && [ ! -x "$BIN_DIR/buildchain" ]; then
-  echo "pull bench: neither $BIN_DIR/buildchain nor $BIN_DIR/oci-pull exists" >&2
+if [ ! -x "$BIN_DIR/buildchain" ]; then
+  echo "pull bench: $BIN_DIR/buildchain not built" >&2
   exit 1
 fi
 
@@ -73,17 +73,10 @@ done
 rm -rf "$work/src"
 echo "registry: $(du -sh "$work/storage" | cut -f1) on 127.0.0.1:$port"
 
-# Ours: `buildchain pull --insecure REF DIR` once the CLI does it, else the crate's stand-in bin.
-if [ -x "$BIN_DIR/buildchain" ] &&
-  "$BIN_DIR/buildchain" pull --insecure "127.0.0.1:$port/bench/img-1:1.0" "$work/probe" >/dev/null 2>&1; then
-  ours=("$BIN_DIR/buildchain" pull --insecure)
-else
-  ours=("$BIN_DIR/oci-pull" --insecure)
-fi
-rm -rf "$work/probe"
+ours=("$BIN_DIR/buildchain" pull --insecure)
 
 now() { date +%s.%N; }
-mkdir -p "$work/skopeo" "$work/ours" "$work/ours-all"
+mkdir -p "$work/skopeo" "$work/ours"
 t0=$(now)
 for n in $(seq 1 "$IMAGES"); do
   skopeo copy --quiet --src-tls-verify=false "docker://127.0.0.1:$port/bench/img-$n:1.0" "dir:$work/skopeo/img-$n"
@@ -93,13 +86,6 @@ for n in $(seq 1 "$IMAGES"); do
   "${ours[@]}" "127.0.0.1:$port/bench/img-$n:1.0" "$work/ours/img-$n" > /dev/null
 done
 t2=$(now)
-# All images in one invocation (how the build's pull tasks run, concurrently).
-pairs=()
-for n in $(seq 1 "$IMAGES"); do pairs+=("127.0.0.1:$port/bench/img-$n:1.0" "$work/ours-all/img-$n"); done
-if [ "${ours[0]}" = "$BIN_DIR/oci-pull" ]; then
-  "${ours[@]}" "${pairs[@]}" > /dev/null
-fi
-t3=$(now)
 
 if ! diff -r "$work/skopeo" "$work/ours" > /dev/null; then
   echo "pull bench: our images differ from skopeo's" >&2
@@ -111,7 +97,4 @@ echo "same result: every manifest.json and blob file identical to skopeo's"
 ref=$(echo "$t1 - $t0" | bc -l)
 mine=$(echo "$t2 - $t1" | bc -l)
 printf 'skopeo copy (one per image): %.2fs\nours (%s, one per image): %.2fs\n' "$ref" "${ours[*]}" "$mine"
-if [ "${ours[0]}" = "$BIN_DIR/oci-pull" ]; then
-  printf 'ours (all %d images in one invocation): %.2fs\n' "$IMAGES" "$(echo "$t3 - $t2" | bc -l)"
-fi
 printf 'ratio: %.2f (target <= 0.8)\n' "$(echo "$mine / $ref" | bc -l)"

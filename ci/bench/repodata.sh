@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Benchmark: repodata generation, ours (rpm-repodata, the buildchain-rpm library) against
-# createrepo_c --no-database (same documents: primary, filelists, other) on a few hundred
-# packages synthesised with our own builder (rpm-build). Prints the ratio ours/createrepo_c.
+# Benchmark: repodata generation, ours (`buildchain repodata`, the buildchain-rpm library)
+# against createrepo_c --no-database (same documents: primary, filelists, other) on a few
+# hundred packages synthesised with our own builder (`buildchain build-rpm`). Prints the
+# ratio ours/createrepo_c.
 # Run by ci/bench.sh, which sets BIN_DIR (release binaries) and BENCH_DIR (work files).
 set -euo pipefail
 
@@ -13,9 +14,7 @@ RUNS=${REPODATA_BENCH_RUNS:-5}
 for t in createrepo_c hyperfine python3; do
   command -v "$t" >/dev/null || { echo "repodata bench: required tool '$t' not found" >&2; exit 2; }
 done
-for b in rpm-build rpm-repodata; do
-  [ -x "$BIN_DIR/$b" ] || { echo "repodata bench: $BIN_DIR/$b not built" >&2; exit 2; }
-done
+[ -x "$BIN_DIR/buildchain" ] || { echo "repodata bench: $BIN_DIR/buildchain not built" >&2; exit 2; }
 export SOURCE_DATE_EPOCH=1700000000
 
 # --- the input: $PACKAGES packages, 2 to 21 files each, 1 KiB to ~1.5 MiB per package ---
@@ -42,7 +41,7 @@ if [ ! -f "$WORK/.complete-$PACKAGES" ]; then
       done
     } > "$dir/package.toml"
   done
-  "$BIN_DIR/rpm-build" --repo-root "$WORK/src" --out "$WORK/repo" "$WORK"/src/bench-pkg* > /dev/null
+  "$BIN_DIR/buildchain" build-rpm --repo-root "$WORK/src" --out "$WORK/repo" "$WORK"/src/bench-pkg* > /dev/null
   touch "$WORK/.complete-$PACKAGES"
 fi
 echo "input: $(find "$WORK/repo" -name '*.rpm' | wc -l) packages, $(du -sh --apparent-size "$WORK/repo" | cut -f1)"
@@ -51,7 +50,7 @@ echo "input: $(find "$WORK/repo" -name '*.rpm' | wc -l) packages, $(du -sh --app
 find "$WORK/repo" -name '*.rpm' -exec cat {} + > /dev/null
 hyperfine --runs "$RUNS" --warmup 1 --export-json "$WORK/result.json" \
   --prepare "rm -rf '$WORK/repo/repodata'" \
-  -n ours "'$BIN_DIR/rpm-repodata' '$WORK/repo'" \
+  -n ours "'$BIN_DIR/buildchain' repodata '$WORK/repo'" \
   -n createrepo_c "createrepo_c -q --no-database '$WORK/repo'"
 
 python3 - "$WORK/result.json" <<'PY'

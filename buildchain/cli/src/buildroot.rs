@@ -90,9 +90,9 @@ pub fn check_location(
     Ok(())
 }
 
-/// Whether `dir` carries the marker.
+/// Whether `dir` carries the marker (a real directory: never a link to elsewhere).
 fn is_marked(dir: &Path) -> bool {
-    dir.join(MARKER_DIR).is_dir()
+    fs::symlink_metadata(dir.join(MARKER_DIR)).is_ok_and(|m| m.is_dir())
 }
 
 /// Whether `dir` is empty (a missing directory is).
@@ -107,13 +107,14 @@ fn is_empty_dir(dir: &Path) -> Result<bool> {
 /// The held lock of a build root; released when dropped (or when the process ends).
 #[derive(Debug)]
 pub struct Lock {
-    file: File,
+    _dir: File,
+    holder: File,
 }
 
 impl Drop for Lock {
     fn drop(&mut self) {
         // Whoever meets this file unlocked must not read us as its holder.
-        let _ = self.file.set_len(0);
+        let _ = self.holder.set_len(0);
     }
 }
 
@@ -130,6 +131,13 @@ pub enum Mode {
 /// holding it (saying which) unless `no_wait`, in which case that is an error. `Ok(None)`
 /// for a clean of a build root that does not exist (nothing to do).
 pub fn open(build_root: &Path, mode: Mode, no_wait: bool) -> Result<Option<Lock>> {
+    let marker = build_root.join(MARKER_DIR);
+    if fs::symlink_metadata(&marker).is_ok_and(|m| !m.is_dir()) {
+        bail!(
+            "{}: not a directory (a link or a file): a build root's marker must be a directory",
+            marker.display()
+        );
+    }
     let marked = is_marked(build_root);
     if !marked {
         let empty = is_empty_dir(build_root)?;
@@ -146,42 +154,46 @@ pub fn open(build_root: &Path, mode: Mode, no_wait: bool) -> Result<Option<Lock>
             Mode::Build => {}
         }
     }
-    let marker = build_root.join(MARKER_DIR);
     fs::create_dir_all(&marker).with_context(|| format!("{}: cannot create", marker.display()))?;
     let note = marker.join(NOTE);
     if !note.exists() {
         buildchain_fs::write_atomic(&note, NOTE_TEXT.as_bytes(), Some(0o644))?;
     }
-    lock(&marker.join(LOCK), build_root, no_wait).map(Some)
+    lock(build_root, &marker.join(LOCK), no_wait).map(Some)
 }
 
-fn lock(path: &Path, build_root: &Path, no_wait: bool) -> Result<Lock> {
-    let mut file = fs::OpenOptions::new()
+/// Locks the build root directory itself (flock on its descriptor: a file in it could be
+/// unlinked while held, letting a second run in), then says who holds it in `holder_file`.
+fn lock(build_root: &Path, holder_file: &Path, no_wait: bool) -> Result<Lock> {
+    let dir = File::open(build_root)
+        .with_context(|| format!("{}: cannot open the build root", build_root.display()))?;
+    let mut holder = fs::OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
-        .open(path)
-        .with_context(|| format!("{}: cannot open the lock", path.display()))?;
-    match file.try_lock() {
+        .open(holder_file)
+        .with_context(|| format!("{}: cannot open", holder_file.display()))?;
+    match dir.try_lock() {
         Ok(()) => {}
         Err(fs::TryLockError::WouldBlock) => {
-            let holder = read_holder(&mut file);
+            let holder = read_holder(&mut holder);
             if no_wait {
                 bail!(
                     "build root {} is in use by {holder}: not waiting (--no-wait)",
                     build_root.display()
                 );
             }
-            eprintln!(
+            let _ = writeln!(
+                io::stderr(),
                 "buildchain: waiting for {holder}, which is using the build root {}",
                 build_root.display()
             );
-            file.lock()
-                .with_context(|| format!("{}: cannot lock", path.display()))?;
+            dir.lock()
+                .with_context(|| format!("{}: cannot lock", build_root.display()))?;
         }
         Err(fs::TryLockError::Error(e)) => {
-            return Err(e).with_context(|| format!("{}: cannot lock", path.display()))
+            return Err(e).with_context(|| format!("{}: cannot lock", build_root.display()))
         }
     }
     let me = format!(
@@ -189,11 +201,12 @@ fn lock(path: &Path, build_root: &Path, no_wait: bool) -> Result<Lock> {
         std::process::id(),
         std::env::args().collect::<Vec<_>>().join(" ")
     );
-    file.set_len(0)
-        .and_then(|()| file.rewind())
-        .and_then(|()| file.write_all(me.as_bytes()))
-        .with_context(|| format!("{}: cannot write", path.display()))?;
-    Ok(Lock { file })
+    holder
+        .set_len(0)
+        .and_then(|()| holder.rewind())
+        .and_then(|()| holder.write_all(me.as_bytes()))
+        .with_context(|| format!("{}: cannot write", holder_file.display()))?;
+    Ok(Lock { _dir: dir, holder })
 }
 
 /// "PID 1234 (buildchain iso)" from the lock file, or a generic description when the

@@ -20,7 +20,8 @@ pub struct Config {
     pub versions: Versions,
     /// `.env` values overridden by the environment.
     pub vars: BTreeMap<String, String>,
-    pub source_date_epoch: Option<i64>,
+    /// The one time every output records (see `epoch.rs`).
+    pub epoch: crate::epoch::Epoch,
     pub build_host: String,
     /// `git describe --always --long --tags --dirty`, or empty.
     pub git: String,
@@ -191,23 +192,15 @@ impl Config {
         };
         // One spelling of the build root: paths of outputs compare and key consistently.
         let build_root = crate::buildroot::normalize(&build_root)?;
-        let source_date_epoch = match vars.get("SOURCE_DATE_EPOCH").filter(|v| !v.is_empty()) {
-            None => None,
-            Some(v) => Some(
-                v.trim()
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|n| *n >= 0)
-                    .with_context(|| {
-                        format!(
-                            "SOURCE_DATE_EPOCH {v:?}: must be a number of seconds since 1970-01-01"
-                        )
-                    })?,
-            ),
-        };
         let version = Version::load(&repo_root.join("VERSION"))?;
         let versions = Versions::load(&repo_root.join("versions.toml"))?;
-        let git = git_describe(&get("GIT_BIN", "git"), repo_root);
+        let git_bin = get("GIT_BIN", "git");
+        let git = git_describe(&git_bin, repo_root);
+        let epoch = crate::epoch::resolve(
+            vars.get("SOURCE_DATE_EPOCH").map(String::as_str),
+            Some(repo_root),
+            &git_bin,
+        )?;
         let build_host = get("BUILD_HOST", &host_name());
         Ok(Config {
             repo_root: repo_root.to_path_buf(),
@@ -216,7 +209,7 @@ impl Config {
             version,
             versions,
             vars,
-            source_date_epoch,
+            epoch,
             build_host,
             git,
         })

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{anyhow, bail, Result};
 use buildchain_rpm::fetch::{fetch_packages, FetchOptions, PackageRequest, Repository};
 use buildchain_rpm::repodata::RepodataOptions;
 use clap::Args;
@@ -95,12 +95,7 @@ pub fn run(args: &FetchArgs, jobs: Option<usize>) -> Result<ExitCode> {
             return Ok(ExitCode::from(USAGE));
         }
     };
-    let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) if !v.is_empty() => Some(v.trim().parse::<u64>().with_context(|| {
-            format!("SOURCE_DATE_EPOCH {v:?}: must be a number of seconds since 1970-01-01")
-        })?),
-        _ => None,
-    };
+    let source_date_epoch = Some(crate::epoch::from_environment()?.unsigned());
     let mut options = FetchOptions {
         arches: args.arches.iter().map(|a| a.trim().to_string()).collect(),
         repodata: RepodataOptions {

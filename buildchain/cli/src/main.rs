@@ -3,10 +3,12 @@
 
 mod buildroot;
 mod config;
+mod epoch;
 mod fetch_rpms;
 mod fsutil;
 mod image_commands;
 mod reporter;
+mod rpm_commands;
 mod tasks;
 mod templates;
 mod version;
@@ -29,7 +31,8 @@ use crate::reporter::{Kind, Output};
     name = "buildchain",
     version,
     about = "Build the distribution of this repository into one ISO.",
-    args_conflicts_with_subcommands = true
+    // Global options may come before or after the subcommand (`-v list`, `clean -v`).
+    subcommand_precedence_over_arg = true
 )]
 struct Cli {
     #[command(subcommand)]
@@ -81,6 +84,11 @@ enum Command {
     /// repodata.
     #[command(name = "fetch-rpms")]
     FetchRpms(fetch_rpms::FetchArgs),
+    /// Write the yum repodata of a directory of RPMs (like `createrepo_c DIR`).
+    Repodata(rpm_commands::RepodataArgs),
+    /// Build RPMs from package.toml definitions into a directory.
+    #[command(name = "build-rpm")]
+    BuildRpm(rpm_commands::BuildRpmArgs),
 }
 
 /// The exit status of a process killed by SIGPIPE (128 + 13), as shells report it: what
@@ -132,9 +140,10 @@ fn copied_dirs(cfg: &Config, engine: &Engine) -> Vec<(String, PathBuf)> {
         .tasks()
         .iter()
         .flat_map(|t| {
+            // Tree deps inside the build root are outputs read back (root/ by _iso_build).
             t.get_tree_deps()
                 .iter()
-                .filter(|d| !d.starts_with(&cfg.build_root))
+                .filter(|d| *d == &cfg.build_root || !d.starts_with(&cfg.build_root))
                 .map(|d| (t.name().to_string(), d.clone()))
         })
         .collect();
@@ -197,7 +206,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Pull(args)) => return image_commands::pull(args, cli.jobs),
         Some(Command::Dedup { dir }) => return image_commands::dedup(dir),
         Some(Command::FetchRpms(args)) => return fetch_rpms::run(args, cli.jobs),
+        Some(Command::Repodata(args)) => return rpm_commands::repodata(args, cli.jobs),
+        Some(Command::BuildRpm(args)) => return rpm_commands::build_rpm(args),
         _ => {}
+    }
+    if cli.command.is_some() && !cli.tasks.is_empty() {
+        bail!(
+            "tasks ({}) cannot be given with a command: run them alone",
+            cli.tasks.join(" ")
+        );
     }
     let (cfg, mut engine) = load(&cli)?;
     if cli.command.is_none() {

@@ -97,6 +97,10 @@ impl Output {
                     std::fs::create_dir_all(parent)
                         .with_context(|| format!("{}: cannot create", parent.display()))?;
                 }
+                // Never written through a link (or into whatever was planted there).
+                if std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_file()) {
+                    buildchain_fs::remove_path(path)?;
+                }
                 Some(BufWriter::new(File::create(path).with_context(|| {
                     format!("{}: cannot create", path.display())
                 })?))

@@ -9,37 +9,9 @@ use serde_json::{json, Value};
 
 use crate::config::Config;
 
-/// `%Y-%m-%dT%H:%M:%SZ` of a Unix time (UTC).
-pub fn format_utc(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// The build timestamp: `SOURCE_DATE_EPOCH` when set, else now.
+/// The build timestamp: the build's epoch (see `epoch.rs`), as `%Y-%m-%dT%H:%M:%SZ`.
 pub fn build_timestamp(cfg: &Config) -> String {
-    let secs = cfg.source_date_epoch.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0)
-    });
-    format_utc(secs)
+    crate::epoch::format_utc(cfg.epoch.seconds)
 }
 
 /// The variables templates see (see docs/distribution.md).
@@ -62,16 +34,10 @@ pub fn context(cfg: &Config) -> Value {
     })
 }
 
-/// What a rendering depends on, for task definitions: the context, without the build
-/// time unless `SOURCE_DATE_EPOCH` fixes it (otherwise every run would differ).
+/// What a rendering depends on, for task definitions: the whole context (the build time
+/// is the epoch: stable for a commit).
 pub fn context_version(cfg: &Config) -> String {
-    let mut ctx = context(cfg);
-    if cfg.source_date_epoch.is_none() {
-        if let Some(map) = ctx.as_object_mut() {
-            map.remove("build_timestamp");
-        }
-    }
-    ctx.to_string()
+    context(cfg).to_string()
 }
 
 /// Renders the template file `path` (shown in errors) with `ctx`.
@@ -92,13 +58,6 @@ pub fn render(text: &str, ctx: &Value) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn utc_formatting() {
-        assert_eq!(format_utc(0), "1970-01-01T00:00:00Z");
-        assert_eq!(format_utc(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(format_utc(951_782_400), "2000-02-29T00:00:00Z");
-    }
 
     #[test]
     fn strict_rendering() {

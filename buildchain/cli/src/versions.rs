@@ -403,7 +403,7 @@ source = "build"
             (OK.replace("repository = \"metalk8s-scality-el8\"", "repository = \"nope\""), "is not listed"),
             (OK.replace("release = \"8\"", "release = \"8; rm\""), "release must be a number"),
             (OK.replace("source = \"build\"\n\n[[images]]", "source = \"build\"\nextra = 1\n\n[[images]]"), "unknown field"),
-            (OK.replace("[kubernetes]", "[kubernetes"), "invalid table header"),
+            (OK.replace("[kubernetes]", "[kubernetes"), "unclosed table"),
             (OK.replace("source = \"registry.k8s.io\"", "source = \"reg;istry\""), "source must be"),
             (format!("{OK}\n[[images]]\nname = \"metalk8s-utils\"\nversion = \"0.1.0\"\nsource = \"build\"\n"), "listed twice"),
             (OK.replace("sha256:1eeb4c", "sha256:XYZ"), "64 lower-case hex"),

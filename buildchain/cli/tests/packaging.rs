@@ -527,3 +527,47 @@ fn downloaded_packages_are_fetched_once_then_up_to_date_offline() {
         stderr(&out)
     );
 }
+
+#[test]
+fn build_rpm_and_repodata_commands_work_outside_a_distribution() {
+    let repo = Repo::copy();
+    let out = repo.path().join("out");
+    let built = ok(&repo.run(
+        &[
+            "build-rpm",
+            "--out",
+            out.to_str().unwrap(),
+            "packages/metalk8s-release",
+            "packages/metalk8s-sosreport",
+        ],
+        &[],
+    ));
+    assert_eq!(built.lines().count(), 2, "{built}");
+    for line in built.lines() {
+        tool(Command::new("rpm").args(["-K", "--nosignature", line]));
+    }
+    let indexed = ok(&repo.run(&["repodata", out.to_str().unwrap()], &[]));
+    assert!(indexed.starts_with("2 packages indexed"), "{indexed}");
+    // The same bytes as the distribution's own repodata task would write.
+    let again = ok(&repo.run(&["repodata", out.to_str().unwrap()], &[]));
+    assert_eq!(indexed, again);
+    let missing = repo.run(
+        &["build-rpm", "--out", out.to_str().unwrap(), "packages/nope"],
+        &[],
+    );
+    assert!(!missing.status.success());
+    assert!(
+        stderr(&missing).contains("nope/package.toml"),
+        "{}",
+        stderr(&missing)
+    );
+    let not_a_repo = repo.run(
+        &["repodata", repo.path().join("absent").to_str().unwrap()],
+        &[],
+    );
+    assert!(
+        stderr(&not_a_repo).contains("absent"),
+        "{}",
+        stderr(&not_a_repo)
+    );
+}

@@ -140,6 +140,8 @@ fn a_build_root_inside_a_copied_directory_is_refused() {
         (".", "images/metalk8s-utils/b", "images"),
         (".", "packages/x", "packages"),
         (".", "examples/b", "examples"),
+        (".", "pillar", "pillar"),
+        (".", "salt", "salt"),
     ] {
         let out = run_in(&repo.path().join(cwd), &["--build-root", root], &[]);
         assert_eq!(out.status.code(), Some(1), "{root}");
@@ -150,10 +152,8 @@ fn a_build_root_inside_a_copied_directory_is_refused() {
             "{root}: {err}"
         );
         assert_eq!(err.lines().count(), 1, "said once: {err}");
-        assert!(
-            !repo.path().join(cwd).join(root).exists(),
-            "{root} was created"
-        );
+        let marker = repo.path().join(cwd).join(root).join(".buildchain-state");
+        assert!(!marker.exists(), "{root}: a build root was made");
     }
 }
 
@@ -215,8 +215,8 @@ fn concurrent_runs_never_ship_an_incomplete_iso() {
 fn no_wait_fails_at_once_naming_the_holder() {
     let repo = Repo::copy();
     ok(&repo.run(&["_iso_mkdir_root"], &[]));
-    let lock = repo.build_root().join(".buildchain-state/lock");
-    // Hold the lock as a run would, from another process (flock(1)).
+    // Hold the lock as a run would (flock on the build root), from another process.
+    let lock = repo.build_root();
     need("flock");
     let mut holder = Command::new("flock")
         .arg("--no-fork")
@@ -499,4 +499,143 @@ fn kill_at_twenty_points_then_one_rerun_gives_the_clean_bytes() {
     child.wait().unwrap();
     ok(&repo.run(&["--build-root", build.to_str().unwrap()], &[]));
     assert_eq!(sha256_of(&build.join("metalk8s.iso")), expected);
+}
+
+/// A plain build with a link planted where an output directory belongs: nothing outside
+/// the build root is written or removed, nothing of the build root's own is lost, and the
+/// ISO is the clean one.
+#[test]
+fn links_planted_in_the_build_root_never_lead_writes_or_removals_out() {
+    let repo = Repo::copy();
+    ok(&repo.run(&["iso"], &[]));
+    let iso = repo.build_root().join("metalk8s.iso");
+    let clean = sha256_of(&iso);
+    let root = repo.build_root().join("root");
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path();
+    for dir in [
+        "salt",
+        "documentation",
+        "metalk8s-utils/0.1.0",
+        "8/metalk8s-scality-el8",
+    ] {
+        fs::create_dir_all(victim.join(dir)).unwrap();
+        fs::write(victim.join(dir).join("precious"), "mine").unwrap();
+    }
+    let repo_dir = root.join("packages/redhat/8/metalk8s-scality-el8");
+    let plants: Vec<(PathBuf, PathBuf)> = vec![
+        (root.clone(), victim.to_path_buf()),
+        (root.join("images"), victim.to_path_buf()),
+        (root.join("packages/redhat"), victim.to_path_buf()),
+        (repo_dir.clone(), victim.join("8/metalk8s-scality-el8")),
+        // Back into the build root: its marker, cache, log and user files must stay.
+        (root.join("images"), PathBuf::from("..")),
+    ];
+    fs::create_dir_all(repo.build_root().join("cache/blobs/sha256")).unwrap();
+    fs::write(repo.build_root().join("cache/blobs/sha256/abc"), "blob").unwrap();
+    fs::write(repo.build_root().join("my-notes.txt"), "mine").unwrap();
+    for (at, to) in plants {
+        buildchain_fs_remove(&at);
+        std::os::unix::fs::symlink(&to, &at).unwrap();
+        let out = repo.run(&["iso"], &[]);
+        ok(&out);
+        let what = format!("{} -> {}", at.display(), to.display());
+        assert!(
+            fs::symlink_metadata(&at).unwrap().is_dir(),
+            "{what}: the link stays"
+        );
+        assert_eq!(
+            sha256_of(&iso),
+            clean,
+            "{what}: the ISO differs from a clean build"
+        );
+        for dir in [
+            "salt",
+            "documentation",
+            "metalk8s-utils/0.1.0",
+            "8/metalk8s-scality-el8",
+        ] {
+            let mut names: Vec<String> = fs::read_dir(victim.join(dir))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            assert_eq!(names, ["precious"], "{what}: {dir} outside was written to");
+        }
+        for own in [
+            ".buildchain-state/BUILD-ROOT",
+            "cache/blobs/sha256/abc",
+            "my-notes.txt",
+            "build.log",
+        ] {
+            assert!(
+                repo.build_root().join(own).exists(),
+                "{what}: {own} was removed"
+            );
+        }
+    }
+}
+
+fn buildchain_fs_remove(path: &Path) {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(path).unwrap(),
+        Ok(_) => fs::remove_file(path).unwrap(),
+        Err(_) => {}
+    }
+}
+
+/// What is planted in a yum repository directory of the ISO tree (a stray package, a link
+/// to a host file, a killed writer's temporary, a changed mode) never ships.
+#[test]
+fn the_repository_directories_hold_only_their_own_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let repo = Repo::copy();
+    ok(&repo.run(&["iso"], &[]));
+    let iso = repo.build_root().join("metalk8s.iso");
+    let clean = sha256_of(&iso);
+    let root = repo.build_root().join("root");
+    let dir = root.join("packages/redhat/8/metalk8s-scality-el8");
+    fs::write(dir.join("evil.rpm"), "evil").unwrap();
+    fs::write(dir.join("repodata/evil.xml"), "evil").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", dir.join("passwd.rpm")).unwrap();
+    fs::write(
+        dir.join(".metalk8s-release-0.1.0-1.noarch.rpm.tmp-999999-0"),
+        "partial",
+    )
+    .unwrap();
+    fs::set_permissions(root.join("images"), fs::Permissions::from_mode(0o700)).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+    ok(&repo.run(&["iso"], &[]));
+    let listing = listing(&iso);
+    for bad in ["evil", "passwd", ".tmp-"] {
+        assert!(
+            !listing.iter().any(|p| p.contains(bad)),
+            "{bad} shipped: {listing:?}"
+        );
+    }
+    assert_eq!(sha256_of(&iso), clean, "the ISO differs from a clean build");
+}
+
+#[test]
+fn a_plain_clean_never_destroys_machines() {
+    let repo = Repo::copy();
+    let calls = repo.path().join("vagrant-calls");
+    let fake = repo.path().join("fake-vagrant");
+    fs::write(
+        &fake,
+        format!("#!/bin/sh\necho \"$*\" >> {}\n", calls.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::create_dir_all(repo.path().join(".vagrant/machines/bootstrap")).unwrap();
+    ok(&repo.run(&["iso"], &[]));
+    let env = [("VAGRANT_BIN", fake.to_str().unwrap())];
+    let out = ok(&repo.run(&["clean"], &env));
+    assert!(out.contains("cleaned only when named"), "{out}");
+    assert!(!calls.exists(), "vagrant was called by a plain clean");
+    ok(&repo.run(&["clean", "vagrant-up"], &env));
+    assert!(fs::read_to_string(&calls)
+        .unwrap()
+        .contains("destroy --force"));
 }

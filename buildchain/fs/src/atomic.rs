@@ -123,43 +123,83 @@ pub fn write_atomic(target: &Path, contents: &[u8], mode: Option<u32>) -> Result
     file.commit()
 }
 
+/// A directory built under a temporary name next to its target, then swapped in whole by
+/// [`StagingDir::publish`]; removed when dropped unpublished. What [`replace_dir`] does,
+/// for writers that fill the directory in several steps.
+#[derive(Debug)]
+pub struct StagingDir {
+    temp: PathBuf,
+    target: PathBuf,
+    published: bool,
+}
+
+impl StagingDir {
+    /// Creates the empty temporary directory next to `target` (and `target`'s parent),
+    /// after removing what a killed writer of the same target left.
+    pub fn create(target: &Path) -> Result<Self, FsError> {
+        let parent = parent_of(target);
+        fs::create_dir_all(parent).at("create", parent)?;
+        sweep_for(target)?;
+        let temp = temp_path_for(target)?;
+        fs::create_dir(&temp).at("create", &temp)?;
+        Ok(StagingDir {
+            temp,
+            target: target.to_path_buf(),
+            published: false,
+        })
+    }
+
+    /// The temporary directory to fill.
+    pub fn path(&self) -> &Path {
+        &self.temp
+    }
+
+    /// Makes the filled directory the target. The old target (a directory, a file or a
+    /// link: never followed) is moved aside first, so `target` is never half-removed, and
+    /// put back if the swap fails.
+    pub fn publish(mut self) -> Result<(), FsError> {
+        self.published = true;
+        let old = temp_path_for(&self.target)?;
+        let had_old = match fs::rename(&self.target, &old) {
+            Ok(()) => true,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+            Err(e) => {
+                let _ = fs::remove_dir_all(&self.temp);
+                return Err(FsError::new("move aside", &self.target, e));
+            }
+        };
+        if let Err(e) = fs::rename(&self.temp, &self.target) {
+            if had_old {
+                let _ = fs::rename(&old, &self.target);
+            }
+            let _ = fs::remove_dir_all(&self.temp);
+            return Err(FsError::new("rename into place", &self.target, e));
+        }
+        if had_old {
+            remove_path(&old)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for StagingDir {
+    fn drop(&mut self) {
+        if !self.published {
+            let _ = fs::remove_dir_all(&self.temp);
+        }
+    }
+}
+
 /// Replaces the directory `target` by one filled by `fill` (called with an empty
 /// temporary directory next to it). On error the temporary directory is removed and the
-/// old `target` is left as it was; the old tree is moved aside before the new one takes
-/// its place, so `target` is never half-removed.
+/// old `target` is left as it was (see [`StagingDir`]).
 pub fn replace_dir<E>(target: &Path, fill: impl FnOnce(&Path) -> Result<(), E>) -> Result<(), E>
 where
     E: From<FsError>,
 {
-    let parent = parent_of(target);
-    fs::create_dir_all(parent).at("create", parent)?;
-    sweep_for(target)?;
-    let temp = temp_path_for(target)?;
-    fs::create_dir(&temp).at("create", &temp)?;
-    if let Err(e) = fill(&temp) {
-        let _ = fs::remove_dir_all(&temp);
-        return Err(e);
-    }
-    let old = temp_path_for(target)?;
-    let had_old = match fs::rename(target, &old) {
-        Ok(()) => true,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => false,
-        Err(e) => {
-            let _ = fs::remove_dir_all(&temp);
-            return Err(FsError::new("move aside", target, e).into());
-        }
-    };
-    if let Err(e) = fs::rename(&temp, target) {
-        // Put the old tree back: the target stays as it was.
-        if had_old {
-            let _ = fs::rename(&old, target);
-        }
-        let _ = fs::remove_dir_all(&temp);
-        return Err(FsError::new("rename into place", target, e).into());
-    }
-    if had_old {
-        remove_path(&old)?;
-    }
+    let staging = StagingDir::create(target)?;
+    fill(staging.path())?;
+    staging.publish()?;
     Ok(())
 }
 

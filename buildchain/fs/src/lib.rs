@@ -6,7 +6,7 @@ mod atomic;
 mod error;
 mod temp;
 
-pub use atomic::{replace_dir, write_atomic, AtomicFile};
+pub use atomic::{replace_dir, write_atomic, AtomicFile, StagingDir};
 pub use error::{FsError, IoResultExt};
 pub use temp::{
     is_temp_name, process_alive, remove_path, remove_stale_temps, temp_owner, temp_path_for,

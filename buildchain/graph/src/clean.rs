@@ -12,43 +12,32 @@ pub struct CleanContext {
     pub(crate) lines: Mutex<Vec<String>>,
 }
 
-/// Whether `path` is `root` or below it. Symbolic links in `path`'s directories are
-/// resolved (a link cannot lead a removal out of the root); `..` is refused.
-pub(crate) fn is_inside(path: &Path, root: &Path) -> bool {
+/// `path` with its directories resolved (symbolic links, made absolute) but not its last
+/// component: the entry a removal would remove. `None` for `..` anywhere, or when it cannot
+/// be told.
+fn entry_of(path: &Path) -> Option<PathBuf> {
     if path
         .components()
         .any(|c| matches!(c, std::path::Component::ParentDir))
     {
-        return false;
+        return None;
     }
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => match fs::canonicalize(parent) {
+            Ok(parent) => Some(parent.join(name)),
+            Err(_) => std::path::absolute(path).ok(),
+        },
+        _ => fs::canonicalize(path).ok(),
+    }
+}
+
+/// Whether removing `path` removes something strictly inside `root` (never `root` itself,
+/// nor anything reached through a link leading out of it).
+pub(crate) fn is_strictly_inside(path: &Path, root: &Path) -> bool {
     let Ok(root) = fs::canonicalize(root).or_else(|_| std::path::absolute(root)) else {
         return false;
     };
-    let resolved = match (path.parent(), path.file_name()) {
-        (Some(parent), Some(name)) => match fs::canonicalize(parent) {
-            Ok(parent) => parent.join(name),
-            Err(_) => match std::path::absolute(path) {
-                Ok(p) => p,
-                Err(_) => return false,
-            },
-        },
-        _ => match fs::canonicalize(path) {
-            Ok(p) => p,
-            Err(_) => return false,
-        },
-    };
-    resolved.starts_with(&root)
-}
-
-/// Whether two paths name the same directory entry (resolved, or else made absolute).
-fn is_same(a: &Path, b: &Path) -> bool {
-    match (fs::canonicalize(a), fs::canonicalize(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => matches!(
-            (std::path::absolute(a), std::path::absolute(b)),
-            (Ok(a), Ok(b)) if a == b
-        ),
-    }
+    entry_of(path).is_some_and(|entry| entry != root && entry.starts_with(&root))
 }
 
 impl CleanContext {
@@ -81,7 +70,7 @@ impl CleanContext {
     /// itself included: it holds the engine's state).
     pub fn remove(&self, path: &Path) -> io::Result<()> {
         if let Some(root) = &self.output_root {
-            if is_same(path, root) || !is_inside(path, root) {
+            if !is_strictly_inside(path, root) {
                 return Err(io::Error::new(
                     io::ErrorKind::PermissionDenied,
                     format!(

@@ -94,6 +94,7 @@ impl Engine {
     ) -> Result<RunSummary, GraphError> {
         let mut state = self.load_state(reporter)?;
         self.forget_undefined(&mut state, reporter)?;
+        self.unlink_links_on_the_way(&state, reporter)?;
         self.prune(&state, reporter)?;
         let state = Mutex::new(state);
         let stopping = AtomicBool::new(false);
@@ -161,6 +162,61 @@ impl Engine {
         out
     }
 
+    /// Inside the output root, removes every symbolic link standing where a created
+    /// directory, or a directory on the way to an output, belongs: tasks write into those
+    /// directories, and must never write (or prune) through a link to elsewhere.
+    fn unlink_links_on_the_way(
+        &self,
+        state: &State,
+        reporter: &dyn Reporter,
+    ) -> Result<(), GraphError> {
+        let Some(root) = &self.output_root else {
+            return Ok(());
+        };
+        let created: HashSet<&PathBuf> = self
+            .graph
+            .tasks()
+            .iter()
+            .flat_map(|t| t.created_dirs.iter())
+            .collect();
+        let ctx = CleanContext::new("", false, Some(root));
+        let mut checked: HashSet<PathBuf> = HashSet::new();
+        for output in self.declared_outputs(state) {
+            let Ok(rest) = output.strip_prefix(root) else {
+                continue;
+            };
+            let mut dir = root.clone();
+            let components: Vec<_> = rest.components().collect();
+            for (i, component) in components.iter().enumerate() {
+                dir.push(component);
+                let is_output = i + 1 == components.len();
+                if (is_output && !created.contains(&output)) || !checked.insert(dir.clone()) {
+                    continue;
+                }
+                match std::fs::symlink_metadata(&dir) {
+                    Ok(meta) if meta.file_type().is_symlink() => {
+                        ctx.remove(&dir).map_err(|e| GraphError::Prune {
+                            path: dir.clone(),
+                            message: e.to_string(),
+                        })?;
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+        }
+        for line in ctx.into_lines() {
+            reporter.event(&Event::Log {
+                task: String::new(),
+                message: format!(
+                    "{line}: a symbolic link where an output directory belongs (outputs are never written through links)"
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// Removes from the pruned directories what no task declares.
     fn prune(&self, state: &State, reporter: &dyn Reporter) -> Result<(), GraphError> {
         if self.prune_dirs.is_empty() {
@@ -182,9 +238,16 @@ impl Engine {
         }
         let ctx = CleanContext::new("", false, Some(root));
         for dir in &self.prune_dirs {
-            prune_dir(dir, &declared, &on_the_way, &ctx).map_err(|e| GraphError::Task {
-                task: String::new(),
-                message: format!("cannot prune {}: {e}", dir.display()),
+            let is_dir = std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir());
+            let pruned = if is_dir {
+                prune_dir(dir, &declared, &on_the_way, &ctx)
+            } else {
+                // Not a directory (a link, a file): nothing no task declares may stay.
+                ctx.remove(dir)
+            };
+            pruned.map_err(|e| GraphError::Prune {
+                path: dir.clone(),
+                message: e.to_string(),
             })?;
         }
         for line in ctx.into_lines() {
@@ -271,6 +334,13 @@ impl Engine {
         let root = self.output_root.as_deref();
         for i in order {
             let task = self.graph.task(i);
+            if task.clean_only_when_named && !selection.contains(&task.name) {
+                lines.push(format!(
+                    "kept what {} made (cleaned only when named: clean {})",
+                    task.name, task.name
+                ));
+                continue;
+            }
             let ctx = CleanContext::new(&task.name, dry_run, root);
             let result = match &task.clean {
                 CleanKind::Targets => task

@@ -27,6 +27,8 @@ pub enum GraphError {
     },
     #[error("task '{task}': {message}")]
     Task { task: String, message: String },
+    #[error("cannot prune {}: {message}", path.display())]
+    Prune { path: PathBuf, message: String },
 }
 
 /// Renders an error and its chain of sources as `outer: inner: …` (without repeating a

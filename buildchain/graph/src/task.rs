@@ -49,6 +49,7 @@ pub struct Task {
     pub(crate) create_after: Option<TasksFn>,
     pub(crate) uptodate: Option<CheckFn>,
     pub(crate) always_run: bool,
+    pub(crate) clean_only_when_named: bool,
 }
 
 impl fmt::Debug for Task {
@@ -84,6 +85,7 @@ impl Task {
             create_after: None,
             uptodate: None,
             always_run: false,
+            clean_only_when_named: false,
         }
     }
 
@@ -227,6 +229,13 @@ impl Task {
         E: Into<BoxError>,
     {
         self.uptodate = Some(Arc::new(move || f().map_err(Into::into)));
+        self
+    }
+
+    /// Its clean action runs only when the task is named (`clean TASK`), never in a clean
+    /// of everything: for cleans with effects outside the outputs (destroying machines).
+    pub fn clean_only_when_named(mut self) -> Self {
+        self.clean_only_when_named = true;
         self
     }
 

@@ -118,7 +118,9 @@ pub(crate) fn stamp_targets(
     }
     for dir in &task.created_dirs {
         let key = keys.key(dir);
-        match fs::metadata(dir) {
+        // Not following links: a link where the directory belongs is not the directory.
+        match fs::symlink_metadata(dir) {
+            Ok(meta) if meta.file_type().is_symlink() => out.missing.push(key),
             Ok(meta) if meta.is_dir() => {
                 let s = stamp_with(dir, &meta, None)
                     .map_err(|e| format!("created directory {}: {e}", dir.display()))?;

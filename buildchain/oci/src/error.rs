@@ -79,6 +79,9 @@ pub enum OciError {
     #[error("auth file {path}: {detail}")]
     AuthFile { path: PathBuf, detail: String },
 
+    #[error(transparent)]
+    Fs(#[from] buildchain_fs::FsError),
+
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

@@ -251,45 +251,18 @@ pub fn check_replaceable(dest: &std::path::Path) -> Result<(), crate::OciError> 
     }
 }
 
-/// Creates a hidden temporary directory next to `dest`, to be published with [`publish_dir`].
-pub(crate) fn staging_dir(dest: &std::path::Path) -> Result<tempfile::TempDir, crate::OciError> {
-    use crate::error::IoContext;
-    let parent = match dest.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).at(&parent)?;
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "image".into());
-    tempfile::Builder::new()
-        .prefix(&format!(".{name}.partial-"))
-        .tempdir_in(&parent)
-        .at(&parent)
+/// Creates the hidden staging directory of `dest` (the shared temporary-name convention,
+/// so a killed pull's leftovers are removed by the next one), published by [`publish_dir`].
+pub(crate) fn staging_dir(
+    dest: &std::path::Path,
+) -> Result<buildchain_fs::StagingDir, crate::OciError> {
+    Ok(buildchain_fs::StagingDir::create(dest)?)
 }
 
 /// Moves a complete staging directory to `dest`, replacing what was there.
 pub(crate) fn publish_dir(
-    staging: tempfile::TempDir,
-    dest: &std::path::Path,
+    staging: buildchain_fs::StagingDir,
+    _dest: &std::path::Path,
 ) -> Result<(), crate::OciError> {
-    use crate::error::IoContext;
-    let ready = staging.keep();
-    let result = (|| {
-        if std::fs::symlink_metadata(dest).is_ok() {
-            let mut old = ready.clone().into_os_string();
-            old.push(".old");
-            let old = std::path::PathBuf::from(old);
-            std::fs::rename(dest, &old).at(dest)?;
-            std::fs::rename(&ready, dest).at(dest)?;
-            std::fs::remove_dir_all(&old).at(&old)
-        } else {
-            std::fs::rename(&ready, dest).at(dest)
-        }
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&ready);
-    }
-    result
+    Ok(staging.publish()?)
 }

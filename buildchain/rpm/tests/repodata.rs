@@ -229,36 +229,3 @@ fn repodata_is_reproducible_and_replaced_atomically() {
         .to_string();
     assert!(err.contains("absent"), "{err}");
 }
-
-#[test]
-fn the_stand_in_bins_build_and_index() {
-    let tmp = tempfile::tempdir().unwrap();
-    let fixture = write_fixture(&tmp.path().join("fixture"));
-    let out = tmp.path().join("out");
-    let built = run(Command::new(env!("CARGO_BIN_EXE_rpm-build"))
-        .env("SOURCE_DATE_EPOCH", "1700000000")
-        .arg("--repo-root")
-        .arg(&fixture.root)
-        .arg("--out")
-        .arg(&out)
-        .args(&fixture.dirs));
-    assert_eq!(built.lines().count(), 2, "{built}");
-    let indexed = run(Command::new(env!("CARGO_BIN_EXE_rpm-repodata"))
-        .env("SOURCE_DATE_EPOCH", "1700000000")
-        .arg(&out));
-    assert!(indexed.starts_with("2 packages indexed"), "{indexed}");
-
-    let usage = Command::new(env!("CARGO_BIN_EXE_rpm-repodata"))
-        .output()
-        .unwrap();
-    assert!(!usage.status.success());
-    assert!(String::from_utf8_lossy(&usage.stderr).contains("usage: rpm-repodata DIR"));
-    let missing = Command::new(env!("CARGO_BIN_EXE_rpm-build"))
-        .args(["--repo-root", "/", "--out"])
-        .arg(&out)
-        .arg(tmp.path().join("nope"))
-        .output()
-        .unwrap();
-    assert!(!missing.status.success());
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("nope/package.toml"));
-}

@@ -32,11 +32,6 @@ use crate::versions::Image;
 pub const MKDIR: &str = "_image_mkdir_root";
 pub const DEDUP: &str = "_image_dedup_layers";
 
-/// The epoch of built images when `SOURCE_DATE_EPOCH` is unset: 1980-01-01T00:00:00Z.
-/// A constant (not the time of the build, the commit or a file's mtime) so that the same
-/// definition and files give the same image digests on any machine, checkout or commit.
-pub const DEFAULT_IMAGE_EPOCH: u64 = 315_532_800;
-
 /// `root/images/<name>/<version>/`: where an image goes (skopeo `dir:` layout).
 pub fn image_dir(cfg: &Cfg, image: &Image) -> PathBuf {
     cfg.iso_root()
@@ -45,11 +40,9 @@ pub fn image_dir(cfg: &Cfg, image: &Image) -> PathBuf {
         .join(&image.version)
 }
 
-/// Layer mtimes and `created` of built images: `SOURCE_DATE_EPOCH`, else the fixed default.
+/// Layer mtimes and `created` of built images: the build's epoch (see `epoch.rs`).
 pub fn image_epoch(cfg: &Cfg) -> u64 {
-    cfg.source_date_epoch
-        .and_then(|e| u64::try_from(e).ok())
-        .unwrap_or(DEFAULT_IMAGE_EPOCH)
+    cfg.epoch.unsigned()
 }
 
 /// The blob cache of pulls: `<cache>/blobs/sha256/<hex>`.

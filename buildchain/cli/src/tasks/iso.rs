@@ -67,12 +67,7 @@ pub fn product_txt_content(cfg: &Cfg, timestamp: &str) -> String {
 
 fn product_txt(cfg: &Cfg) -> Task {
     let target = cfg.iso_root().join("product.txt");
-    // Without SOURCE_DATE_EPOCH the timestamp alone must not make it re-run every time.
-    let version = if cfg.source_date_epoch.is_some() {
-        product_txt_content(cfg, &templates::build_timestamp(cfg))
-    } else {
-        product_txt_content(cfg, "")
-    };
+    let version = product_txt_content(cfg, &templates::build_timestamp(cfg));
     let (cfg2, t) = (cfg.clone(), target.clone());
     Task::new("_iso_add_tree:product.txt")
         .doc("Write product.txt (NAME, VERSION, … BUILD_HOST).")
@@ -149,7 +144,7 @@ fn copy_dir(cfg: &Cfg, name: &str, from: &str, to: &str) -> Result<Task> {
 }
 
 fn iso_options(cfg: &Cfg) -> IsoOptions {
-    IsoOptions::metalk8s(&cfg.volume_id(), cfg.source_date_epoch)
+    IsoOptions::metalk8s(&cfg.volume_id(), Some(cfg.epoch.seconds))
 }
 
 fn iso_build(cfg: &Cfg) -> Task {

@@ -38,9 +38,14 @@ pub fn mkdir_task(name: &str, doc: &str, dir: PathBuf, deps: &[&str]) -> Task {
         .doc(doc)
         .task_deps(deps.iter().copied())
         .creates_dir(dir)
-        .version("mkdir v1")
+        .version("mkdir v2 0755")
         .action(move |_| -> Result<()> {
-            std::fs::create_dir_all(&d).with_context(|| format!("{}: cannot create", d.display()))
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::create_dir_all(&d)
+                .with_context(|| format!("{}: cannot create", d.display()))?;
+            // The mode the ISO records, whatever the umask or a hand changed.
+            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755))
+                .with_context(|| format!("{}: cannot set permissions", d.display()))
         })
 }
 

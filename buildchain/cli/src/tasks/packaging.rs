@@ -29,7 +29,6 @@ use sha2::{Digest, Sha256};
 
 use super::iso::MKDIR_ROOT;
 use super::{mkdir_task, Cfg};
-use crate::config::Config;
 use crate::versions::{Package, PackageSource, Repository};
 
 pub const MKDIR: &str = "_package_mkdir_root";
@@ -40,25 +39,6 @@ pub fn repo_dir(cfg: &Cfg, repo: &Repository) -> PathBuf {
         .join("packages/redhat")
         .join(&repo.release)
         .join(&repo.id)
-}
-
-/// The time recorded in built packages and repodata: `SOURCE_DATE_EPOCH` when set, else
-/// the commit time of `HEAD` (`GIT_BIN log -1 --format=%ct`), else 0. Either way the same
-/// sources give the same bytes.
-pub fn source_date_epoch(cfg: &Config) -> u64 {
-    if let Some(epoch) = cfg.source_date_epoch {
-        return u64::try_from(epoch).unwrap_or(0);
-    }
-    std::process::Command::new(cfg.bin("git"))
-        .args(["log", "-1", "--format=%ct", "HEAD"])
-        .current_dir(&cfg.repo_root)
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .unwrap_or(0)
 }
 
 /// Where `_package_download:<id>` lists what it placed in the repository.
@@ -96,7 +76,7 @@ fn local_key(cfg: &Cfg, repo: &Repository, key: &str) -> Result<PathBuf> {
 }
 
 pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
-    let epoch = source_date_epoch(cfg);
+    let epoch = cfg.epoch.unsigned();
     let mut tasks = vec![mkdir_task(
         MKDIR,
         "Create the packages directory of the ISO.",
@@ -407,11 +387,6 @@ fn download_task(
     Ok(Some(task))
 }
 
-/// Whether `name` is a temporary file an interrupted writer left (`.<name>.tmp-…`).
-fn is_leftover(name: &str) -> bool {
-    name.starts_with('.') && name.contains(".tmp-")
-}
-
 /// `_package_repodata:<id>`: removes from the repository directory the packages and keys no
 /// task of this definition produces (older versions, dropped entries) and temporaries of
 /// interrupted runs, then writes `repodata/` for what remains.
@@ -429,7 +404,7 @@ fn repodata_task(cfg: &Cfg, repo: &Repository, built: Vec<String>, epoch: u64) -
             "Write the repository metadata (repodata/) of {}.",
             repo.id
         ))
-        .target(dir.join("repodata/repomd.xml"));
+        .target(dir.join("repodata"));
     // A repository we do not download from may still name its key: copied next to the
     // packages, where salt's yum configuration expects it.
     let mut local_key_copy = None;
@@ -452,6 +427,8 @@ fn repodata_task(cfg: &Cfg, repo: &Repository, built: Vec<String>, epoch: u64) -
     );
     let expected_built: Vec<PathBuf> = built.iter().map(|n| dir.join(n)).collect();
     let (calc_dir, calc_manifest) = (dir.clone(), manifest.clone());
+    let (check_dir, check_manifest, check_built) = (dir.clone(), manifest.clone(), built.clone());
+    let key_name = local_key_copy.as_ref().map(|(_, t)| gpg_key_name_of(t));
     let clean_dir = dir.clone();
     let clean_key = local_key_copy.as_ref().map(|(_, t)| t.clone());
     let task = task
@@ -466,6 +443,17 @@ fn repodata_task(cfg: &Cfg, repo: &Repository, built: Vec<String>, epoch: u64) -
                 );
             }
             Ok(deps)
+        })
+        // The repository directory holds exactly its packages, key and repodata: anything
+        // else (a stray file, a link, a killed writer's temporary) makes the task run and
+        // remove it.
+        .uptodate(move || -> Result<bool> {
+            let mut keep = check_built.clone();
+            if has_downloads {
+                keep.extend(Manifest::names(&check_manifest));
+            }
+            keep.extend(key_name.clone());
+            Ok(unexpected_entries(&check_dir, &keep)?.is_empty())
         })
         .action(move |ctx| -> Result<()> {
             let mut keep: Vec<String> = built.clone();
@@ -511,29 +499,40 @@ fn gpg_key_name_of(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Removes from `dir` the `*.rpm` and `RPM-GPG-KEY-*` files not in `keep`, and leftovers
-/// of interrupted writers.
-fn prune(dir: &Path, keep: &[String], ctx: &buildchain_graph::Context) -> Result<()> {
-    let entries = fs::read_dir(dir).with_context(|| format!("{}: cannot list", dir.display()))?;
+/// The entries of a repository directory that are not its own: anything but the regular
+/// files named in `keep` and the `repodata` directory.
+fn unexpected_entries(dir: &Path, keep: &[String]) -> Result<Vec<PathBuf>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("{}: cannot list", dir.display())),
+    };
+    let mut out = Vec::new();
     for entry in entries {
         let entry = entry.with_context(|| format!("{}: cannot list", dir.display()))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        let path = entry.path();
-        let stale =
-            (name.ends_with(".rpm") || name.starts_with("RPM-GPG-KEY-")) && !keep.contains(&name);
-        if !stale && !is_leftover(&name) {
-            continue;
-        }
         let kind = entry
             .file_type()
-            .with_context(|| format!("{}: cannot read", path.display()))?;
-        if kind.is_dir() {
-            fs::remove_dir_all(&path)
+            .with_context(|| format!("{}: cannot read", entry.path().display()))?;
+        let own = if name == "repodata" {
+            kind.is_dir()
         } else {
-            fs::remove_file(&path)
+            kind.is_file() && keep.contains(&name)
+        };
+        if !own {
+            out.push(entry.path());
         }
-        .with_context(|| format!("{}: cannot remove", path.display()))?;
-        ctx.log(format!("removed {name} (produced by no task)"));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Removes from `dir` everything that is not its own (see [`unexpected_entries`]): older
+/// packages, dropped keys, killed writers' temporaries, links and files put there by hand.
+fn prune(dir: &Path, keep: &[String], ctx: &buildchain_graph::Context) -> Result<()> {
+    for path in unexpected_entries(dir, keep)? {
+        buildchain_fs::remove_path(&path)?;
+        ctx.log(format!("removed {} (produced by no task)", path.display()));
     }
     Ok(())
 }

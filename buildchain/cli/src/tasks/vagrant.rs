@@ -207,6 +207,8 @@ pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
                 args.extend(up_args(&c5)?);
                 run_vagrant(&c5, &args)
             })
+            // Destroying the machines is never part of a plain `clean`.
+            .clean_only_when_named()
             .clean(move |ctx: &buildchain_graph::CleanContext| -> Result<()> {
                 if !c6.repo(".vagrant/machines").exists() || find_program(&c6.bin("vagrant")).is_none() {
                     return Ok(());
