@@ -3,39 +3,12 @@
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context as _, Result};
 use serde_json::Value;
 
 use crate::templates;
-
-/// Every file (not directory) under `dir`, sorted; symlinks are listed as files. A missing
-/// `dir` is an empty list.
-pub fn files_under(dir: &Path) -> io::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    walk(dir, &mut out)?;
-    out.sort_unstable_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
-    Ok(out)
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", dir.display()))),
-    };
-    for entry in entries {
-        let entry = entry?;
-        let path = entry.path();
-        if entry.file_type()?.is_dir() {
-            walk(&path, out)?;
-        } else {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
 
 /// Copies the tree `src` into the existing directory `dst`: files keep their permission
 /// bits, symlinks are recreated, `*.in` files are rendered (to the name without `.in`)
@@ -98,9 +71,7 @@ pub fn copy_tree(src: &Path, dst: &Path, render: Option<&Value>) -> Result<()> {
 
 /// Writes a new file with the given permission bits (inside a directory being built).
 pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    fs::write(path, bytes).with_context(|| format!("{}: cannot write", path.display()))?;
-    fs::set_permissions(path, fs::Permissions::from_mode(mode))
-        .with_context(|| format!("{}: cannot set permissions", path.display()))
+    Ok(buildchain_fs::write_new(path, bytes, mode)?)
 }
 
 /// Permission bits of a file.
@@ -144,6 +115,6 @@ mod tests {
             "{{ salt['x'] }}"
         );
         assert_eq!(mode_of(&dst.path().join("plain.sls")).unwrap(), 0o640);
-        assert_eq!(files_under(src.path()).unwrap().len(), 2);
+        assert_eq!(buildchain_fs::files_under(src.path()).unwrap().len(), 2);
     }
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
-use buildchain_oci::dedup::dedup_tree;
+use buildchain_fs::dedup::dedup_tree;
 use buildchain_oci::{pull_image, BarsProgress, ImageReference, OciError, Platform, PullOptions};
 use std::io::Write;
 

@@ -123,6 +123,14 @@ pub fn write_atomic(target: &Path, contents: &[u8], mode: Option<u32>) -> Result
     file.commit()
 }
 
+/// Writes a new file (inside a directory being built) with exactly the permission bits
+/// `mode`, whatever the umask.
+pub fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), FsError> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::write(path, contents).at("write", path)?;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).at("set the permissions of", path)
+}
+
 /// A directory built under a temporary name next to its target, then swapped in whole by
 /// [`StagingDir::publish`]; removed when dropped unpublished. What [`replace_dir`] does,
 /// for writers that fill the directory in several steps.
@@ -142,6 +150,10 @@ impl StagingDir {
         sweep_for(target)?;
         let temp = temp_path_for(target)?;
         fs::create_dir(&temp).at("create", &temp)?;
+        // Published trees are read by others (nginx, the ISO): whatever the umask.
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&temp, fs::Permissions::from_mode(0o755))
+            .at("set the permissions of", &temp)?;
         Ok(StagingDir {
             temp,
             target: target.to_path_buf(),

@@ -1,7 +1,7 @@
 //! Content fingerprints of files, with a metadata fast path, keyed by portable names.
 
-use std::fs::{self, File};
-use std::io::{self, Read};
+use std::fs;
+use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -110,30 +110,6 @@ fn mtime_ns(meta: &fs::Metadata) -> i64 {
         .saturating_add(meta.mtime_nsec())
 }
 
-/// Hex sha256 of a file's content.
-pub fn sha256_file(path: &Path) -> io::Result<String> {
-    let mut file = File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 128 * 1024];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex(&hasher.finalize()))
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
-
 /// Stamps `path` (following symlinks). `None` when it does not exist. When size, mtime
 /// and inode equal those of `previous`, its hash is reused (the fast path); otherwise the
 /// content is hashed.
@@ -184,7 +160,7 @@ pub fn stamp_with(path: &Path, meta: &fs::Metadata, previous: Option<&Stamp>) ->
         }
     }
     Ok(Stamp::File {
-        sha256: sha256_file(path)?,
+        sha256: buildchain_fs::sha256_file(path)?,
         size,
         mtime_ns: mtime,
         ino,
@@ -195,33 +171,7 @@ pub fn stamp_with(path: &Path, meta: &fs::Metadata, previous: Option<&Stamp>) ->
 /// Every entry under `dir` (the directory itself first) with its metadata, not following
 /// symlinks, sorted by path bytes. A missing `dir` is empty.
 pub fn walk_tree(dir: &Path) -> io::Result<Vec<(PathBuf, fs::Metadata)>> {
-    let meta = match fs::symlink_metadata(dir) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let mut out = vec![(dir.to_path_buf(), meta)];
-    if out[0].1.is_dir() {
-        walk_into(dir, &mut out)?;
-    }
-    use std::os::unix::ffi::OsStrExt;
-    out[1..].sort_unstable_by(|a, b| a.0.as_os_str().as_bytes().cmp(b.0.as_os_str().as_bytes()));
-    Ok(out)
-}
-
-fn walk_into(dir: &Path, out: &mut Vec<(PathBuf, fs::Metadata)>) -> io::Result<()> {
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        // Relative to the open directory: cheaper than a stat by full path.
-        let meta = entry.metadata()?;
-        let path = entry.path();
-        let is_dir = meta.is_dir();
-        out.push((path.clone(), meta));
-        if is_dir {
-            walk_into(&path, out)?;
-        }
-    }
-    Ok(())
+    Ok(buildchain_fs::walk_tree(dir)?)
 }
 
 /// sha256 over a list of strings, each length-prefixed (unambiguous).
@@ -231,7 +181,7 @@ pub(crate) fn hash_fields<'a>(fields: impl IntoIterator<Item = &'a str>) -> Stri
         hasher.update((field.len() as u64).to_le_bytes());
         hasher.update(field.as_bytes());
     }
-    hex(&hasher.finalize())
+    hex::encode(hasher.finalize())
 }
 
 #[cfg(test)]

@@ -5,29 +5,20 @@
 const MIN_7: i64 = -2_208_988_800;
 const MAX_7: i64 = 5_869_583_999;
 
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// (year, month, day) to days since 1970-01-01.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = m as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// (year, month, day) to days since 1970-01-01; a day past the end of its month runs
+/// into the next one (dates read from an image are not trusted to be valid).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let first = i16::try_from(year)
+        .ok()
+        .and_then(|y| jiff::civil::Date::new(y, month.clamp(1, 12) as i8, 1).ok());
+    let Some(first) = first else {
+        return 0;
+    };
+    let days = first
+        .since((jiff::Unit::Day, jiff::civil::date(1970, 1, 1)))
+        .map(|span| i64::from(span.get_days()))
+        .unwrap_or(0);
+    days + i64::from(day) - 1
 }
 
 struct Civil {
@@ -39,17 +30,18 @@ struct Civil {
     second: u32,
 }
 
+/// The UTC calendar date and time of `t` (within jiff's years -9999..=9999).
 fn civil(t: i64) -> Civil {
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
+    let utc = jiff::Timestamp::from_second(t)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .to_zoned(jiff::tz::TimeZone::UTC);
     Civil {
-        year,
-        month,
-        day,
-        hour: (secs / 3600) as u32,
-        minute: (secs / 60 % 60) as u32,
-        second: (secs % 60) as u32,
+        year: i64::from(utc.year()),
+        month: utc.month() as u32,
+        day: utc.day() as u32,
+        hour: utc.hour() as u32,
+        minute: utc.minute() as u32,
+        second: utc.second() as u32,
     }
 }
 

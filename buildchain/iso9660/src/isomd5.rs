@@ -128,7 +128,7 @@ impl Isomd5Hasher {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 /// The 512-byte application-use area implantisomd5 writes.

@@ -9,10 +9,22 @@ use crate::{Finding, LintError};
 const TOOL: &str = "cargo";
 const ENV_VAR: &str = "CARGO";
 
+/// How clippy checks the workspace.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RustOptions {
+    /// Check with the release profile (`--release`): reuses what a release build and
+    /// `cargo test --release` already compiled.
+    pub release: bool,
+}
+
 /// Both checks on the workspace at `repo_root` (formatting first).
-pub fn lint_workspace(repo_root: &Path, cargo_bin: &Path) -> Result<Vec<Finding>, LintError> {
+pub fn lint_workspace(
+    repo_root: &Path,
+    cargo_bin: &Path,
+    options: RustOptions,
+) -> Result<Vec<Finding>, LintError> {
     let mut findings = check_format(repo_root, cargo_bin)?;
-    findings.extend(clippy(repo_root, cargo_bin)?);
+    findings.extend(clippy(repo_root, cargo_bin, options)?);
     Ok(findings)
 }
 
@@ -27,18 +39,23 @@ pub fn check_format(repo_root: &Path, cargo_bin: &Path) -> Result<Vec<Finding>, 
     status_with(output, findings, "cargo fmt")
 }
 
-/// `cargo clippy --workspace --all-targets --message-format=short -- -D warnings`: one
-/// finding per warning or error (compile errors included).
-pub fn clippy(repo_root: &Path, cargo_bin: &Path) -> Result<Vec<Finding>, LintError> {
-    let args = [
+/// `cargo clippy --workspace --all-targets [--release] --message-format=short -- -D
+/// warnings`: one finding per warning or error (compile errors included).
+pub fn clippy(
+    repo_root: &Path,
+    cargo_bin: &Path,
+    options: RustOptions,
+) -> Result<Vec<Finding>, LintError> {
+    let mut args = vec![
         "clippy",
         "--workspace",
         "--all-targets",
         "--message-format=short",
-        "--",
-        "-D",
-        "warnings",
     ];
+    if options.release {
+        args.push("--release");
+    }
+    args.extend(["--", "-D", "warnings"]);
     let output = run(repo_root, cargo_bin, &args)?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     let mut findings: Vec<Finding> = stderr

@@ -25,9 +25,11 @@ fn formatting_and_clippy_findings_name_file_and_line() {
     std::env::set_var("CARGO_TARGET_DIR", dir.path().join("target"));
     let clean = "/// Adds.\npub fn add(a: u32, b: u32) -> u32 {\n    a + b\n}\n";
     write_crate(dir.path(), clean);
-    assert!(rust::lint_workspace(dir.path(), &cargo())
-        .unwrap()
-        .is_empty());
+    assert!(
+        rust::lint_workspace(dir.path(), &cargo(), rust::RustOptions::default())
+            .unwrap()
+            .is_empty()
+    );
 
     let badly_formatted = "pub fn add(a: u32,b: u32) -> u32 { a+b }\n";
     write_crate(dir.path(), badly_formatted);
@@ -41,7 +43,7 @@ fn formatting_and_clippy_findings_name_file_and_line() {
     let clippy_warning =
         "/// Checks.\npub fn check(x: bool) -> bool {\n    if x == true {\n        return true;\n    }\n    false\n}\n";
     write_crate(dir.path(), clippy_warning);
-    let findings = rust::clippy(dir.path(), &cargo()).unwrap();
+    let findings = rust::clippy(dir.path(), &cargo(), rust::RustOptions::default()).unwrap();
     assert!(!findings.is_empty());
     assert!(
         findings
@@ -55,7 +57,12 @@ fn formatting_and_clippy_findings_name_file_and_line() {
 #[test]
 fn missing_cargo_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    let error = rust::lint_workspace(dir.path(), Path::new("/nonexistent/cargo")).unwrap_err();
+    let error = rust::lint_workspace(
+        dir.path(),
+        Path::new("/nonexistent/cargo"),
+        rust::RustOptions::default(),
+    )
+    .unwrap_err();
     assert!(matches!(error, LintError::ToolMissing { .. }), "{error}");
     // Not a cargo project: cargo fails without findings, which is an error, not a pass.
     let error = rust::check_format(dir.path(), &cargo()).unwrap_err();

@@ -1,9 +1,8 @@
 //! OCI images for the build chain (see README.md): pull by digest into skopeo's `dir:`
-//! layout, native reproducible image builds from declarative definitions, hardlink dedup.
+//! layout, native reproducible image builds from declarative definitions.
 
 mod auth;
 pub mod build;
-pub mod dedup;
 mod digest;
 mod error;
 pub mod layout;

@@ -182,9 +182,9 @@ pub fn pull_image(
     let staging = staging_dir(dest)?;
     let stage = staging.path();
     let manifest_path = stage.join(MANIFEST_FILE);
-    std::fs::write(&manifest_path, &bytes).at(&manifest_path)?;
+    buildchain_fs::write_new(&manifest_path, &bytes, 0o644)?;
     let version_path = stage.join(VERSION_FILE);
-    std::fs::write(&version_path, DIR_VERSION).at(&version_path)?;
+    buildchain_fs::write_new(&version_path, DIR_VERSION.as_bytes(), 0o644)?;
 
     let cache = match &options.cache_dir {
         Some(dir) => {
@@ -405,6 +405,9 @@ fn fetch_one(
         }
     }
     if from_cache {
+        // A cache written by an older version may hold 0600 blobs: the link shares the mode.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&cached, std::fs::Permissions::from_mode(0o644)).at(&cached)?;
         counters.cached.fetch_add(blob.size, Ordering::Relaxed);
         options.progress.bytes_done(&image, blob.size);
     } else {
@@ -437,10 +440,8 @@ fn download(
     let mut attempt = 0;
     loop {
         let mut response = client.get(&url, None, &what, blob_timeout(blob.size))?;
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{}.part-", &blob.digest.hex()[..12]))
-            .tempfile_in(dir)
-            .at(dir)?;
+        // Blobs are served by an unprivileged nginx: world-readable, as skopeo leaves them.
+        let tmp = buildchain_fs::AtomicFile::create(target)?.with_mode(0o644);
         let mut writer = HashingWriter::new(std::io::BufWriter::with_capacity(256 << 10, tmp));
         let mut buf = vec![0u8; 128 << 10];
         let mut received: u64 = 0;
@@ -492,8 +493,7 @@ fn download(
         let file = buffered
             .into_inner()
             .map_err(|e| OciError::io(dir, e.into_error()))?;
-        file.persist(target)
-            .map_err(|e| OciError::io(target, e.error))?;
+        file.commit()?;
         return Ok(());
     }
 }

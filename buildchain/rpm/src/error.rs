@@ -55,6 +55,12 @@ pub enum RpmError {
         requirement: String,
         searched: String,
     },
+    /// A download manifest is unreadable.
+    #[error("download manifest {path}: {rule}")]
+    Manifest { path: PathBuf, rule: String },
+    /// A file-system operation failed (the path and action are in the message).
+    #[error(transparent)]
+    Fs(#[from] buildchain_fs::FsError),
     /// Options given to the library are invalid.
     #[error("invalid option: {0}")]
     Options(String),

@@ -3,7 +3,8 @@
 //! - [`build`]: build RPMs from declarative `package.toml` definitions;
 //! - [`repodata`]: read RPM headers and write yum repodata (`repomd.xml`, primary,
 //!   filelists, other), as `createrepo_c` does;
-//! - [`fetch`]: read remote repositories, resolve requirements, download and verify.
+//! - [`fetch`]: read remote repositories, resolve requirements, download and verify;
+//! - [`repo_dir`]: what a repository directory holds (download manifests, foreign files).
 
 pub mod build;
 mod checksum;
@@ -12,6 +13,7 @@ mod error;
 pub mod fetch;
 mod fsutil;
 mod header;
+pub mod repo_dir;
 pub mod repodata;
 mod vercmp;
 

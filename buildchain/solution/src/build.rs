@@ -5,13 +5,13 @@
 //! and `registry-config.inc.j2` is generated; the staging tree is validated, written as an
 //! ISO under a temporary name, the ISO is validated, then renamed to the output.
 
-use crate::dedup::{dedup_tree, DedupStats};
 use crate::dir_source::DirSource;
 use crate::manifest::{self, MANIFEST_LIMIT, MANIFEST_PATH};
 use crate::registry_config::{CONFIG_PATH, NAME_PREFIX, SERVER_ROOT};
 use crate::report::Report;
 use crate::source::read_limited;
 use crate::validate::{self, OpenError, IMAGES_DIR};
+use buildchain_fs::dedup::{dedup_tree, DedupReport};
 use buildchain_iso9660::{write_image, ImageSummary, IsoOptions};
 use std::fs;
 use std::os::unix::fs::FileTypeExt;
@@ -32,7 +32,7 @@ pub struct BuildOptions {
 pub struct BuildOutcome {
     pub volume_id: String,
     pub summary: ImageSummary,
-    pub dedup: DedupStats,
+    pub dedup: DedupReport,
     /// The validation of the written ISO.
     pub report: Report,
 }
@@ -58,6 +58,8 @@ pub enum BuildError {
     Iso(String),
     #[error(transparent)]
     Open(#[from] OpenError),
+    #[error(transparent)]
+    Fs(#[from] buildchain_fs::FsError),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
@@ -119,7 +121,7 @@ pub fn build(
     let images = root.join(IMAGES_DIR);
     // Without images/ (or with names the generator refuses) the validation says why.
     let (dedup, generated) = if images.is_dir() {
-        let dedup = dedup_tree(&images).map_err(io(&images))?;
+        let dedup = dedup_tree(&images)?;
         let generated = static_container_registry::generate(
             &images,
             &static_container_registry::Options {
@@ -130,7 +132,7 @@ pub fn build(
         );
         (dedup, Some(generated))
     } else {
-        (DedupStats::default(), None)
+        (DedupReport::default(), None)
     };
     let registry_error = match generated {
         Some(Ok(config)) => {

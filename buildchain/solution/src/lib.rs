@@ -6,7 +6,6 @@
 
 pub mod blobs;
 pub mod build;
-pub mod dedup;
 pub mod dir_source;
 pub mod image;
 pub mod iso_checks;

@@ -101,7 +101,7 @@ fn run() -> anyhow::Result<u8> {
                         outcome.summary.bytes,
                         outcome.volume_id,
                         outcome.summary.implanted_md5.as_deref().unwrap_or("none"),
-                        outcome.dedup.linked,
+                        outcome.dedup.files_linked,
                         outcome.dedup.bytes_saved,
                     );
                     Ok(0)

@@ -16,10 +16,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context as _, Result};
+use buildchain_fs::dedup::dedup_tree;
 use buildchain_fs::write_atomic;
 use buildchain_graph::Task;
 use buildchain_oci::build::{build_image, input_files, Base, BuildContext, ImageDefinition};
-use buildchain_oci::dedup::dedup_tree;
 use buildchain_oci::{
     pull_image, BarsProgress, Digest, ImageReference, NoProgress, Progress, PullOptions,
 };
@@ -140,7 +140,6 @@ fn build_task(cfg: &Cfg, image: &Image) -> Task {
         .action(move |tctx| -> Result<()> {
             let def = ImageDefinition::load(&def_dir)?;
             let report = build_image(&def, &ctx, &dest)?;
-            world_readable(&dest)?;
             tctx.log(format!(
                 "{}: manifest {}, {} layers",
                 report.image,
@@ -212,7 +211,6 @@ fn pull_task(cfg: &Cfg, image: &Image) -> Result<Task> {
                     return Err(anyhow::Error::new(e).context(format!("pulling {what}")));
                 }
             };
-            world_readable(&dest)?;
             let rec = PullRecord {
                 reference: reference.to_string(),
                 manifest_digest: report.manifest_digest.to_string(),
@@ -281,28 +279,10 @@ fn pull_progress() -> Arc<dyn Progress> {
     }
 }
 
-/// Blob files are written 0600 by the library; the ISO is served by an unprivileged nginx,
-/// so the files of an image directory are made 0644 (as `skopeo copy` leaves them).
-fn world_readable(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let entries =
-        std::fs::read_dir(dir).with_context(|| format!("{}: cannot list", dir.display()))?;
-    for entry in entries {
-        let path = entry
-            .with_context(|| format!("{}: cannot list", dir.display()))?
-            .path();
-        let meta = std::fs::symlink_metadata(&path)
-            .with_context(|| format!("{}: cannot stat", path.display()))?;
-        if meta.is_file() && meta.permissions().mode() & 0o777 != 0o644 {
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
-                .with_context(|| format!("{}: cannot chmod", path.display()))?;
-        }
-    }
-    Ok(())
-}
-
 fn sha256_of(path: &Path) -> Option<String> {
-    std::fs::read(path).ok().map(|b| Digest::of(&b).to_string())
+    buildchain_fs::sha256_file(path)
+        .ok()
+        .map(|hex| format!("sha256:{hex}"))
 }
 
 /// `dir/manifest.json` hashes to `digest`.

@@ -2,7 +2,7 @@
 //! digest.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use buildchain_fs::write_atomic;
@@ -201,31 +201,8 @@ fn iso_digest(cfg: &Cfg) -> Task {
         .target(out.clone())
         .version(format!("sha256sum v1 {name}"))
         .action(move |_| -> Result<()> {
-            let hex = sha256_hex(&i)?;
+            let hex = buildchain_fs::sha256_file(&i)?;
             write_atomic(&out, format!("{hex}  {name}\n").as_bytes(), Some(0o644))
                 .with_context(|| format!("{}: cannot write", out.display()))
         })
-}
-
-fn sha256_hex(path: &Path) -> Result<String> {
-    use sha2::{Digest, Sha256};
-    use std::io::Read;
-    let mut file =
-        fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file
-            .read(&mut buf)
-            .with_context(|| format!("{}: cannot read", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
 }

@@ -322,28 +322,11 @@ fn rust_task(cfg: &Cfg) -> Result<Task> {
         .file_deps(rust_files(cfg)?)
         .version("lint rust v1")
         .action(move |_| -> Result<()> {
-            let cargo = cfg2.bin("cargo");
-            for args in [
-                vec!["fmt", "--all", "--", "--check"],
-                vec![
-                    "clippy",
-                    "--workspace",
-                    "--all-targets",
-                    "--release",
-                    "--",
-                    "-D",
-                    "warnings",
-                ],
-            ] {
-                let status = std::process::Command::new(&cargo)
-                    .args(&args)
-                    .current_dir(&cfg2.repo_root)
-                    .status()
-                    .map_err(|e| anyhow::anyhow!("cannot run {cargo} (CARGO_BIN): {e}"))?;
-                if !status.success() {
-                    bail!("{cargo} {} failed ({status})", args.join(" "));
-                }
-            }
-            Ok(())
+            let cargo = PathBuf::from(cfg2.bin("cargo"));
+            // The release profile: ci/test.sh just built and tested with it.
+            let options = buildchain_lint::rust::RustOptions { release: true };
+            let findings = buildchain_lint::rust::lint_workspace(&cfg2.repo_root, &cargo, options)
+                .map_err(could_not_run)?;
+            report(&cfg2, findings)
         }))
 }

@@ -49,7 +49,7 @@ pub fn mkdir_task(name: &str, doc: &str, dir: PathBuf, deps: &[&str]) -> Task {
         })
 }
 
-/// Every file under `dir` (sorted), with the error naming the directory.
+/// Every file under `dir` (sorted; a missing `dir` is empty).
 pub fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
-    crate::fsutil::files_under(dir).with_context(|| format!("{}: cannot list", dir.display()))
+    Ok(buildchain_fs::files_under(dir)?)
 }

@@ -16,16 +16,14 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use buildchain_fs::write_atomic;
 use buildchain_graph::Task;
 use buildchain_rpm::build::{build_package, BuildContext, PackageDefinition};
 use buildchain_rpm::fetch::{fetch_packages, FetchOptions, PackageRequest};
+use buildchain_rpm::repo_dir::{foreign_entries, remove_foreign_entries, DownloadManifest};
 use buildchain_rpm::repodata::{write_repodata, RepodataOptions};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::iso::MKDIR_ROOT;
 use super::{mkdir_task, Cfg};
@@ -188,91 +186,6 @@ fn package_task(
     Ok(Some((task, Some(file_name))))
 }
 
-/// One file `_package_download:<id>` placed in the repository directory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Downloaded {
-    name: String,
-    size: u64,
-    sha256: String,
-    /// Modification time (ns since the epoch) when it was written: re-hashed only when it
-    /// differs.
-    mtime_ns: u128,
-}
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Manifest {
-    files: Vec<Downloaded>,
-}
-
-impl Manifest {
-    fn load(path: &Path) -> Result<Option<Manifest>> {
-        match fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .with_context(|| format!("{}: not a downloads manifest", path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("{}: cannot read", path.display())),
-        }
-    }
-
-    /// File names listed, or none when there is no (readable) manifest.
-    fn names(path: &Path) -> Vec<String> {
-        Manifest::load(path)
-            .ok()
-            .flatten()
-            .map(|m| m.files.into_iter().map(|f| f.name).collect())
-            .unwrap_or_default()
-    }
-}
-
-fn mtime_ns(meta: &fs::Metadata) -> u128 {
-    meta.modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
-}
-
-fn sha256_file(path: &Path) -> Result<String> {
-    let mut file =
-        fs::File::open(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
-    Ok(format!("{:x}", hasher.finalize()))
-}
-
-fn describe(dir: &Path, name: &str) -> Result<Downloaded> {
-    let path = dir.join(name);
-    let meta = fs::metadata(&path).with_context(|| format!("{}: cannot read", path.display()))?;
-    Ok(Downloaded {
-        name: name.to_string(),
-        size: meta.len(),
-        sha256: sha256_file(&path)?,
-        mtime_ns: mtime_ns(&meta),
-    })
-}
-
-/// Whether every file of the manifest is still in `dir` as it was downloaded.
-fn downloads_intact(manifest: &Path, dir: &Path) -> Result<bool> {
-    let Some(manifest) = Manifest::load(manifest).ok().flatten() else {
-        return Ok(false);
-    };
-    for file in &manifest.files {
-        let path = dir.join(&file.name);
-        let Ok(meta) = fs::metadata(&path) else {
-            return Ok(false);
-        };
-        if meta.len() != file.size {
-            return Ok(false);
-        }
-        if mtime_ns(&meta) != file.mtime_ns && sha256_file(&path)? != file.sha256 {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
 /// `_package_download:<id>`: the `source = "download"` packages of a repository with a url.
 fn download_task(
     cfg: &Cfg,
@@ -340,7 +253,14 @@ fn download_task(
     let (clean_manifest, clean_dir) = (manifest.clone(), dir.clone());
     let id = repo.id.clone();
     let task = task
-        .uptodate(move || downloads_intact(&uptodate_manifest, &uptodate_dir))
+        .uptodate(move || -> Result<bool> {
+            Ok(
+                match DownloadManifest::load(&uptodate_manifest).ok().flatten() {
+                    Some(m) => m.intact(&uptodate_dir)?,
+                    None => false,
+                },
+            )
+        })
         .action(move |ctx| -> Result<()> {
             let requests = requests
                 .iter()
@@ -353,7 +273,7 @@ fn download_task(
             let report = fetch_packages(std::slice::from_ref(&source), &requests, &dir, &options)
                 .map_err(|e| anyhow!("{e}"))
                 .with_context(|| format!("repository {id}"))?;
-            let mut files = Vec::new();
+            let mut names = Vec::new();
             for path in report
                 .packages
                 .iter()
@@ -364,21 +284,16 @@ fn download_task(
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .with_context(|| format!("{}: no file name", path.display()))?;
-                files.push(describe(&dir, &name)?);
+                names.push(name);
             }
             for p in &report.packages {
                 ctx.log(format!("downloaded {} ({})", p.nevra, p.repository));
             }
-            let text = serde_json::to_vec_pretty(&Manifest { files })?;
-            if let Some(parent) = manifest.parent() {
-                fs::create_dir_all(parent)
-                    .with_context(|| format!("{}: cannot create", parent.display()))?;
-            }
-            write_atomic(&manifest, &text, Some(0o644))
-                .with_context(|| format!("{}: cannot write", manifest.display()))
+            DownloadManifest::describe(&dir, names.iter().map(String::as_str))?.save(&manifest)?;
+            Ok(())
         })
         .clean(move |ctx| -> Result<()> {
-            for name in Manifest::names(&clean_manifest) {
+            for name in DownloadManifest::names_at(&clean_manifest) {
                 ctx.remove(&clean_dir.join(name))?;
             }
             ctx.remove(&clean_manifest)?;
@@ -437,7 +352,7 @@ fn repodata_task(cfg: &Cfg, repo: &Repository, built: Vec<String>, epoch: u64) -
             let mut deps = expected_built.clone();
             if has_downloads {
                 deps.extend(
-                    Manifest::names(&calc_manifest)
+                    DownloadManifest::names_at(&calc_manifest)
                         .into_iter()
                         .map(|n| calc_dir.join(n)),
                 );
@@ -450,15 +365,15 @@ fn repodata_task(cfg: &Cfg, repo: &Repository, built: Vec<String>, epoch: u64) -
         .uptodate(move || -> Result<bool> {
             let mut keep = check_built.clone();
             if has_downloads {
-                keep.extend(Manifest::names(&check_manifest));
+                keep.extend(DownloadManifest::names_at(&check_manifest));
             }
             keep.extend(key_name.clone());
-            Ok(unexpected_entries(&check_dir, &keep)?.is_empty())
+            Ok(foreign_entries(&check_dir, &keep)?.is_empty())
         })
         .action(move |ctx| -> Result<()> {
             let mut keep: Vec<String> = built.clone();
             if has_downloads {
-                keep.extend(Manifest::names(&manifest));
+                keep.extend(DownloadManifest::names_at(&manifest));
             }
             if let Some((source, target)) = &local_key_copy {
                 let bytes = fs::read(source)
@@ -467,7 +382,9 @@ fn repodata_task(cfg: &Cfg, repo: &Repository, built: Vec<String>, epoch: u64) -
                     .with_context(|| format!("{}: cannot write", target.display()))?;
                 keep.push(gpg_key_name_of(target));
             }
-            prune(&dir, &keep, ctx)?;
+            for path in remove_foreign_entries(&dir, &keep)? {
+                ctx.log(format!("removed {} (produced by no task)", path.display()));
+            }
             let report = write_repodata(
                 &dir,
                 &RepodataOptions {
@@ -497,42 +414,4 @@ fn gpg_key_name_of(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
-}
-
-/// The entries of a repository directory that are not its own: anything but the regular
-/// files named in `keep` and the `repodata` directory.
-fn unexpected_entries(dir: &Path, keep: &[String]) -> Result<Vec<PathBuf>> {
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("{}: cannot list", dir.display())),
-    };
-    let mut out = Vec::new();
-    for entry in entries {
-        let entry = entry.with_context(|| format!("{}: cannot list", dir.display()))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let kind = entry
-            .file_type()
-            .with_context(|| format!("{}: cannot read", entry.path().display()))?;
-        let own = if name == "repodata" {
-            kind.is_dir()
-        } else {
-            kind.is_file() && keep.contains(&name)
-        };
-        if !own {
-            out.push(entry.path());
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// Removes from `dir` everything that is not its own (see [`unexpected_entries`]): older
-/// packages, dropped keys, killed writers' temporaries, links and files put there by hand.
-fn prune(dir: &Path, keep: &[String], ctx: &buildchain_graph::Context) -> Result<()> {
-    for path in unexpected_entries(dir, keep)? {
-        buildchain_fs::remove_path(&path)?;
-        ctx.log(format!("removed {} (produced by no task)", path.display()));
-    }
-    Ok(())
 }

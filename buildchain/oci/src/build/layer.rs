@@ -98,6 +98,10 @@ pub(crate) fn build_layer(
         .into_inner()
         .map_err(|e| OciError::io(out_dir, e.into_error()))?;
     let target = out_dir.join(digest.hex());
+    // Served by an unprivileged nginx: world-readable, as skopeo leaves blobs.
+    file.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o644))
+        .map_err(|e| OciError::io(file.path(), e))?;
     file.persist(&target)
         .map_err(|e| OciError::io(&target, e.error))?;
     Ok(LayerBlob {

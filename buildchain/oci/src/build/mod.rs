@@ -97,7 +97,7 @@ pub fn build_image(
     let config_json = config::image_config(def, ctx, base.as_ref().map(|b| &b.config), &layers)?;
     let config_digest = Digest::of(&config_json);
     let config_path = stage.join(config_digest.hex());
-    std::fs::write(&config_path, &config_json).at(&config_path)?;
+    buildchain_fs::write_new(&config_path, &config_json, 0o644)?;
 
     let (manifest_type, config_type, layer_type) = match ctx.format {
         ManifestFormat::V2s2 => (DOCKER_MANIFEST, DOCKER_CONFIG, DOCKER_LAYER_GZIP),
@@ -136,9 +136,9 @@ pub fn build_image(
     })?;
     manifest_json.push(b'\n');
     let manifest_path = stage.join(MANIFEST_FILE);
-    std::fs::write(&manifest_path, &manifest_json).at(&manifest_path)?;
+    buildchain_fs::write_new(&manifest_path, &manifest_json, 0o644)?;
     let version_path = stage.join(VERSION_FILE);
-    std::fs::write(&version_path, DIR_VERSION).at(&version_path)?;
+    buildchain_fs::write_new(&version_path, DIR_VERSION.as_bytes(), 0o644)?;
     publish_dir(staging, dest)?;
     Ok(BuildReport {
         image: def.name.clone(),

@@ -11,9 +11,9 @@
 //! already share an inode are left alone. Each replacement is atomic: a link under a
 //! temporary name in the same directory, renamed over the duplicate.
 
-use crate::digest::digest_file;
-use crate::error::IoContext;
-use crate::OciError;
+use crate::digest::sha256_file;
+use crate::error::{FsError, IoResultExt};
+use crate::temp::temp_path_for;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -46,31 +46,18 @@ struct Inode {
 /// Contract: no other process truncates files of the tree while this runs (files are
 /// memory-mapped for comparison; a file truncated under the map would kill the process
 /// with SIGBUS). Build trees meet it; do not point this at a live, shared directory.
-pub fn dedup_tree(dir: &Path) -> Result<DedupReport, OciError> {
+pub fn dedup_tree(dir: &Path) -> Result<DedupReport, FsError> {
     let mut inodes: BTreeMap<(u64, u64), Inode> = BTreeMap::new();
     let mut report = DedupReport::default();
     for entry in walkdir::WalkDir::new(dir)
         .follow_links(false)
         .sort_by_file_name()
     {
-        let entry = entry.map_err(|e| {
-            let path = e.path().unwrap_or(dir).to_path_buf();
-            OciError::io(
-                path,
-                e.into_io_error()
-                    .unwrap_or_else(|| std::io::Error::other("file system loop")),
-            )
-        })?;
+        let entry = entry.map_err(crate::walk::walk_error(dir))?;
         if !entry.file_type().is_file() {
             continue;
         }
-        let meta = entry.metadata().map_err(|e| {
-            OciError::io(
-                entry.path(),
-                e.into_io_error()
-                    .unwrap_or_else(|| std::io::Error::other("metadata")),
-            )
-        })?;
+        let meta = entry.metadata().map_err(crate::walk::walk_error(dir))?;
         report.files_scanned += 1;
         if meta.len() == 0 {
             continue;
@@ -95,7 +82,7 @@ pub fn dedup_tree(dir: &Path) -> Result<DedupReport, OciError> {
     let classes: Vec<Vec<Vec<Inode>>> = candidates
         .into_par_iter()
         .map(identical_classes)
-        .collect::<Result<_, OciError>>()?;
+        .collect::<Result<_, FsError>>()?;
     let mut groups: Vec<Vec<Inode>> = classes
         .into_iter()
         .flatten()
@@ -129,7 +116,7 @@ pub fn dedup_tree(dir: &Path) -> Result<DedupReport, OciError> {
             };
             Ok((dup.paths.len() as u64, saved))
         })
-        .collect::<Result<_, OciError>>()?;
+        .collect::<Result<_, FsError>>()?;
     for (linked, saved) in done {
         report.files_linked += linked;
         report.bytes_saved += saved;
@@ -148,7 +135,7 @@ struct Member {
 }
 
 /// Splits a group of same-size inodes into classes of identical content.
-fn identical_classes(group: Vec<Inode>) -> Result<Vec<Vec<Inode>>, OciError> {
+fn identical_classes(group: Vec<Inode>) -> Result<Vec<Vec<Inode>>, FsError> {
     if group.len() > MAX_OPEN {
         return hashed_classes(group);
     }
@@ -157,22 +144,23 @@ fn identical_classes(group: Vec<Inode>) -> Result<Vec<Vec<Inode>>, OciError> {
         .into_iter()
         .map(|inode| {
             let path = &inode.paths[0];
-            let file = File::open(path).at(path)?;
-            let len = file.metadata().at(path)?.len();
+            let file = File::open(path).at("open", path)?;
+            let len = file.metadata().at("inspect", path)?.len();
             if len != size {
-                return Err(OciError::io(
+                return Err(FsError::new(
+                    "compare (it changed size while deduplicating)",
                     path,
-                    std::io::Error::other("file changed size while deduplicating"),
+                    std::io::Error::from(std::io::ErrorKind::InvalidData),
                 ));
             }
             // SAFETY: the map is read-only and private to this function; the tree being
             // deduplicated must not be truncated by another process meanwhile (a truncated
             // file would raise SIGBUS), which is the contract of `dedup_tree`.
-            let map = unsafe { memmap2::MmapOptions::new().map(&file) }.at(path)?;
+            let map = unsafe { memmap2::MmapOptions::new().map(&file) }.at("map", path)?;
             let _ = map.advise(memmap2::Advice::Sequential);
             Ok(Member { inode, map })
         })
-        .collect::<Result<Vec<_>, OciError>>()?;
+        .collect::<Result<Vec<_>, FsError>>()?;
     Ok(compare_from(members, 0, size as usize))
 }
 
@@ -222,15 +210,14 @@ fn compare_from(mut members: Vec<Member>, mut offset: usize, size: usize) -> Vec
 }
 
 /// For huge groups: SHA-256 classes, each confirmed byte for byte against its first file.
-fn hashed_classes(group: Vec<Inode>) -> Result<Vec<Vec<Inode>>, OciError> {
+fn hashed_classes(group: Vec<Inode>) -> Result<Vec<Vec<Inode>>, FsError> {
     let hashed: Vec<(Inode, String)> = group
         .into_par_iter()
         .map(|inode| {
-            let path = &inode.paths[0];
-            let (digest, _) = digest_file(path).at(path)?;
-            Ok((inode, digest.hex().to_string()))
+            let hash = sha256_file(&inode.paths[0])?;
+            Ok((inode, hash))
         })
-        .collect::<Result<_, OciError>>()?;
+        .collect::<Result<_, FsError>>()?;
     let mut by_hash: HashMap<String, Vec<Inode>> = HashMap::new();
     for (inode, hash) in hashed {
         by_hash.entry(hash).or_default().push(inode);
@@ -251,13 +238,13 @@ fn hashed_classes(group: Vec<Inode>) -> Result<Vec<Vec<Inode>>, OciError> {
     Ok(out)
 }
 
-fn same_bytes(a: &Path, b: &Path) -> Result<bool, OciError> {
-    let mut fa = File::open(a).at(a)?;
-    let mut fb = File::open(b).at(b)?;
+fn same_bytes(a: &Path, b: &Path) -> Result<bool, FsError> {
+    let mut fa = File::open(a).at("open", a)?;
+    let mut fb = File::open(b).at("open", b)?;
     let (mut ba, mut bb) = (vec![0u8; CHUNK], vec![0u8; CHUNK]);
     loop {
-        let na = read_full(&mut fa, &mut ba).at(a)?;
-        let nb = read_full(&mut fb, &mut bb).at(b)?;
+        let na = read_full(&mut fa, &mut ba).at("read", a)?;
+        let nb = read_full(&mut fb, &mut bb).at("read", b)?;
         if na != nb || ba[..na] != bb[..nb] {
             return Ok(false);
         }
@@ -278,30 +265,15 @@ fn read_full(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-/// Makes `path` a hardlink of `keep`: link under a temporary name, then rename over.
-fn replace_with_link(keep: &Path, path: &Path) -> Result<(), OciError> {
-    let parent = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    for attempt in 0..100u32 {
-        let tmp = parent.join(format!(".{name}.dedup-{}-{attempt}", std::process::id()));
-        match std::fs::hard_link(keep, &tmp) {
-            Ok(()) => {
-                return std::fs::rename(&tmp, path).map_err(|e| {
-                    let _ = std::fs::remove_file(&tmp);
-                    OciError::io(path, e)
-                });
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(OciError::io(path, e)),
-        }
-    }
-    Err(OciError::io(
-        path,
-        std::io::Error::other("no free temporary name"),
-    ))
+/// Makes `path` a hardlink of `keep`: link under a temporary name (the shared convention:
+/// a killed run's leftover is recognised and removed), then rename over.
+fn replace_with_link(keep: &Path, path: &Path) -> Result<(), FsError> {
+    let tmp = temp_path_for(path)?;
+    std::fs::hard_link(keep, &tmp).at("link", &tmp)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        FsError::new("replace with a link", path, e)
+    })
 }
 
 #[cfg(test)]
