@@ -1,83 +1,22 @@
-//! The distribution-spec grammar of repository names and tags, and the rules that keep the
-//! name prefix and the server root from ending an nginx string or block.
-//!
-//! Hand-written matchers: the grammar is tiny, and spelling it out gives a precise reason
-//! in every error.
+//! The names and tags read from disk (the one grammar of buildchain-oci-types), and the
+//! rules that keep the name prefix and the server root from ending an nginx string or block.
 
-/// The distribution-spec rule for one path component of a repository name.
-pub const COMPONENT_RULE: &str = "[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*";
-/// The distribution-spec rule for a tag.
-pub const TAG_RULE: &str = "[A-Za-z0-9_][A-Za-z0-9._-]{0,127}";
-/// Longest repository name accepted (clients limit `host/name` to 255 characters).
-pub const MAX_NAME_LEN: usize = 255;
-
-fn is_lower_alnum(c: char) -> bool {
-    c.is_ascii_lowercase() || c.is_ascii_digit()
-}
+pub use buildchain_oci_types::name::{COMPONENT_RULE, MAX_NAME_LEN, TAG_RULE};
 
 /// Checks one component of a repository name (the text between two `/`).
 pub fn check_component(component: &str) -> Result<(), String> {
-    let fail = || {
-        Err(format!(
-            "component {component:?} does not match {COMPONENT_RULE}"
-        ))
-    };
-    let chars: Vec<char> = component.chars().collect();
-    let mut i = 0;
-    loop {
-        // An alphanumeric run…
-        let start = i;
-        while i < chars.len() && is_lower_alnum(chars[i]) {
-            i += 1;
-        }
-        if i == start {
-            return fail();
-        }
-        if i == chars.len() {
-            return Ok(());
-        }
-        // …then one separator: `.`, `_`, `__` or one or more `-`.
-        match chars[i] {
-            '.' => i += 1,
-            '_' => {
-                i += 1;
-                if chars.get(i) == Some(&'_') {
-                    i += 1;
-                }
-            }
-            '-' => {
-                while chars.get(i) == Some(&'-') {
-                    i += 1;
-                }
-            }
-            _ => return fail(),
-        }
-    }
+    buildchain_oci_types::name::check_component(component).map_err(|e| e.reason)
 }
 
-/// Checks a repository name made of `/`-separated components.
+/// Checks a repository name made of `/`-separated components (the one grammar of
+/// buildchain-oci-types).
 pub fn check_repository_name(name: &str) -> Result<(), String> {
-    if name.len() > MAX_NAME_LEN {
-        return Err(format!(
-            "{} characters, more than {MAX_NAME_LEN}",
-            name.len()
-        ));
-    }
-    name.split('/').try_for_each(check_component)
+    buildchain_oci_types::name::check_repository_name(name).map_err(|e| e.reason)
 }
 
 /// Checks a tag.
 pub fn check_tag(tag: &str) -> Result<(), String> {
-    let mut chars = tag.chars();
-    let first_ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
-    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if first_ok && rest_ok && tag.len() <= 128 {
-        Ok(())
-    } else {
-        Err(format!("{tag:?} does not match {TAG_RULE}"))
-    }
+    buildchain_oci_types::name::check_tag(tag).map_err(|e| format!("{:?} {}", e.value, e.reason))
 }
 
 /// A piece of an option value: literal text, a Jinja `{{ … }}` placeholder or an nginx
@@ -175,10 +114,11 @@ pub fn check_name_prefix(prefix: &str) -> Result<(), String> {
     for piece in pieces {
         match piece {
             Piece::Literal(text) => {
-                if let Some(bad) = text
-                    .chars()
-                    .find(|c| !(is_lower_alnum(*c) || matches!(c, '.' | '_' | '-' | '/')))
-                {
+                if let Some(bad) = text.chars().find(|c| {
+                    !(c.is_ascii_lowercase()
+                        || c.is_ascii_digit()
+                        || matches!(c, '.' | '_' | '-' | '/'))
+                }) {
                     return Err(format!(
                         "character {bad:?} cannot appear in a repository name"
                     ));

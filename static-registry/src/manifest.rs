@@ -35,13 +35,12 @@ impl MediaType {
 
     /// The media type string, as sent in `Content-Type`.
     pub fn as_str(self) -> &'static str {
+        use buildchain_oci_types::media_type as mt;
         match self {
-            MediaType::DockerManifest => "application/vnd.docker.distribution.manifest.v2+json",
-            MediaType::DockerManifestList => {
-                "application/vnd.docker.distribution.manifest.list.v2+json"
-            }
-            MediaType::OciManifest => "application/vnd.oci.image.manifest.v1+json",
-            MediaType::OciIndex => "application/vnd.oci.image.index.v1+json",
+            MediaType::DockerManifest => mt::DOCKER_MANIFEST,
+            MediaType::DockerManifestList => mt::DOCKER_MANIFEST_LIST,
+            MediaType::OciManifest => mt::OCI_MANIFEST,
+            MediaType::OciIndex => mt::OCI_INDEX,
         }
     }
 

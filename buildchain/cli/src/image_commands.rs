@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use buildchain_fs::dedup::dedup_tree;
-use buildchain_oci::{pull_image, BarsProgress, ImageReference, OciError, Platform, PullOptions};
+use buildchain_oci::{pull_image, BarsProgress, OciError, PullOptions};
+use buildchain_oci_types::{ImageReference, Platform};
 use std::io::Write;
 
 fn parse_reference(text: &str) -> Result<ImageReference, String> {

@@ -90,7 +90,7 @@ pub struct Package {
     pub version: Option<String>,
 }
 
-/// Names used as path components (image names may hold `/` between components).
+/// Repository ids and package names: one path component of the ISO tree.
 fn check_component(what: &str, value: &str) -> Result<()> {
     let ok = !value.is_empty()
         && value.len() <= 128
@@ -108,40 +108,29 @@ fn check_component(what: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
+// Image names, tags, digests and registry hosts follow the one grammar of
+// buildchain-oci-types: what versions.toml accepts, the puller, the registry generator and
+// the Solution validator accept.
+use buildchain_oci_types::name::{self, check_registry_host, NameError};
+use buildchain_oci_types::Digest;
+
+/// The grammar's error, worded for a `versions.toml` field.
+fn field(what: &str, result: Result<(), NameError>) -> Result<()> {
+    result.map_err(|e| anyhow::anyhow!("{what} {:?}: {}", e.value, e.reason))
+}
+
 fn check_image_name(value: &str) -> Result<()> {
-    if value.split('/').count() > 1 {
-        for part in value.split('/') {
-            check_component("image name component", part)
-                .with_context(|| format!("image name {value:?}"))?;
-        }
-        Ok(())
-    } else {
-        check_component("image name", value)
-    }
+    field("image name", name::check_repository_name(value))
 }
 
 fn check_tag(value: &str) -> Result<()> {
-    let ok = !value.is_empty()
-        && value.len() <= 128
-        && value
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if !ok {
-        bail!("version (tag) {value:?}: must match [A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}");
-    }
-    Ok(())
+    field("version (tag)", name::check_tag(value))
 }
 
 fn check_digest(value: &str) -> Result<()> {
-    let hex = value.strip_prefix("sha256:").unwrap_or("");
-    if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        bail!("digest {value:?}: must be sha256: followed by 64 lower-case hex digits");
-    }
-    Ok(())
+    Digest::parse(value).map(drop).map_err(|_| {
+        anyhow::anyhow!("digest {value:?}: must be sha256: followed by 64 lower-case hex digits")
+    })
 }
 
 impl Versions {
@@ -180,12 +169,7 @@ impl Versions {
                 ),
                 (None, true) => {}
             }
-            if !image.is_built()
-                && (image.source.is_empty()
-                    || image
-                        .source
-                        .contains(['/', ' ', '"', '\'', '\\', '$', '{', '}', ';']))
-            {
+            if !image.is_built() && check_registry_host(&image.source).is_err() {
                 bail!(
                     "{}: source must be \"build\" or a registry host[:port], found {:?}",
                     ctx(),
@@ -196,13 +180,7 @@ impl Versions {
         let mut hosts = BTreeSet::new();
         for registry in &self.registries {
             let ctx = || format!("[[registries]] {:?}", registry.host);
-            if registry.host.is_empty()
-                || registry.host == "build"
-                || !registry
-                    .host
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'))
-            {
+            if registry.host == "build" || check_registry_host(&registry.host).is_err() {
                 bail!("{}: host must be a registry host[:port]", ctx());
             }
             if registry.auth_file.as_deref() == Some("") {
@@ -414,6 +392,124 @@ source = "build"
         for (text, want) in cases {
             let err = format!("{:#}", Versions::parse(&text).unwrap_err());
             assert!(err.contains(want), "want {want:?} in {err}");
+        }
+    }
+}
+
+/// One grammar for every reader of image names: what `versions.toml` accepts, the puller,
+/// the registry generator and the Solution validator accept; what it refuses is refused
+/// naming the rule, before any network or disk work.
+#[cfg(test)]
+mod grammar_properties {
+    use super::*;
+    use buildchain_oci_types::name::{COMPONENT_RULE, TAG_RULE};
+    use buildchain_oci_types::ImageReference;
+    use proptest::prelude::*;
+
+    fn versions_with(name: &str, tag: &str) -> String {
+        let esc = |s: &str| serde_json::to_string(s).unwrap_or_default();
+        format!(
+            "[kubernetes]\nversion = \"1.29.1\"\n[[images]]\nname = {}\nversion = {}\nsource = \"registry.example.com\"\ndigest = \"sha256:{}\"\n",
+            esc(name),
+            esc(tag),
+            "a".repeat(64)
+        )
+    }
+
+    /// The generator over a tree holding this one image (`/` is `:` on disk).
+    fn generator_accepts(name: &str, tag: &str) -> bool {
+        let dir = tempfile::tempdir().unwrap();
+        let tag_dir = dir.path().join(name.replace('/', ":")).join(tag);
+        if std::fs::create_dir_all(&tag_dir).is_err() {
+            return false;
+        }
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","size":2,"digest":"sha256:{}"}},"layers":[]}}"#,
+            "b".repeat(64)
+        );
+        std::fs::write(tag_dir.join("manifest.json"), manifest).unwrap();
+        static_container_registry::generate(dir.path(), &Default::default()).is_ok()
+    }
+
+    /// The Solution validator finds no name or tag problem in `images/<name>/<tag>/`.
+    fn validator_accepts(name: &str, tag: &str) -> bool {
+        let dir = tempfile::tempdir().unwrap();
+        let tag_dir = dir.path().join("images").join(name).join(tag);
+        if std::fs::create_dir_all(&tag_dir).is_err() {
+            return false;
+        }
+        match solution_archive::validate_path(dir.path()) {
+            Ok(report) => !report
+                .findings
+                .iter()
+                .any(|f| f.rule == solution_archive::Rule::ImagesName),
+            Err(_) => false,
+        }
+    }
+
+    fn name_part() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z0-9]{1,6}([._-]{1,2}[a-z0-9]{1,6}){0,2}",
+            "[a-zA-Z0-9._\\-{};$ \n]{0,12}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn accepted_by_versions_toml_means_accepted_everywhere(
+            first in name_part(),
+            second in proptest::option::of(name_part()),
+            tag in "[a-zA-Z0-9._\\-{};$ \n]{0,10}|[A-Za-z0-9_][A-Za-z0-9._-]{0,12}",
+        ) {
+            let name = match &second {
+                Some(s) => format!("{first}/{s}"),
+                None => first.clone(),
+            };
+            match Versions::parse(&versions_with(&name, &tag)) {
+                Ok(_) => {
+                    prop_assert!(generator_accepts(&name, &tag), "generator refused {name:?}:{tag:?}");
+                    let reference = format!("registry.example.com/{name}:{tag}");
+                    prop_assert!(ImageReference::parse(&reference).is_ok(), "puller refused {reference:?}");
+                    if second.is_none() {
+                        prop_assert!(validator_accepts(&name, &tag), "validator refused {name:?}:{tag:?}");
+                    }
+                }
+                Err(e) => {
+                    let text = format!("{e:#}");
+                    prop_assert!(
+                        text.contains(COMPONENT_RULE) || text.contains(TAG_RULE) || text.contains("more than 255"),
+                        "a refusal must name the rule: {text}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn hostile_names_are_refused_at_load() {
+        let long = "a".repeat(256);
+        for (name, tag) in [
+            ("..", "1"),
+            ("a{b", "1"),
+            ("a;b", "1"),
+            ("a$b", "1"),
+            ("a\nb", "1"),
+            ("Upper", "1"),
+            (long.as_str(), "1"),
+            ("ok", "1;x"),
+            ("ok", "{x}"),
+            ("ok", "a\nb"),
+            ("ok", ".."),
+        ] {
+            let err = Versions::parse(&versions_with(name, tag)).unwrap_err();
+            let text = format!("{err:#}");
+            assert!(
+                text.contains(COMPONENT_RULE)
+                    || text.contains(TAG_RULE)
+                    || text.contains("more than 255"),
+                "{name:?}:{tag:?}: {text}"
+            );
         }
     }
 }

@@ -5,11 +5,11 @@ use std::path::PathBuf;
 /// Everything that can go wrong while pulling, building or deduplicating images.
 #[derive(Debug, thiserror::Error)]
 pub enum OciError {
-    #[error("invalid image reference {reference:?}: {reason}")]
-    InvalidReference { reference: String, reason: String },
+    #[error(transparent)]
+    InvalidReference(#[from] buildchain_oci_types::ReferenceError),
 
-    #[error("invalid platform {platform:?}: expected OS/ARCH or OS/ARCH/VARIANT")]
-    InvalidPlatform { platform: String },
+    #[error(transparent)]
+    InvalidPlatform(#[from] buildchain_oci_types::PlatformError),
 
     #[error("{image}: registry {registry} unreachable: {detail}")]
     Unreachable {

@@ -3,19 +3,15 @@
 
 mod auth;
 pub mod build;
-mod digest;
 mod error;
 pub mod layout;
 pub mod progress;
 pub mod pull;
-mod reference;
 mod registry;
 
 pub use auth::{default_auth_file, lookup_credentials, Credentials};
-pub use digest::Digest;
 pub use error::OciError;
 pub use layout::ManifestFormat;
 pub use progress::{BarsProgress, NoProgress, Progress};
 pub use pull::{pull_image, PullOptions, PullReport};
-pub use reference::{ImageReference, Platform};
 pub use registry::RetryPolicy;

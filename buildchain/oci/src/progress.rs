@@ -8,7 +8,7 @@ pub trait Progress: Send + Sync {
     /// `bytes` more bytes of `image` are in place (downloaded or taken from the cache).
     fn bytes_done(&self, _image: &str, _bytes: u64) {}
     /// A blob is complete; `from_cache` when it was not downloaded.
-    fn blob_done(&self, _image: &str, _digest: &crate::Digest, _from_cache: bool) {}
+    fn blob_done(&self, _image: &str, _digest: &buildchain_oci_types::Digest, _from_cache: bool) {}
     /// A transient failure is being retried.
     fn retrying(&self, _image: &str, _what: &str, _reason: &str) {}
     /// The image directory is complete and in place.

@@ -1,18 +1,18 @@
 //! Pull an image by reference into skopeo's `dir:` layout, verifying every digest.
 
 use crate::auth::{default_auth_file, lookup_credentials};
-use crate::digest::{digest_file, Digest, HashingWriter};
 use crate::error::IoContext;
 use crate::layout::{
     check_replaceable, link_or_copy, publish_dir, staging_dir, Descriptor, IndexEntry, Manifest,
     ManifestProblem, DIR_VERSION, MANIFEST_ACCEPT, MANIFEST_FILE, VERSION_FILE,
 };
 use crate::progress::{NoProgress, Progress};
-use crate::reference::{ImageReference, Platform};
 use crate::registry::{
     blob_timeout, describe_reqwest_error, RegistryClient, RetryPolicy, MANIFEST_TIMEOUT,
 };
 use crate::OciError;
+use buildchain_oci_types::{Digest, HashingWriter};
+use buildchain_oci_types::{ImageReference, Platform};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -121,7 +121,7 @@ pub fn pull_image(
     }
     let parsed = parse_manifest(&client, &top.bytes, top.content_type.as_deref())?;
     let (bytes, manifest_digest, manifest, index_digest) = match parsed {
-        Manifest::Index { entries } => {
+        Manifest::Index { entries, .. } => {
             let entry = select_platform(&client, &entries, &options.platform)?;
             let child = fetch_manifest(&client, &entry.digest.to_string(), options)?;
             let child_digest = Digest::of(&child.bytes);
@@ -396,7 +396,7 @@ fn fetch_one(
     let cached = cache.join(blob.digest.hex());
     let mut from_cache = false;
     if cached.is_file() {
-        match digest_file(&cached) {
+        match Digest::of_file(&cached) {
             Ok((d, size)) if d == blob.digest && size == blob.size => from_cache = true,
             _ => {
                 // A damaged cache entry (e.g. an image file edited in place): fetch again.

@@ -2,8 +2,8 @@
 //! basic / bearer-token auth, retries with backoff on network errors, 429 and 5xx.
 
 use crate::auth::{parse_challenge, Challenge, Credentials};
-use crate::reference::ImageReference;
 use crate::OciError;
+use buildchain_oci_types::ImageReference;
 use reqwest::blocking::{Client, Response};
 use reqwest::header::{ACCEPT, AUTHORIZATION, WWW_AUTHENTICATE};
 use reqwest::StatusCode;
@@ -90,7 +90,7 @@ impl RegistryClient {
         format!("{}/manifests/{reference}", self.base)
     }
 
-    pub(crate) fn blob_url(&self, digest: &crate::Digest) -> String {
+    pub(crate) fn blob_url(&self, digest: &buildchain_oci_types::Digest) -> String {
         format!("{}/blobs/{digest}", self.base)
     }
 

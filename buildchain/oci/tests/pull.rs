@@ -3,7 +3,8 @@
 
 mod common;
 
-use buildchain_oci::{pull_image, ImageReference, OciError, Platform, PullOptions, RetryPolicy};
+use buildchain_oci::{pull_image, OciError, PullOptions, RetryPolicy};
+use buildchain_oci_types::{ImageReference, Platform};
 use common::*;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -141,7 +142,7 @@ impl buildchain_oci::Progress for Counter {
     fn bytes_done(&self, _: &str, n: u64) {
         self.bytes.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
     }
-    fn blob_done(&self, _: &str, _: &buildchain_oci::Digest, _: bool) {
+    fn blob_done(&self, _: &str, _: &buildchain_oci_types::Digest, _: bool) {
         self.blobs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
     fn image_finished(&self, _: &str) {

@@ -1,24 +1,21 @@
 //! One image directory (`images/<name>/<tag>/`, skopeo `dir:` layout): its `manifest.json`
 //! (Docker v2s2, OCI manifest, or an index / manifest list of them) and the blobs it names.
 
-use crate::names::sha256_hex;
 use crate::report::{excerpt, Finding, Rule};
 use crate::source::{join, read_limited, ArchiveSource, ReadLimitedError};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 
-pub const MANIFEST_JSON: &str = "manifest.json";
+pub use buildchain_oci_types::layout::{
+    DIR_VERSION as VERSION_CONTENT, MANIFEST_FILE as MANIFEST_JSON, VERSION_FILE,
+};
+pub use buildchain_oci_types::media_type::{
+    DOCKER_CONFIG, DOCKER_MANIFEST as DOCKER_V2S2, DOCKER_MANIFEST_LIST as DOCKER_LIST, OCI_INDEX,
+    OCI_MANIFEST,
+};
 /// Largest manifest read (the limit registries use).
 pub const MANIFEST_LIMIT: u64 = 4 * 1024 * 1024;
-pub const VERSION_FILE: &str = "version";
-pub const VERSION_CONTENT: &str = "Directory Transport Version: 1.1\n";
-
-pub const DOCKER_V2S2: &str = "application/vnd.docker.distribution.manifest.v2+json";
-pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 
 fn is_index(media_type: &str) -> bool {
     media_type == DOCKER_LIST || media_type == OCI_INDEX
@@ -280,9 +277,12 @@ fn descriptor(value: &Value, field: &str) -> Result<Descriptor, String> {
         .get("digest")
         .and_then(Value::as_str)
         .ok_or_else(|| format!("`{field}.digest` missing"))?;
-    let hex = sha256_hex(digest).ok_or_else(|| {
-        format!("`{field}.digest` {digest:?} is not sha256:<64 lower-case hex digits>")
-    })?;
+    let hex = buildchain_oci_types::Digest::parse(digest)
+        .map_err(|_| {
+            format!("`{field}.digest` {digest:?} is not sha256:<64 lower-case hex digits>")
+        })?
+        .hex()
+        .to_string();
     let size = value
         .get("size")
         .and_then(Value::as_u64)
@@ -296,7 +296,7 @@ fn descriptor(value: &Value, field: &str) -> Result<Descriptor, String> {
         .is_some_and(|urls| !urls.is_empty());
     Ok(Descriptor {
         media_type: media_type.to_string(),
-        hex: hex.to_string(),
+        hex,
         size,
         foreign,
     })

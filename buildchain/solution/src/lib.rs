@@ -12,7 +12,6 @@ pub mod iso_checks;
 pub mod iso_source;
 pub mod kube;
 pub mod manifest;
-pub mod names;
 pub mod nginx;
 pub mod registry_config;
 pub mod report;

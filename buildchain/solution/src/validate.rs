@@ -5,12 +5,12 @@ use crate::dir_source::DirSource;
 use crate::image::{self, ImageInfo};
 use crate::kube;
 use crate::manifest::{self, SolutionManifest, MANIFEST_LIMIT, MANIFEST_PATH};
-use crate::names::{is_repository_component, is_tag};
 use crate::registry_config::{self, PresentImage, CONFIG_LIMIT, CONFIG_PATH};
 use crate::report::{excerpt, Finding, Report, Rule, Stats};
 use crate::source::{
     join, read_limited, unsafe_component, ArchiveSource, EntryKind, ReadLimitedError, SourceError,
 };
+use buildchain_oci_types::name::{check_component, check_tag};
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -304,7 +304,7 @@ fn check_images(
             ));
             continue;
         }
-        if !is_repository_component(&name) {
+        if check_component(&name).is_err() {
             findings.push(Finding::error(
                 Rule::ImagesName,
                 name_dir,
@@ -324,7 +324,7 @@ fn check_images(
                 ));
                 continue;
             }
-            if !is_tag(&tag) {
+            if check_tag(&tag).is_err() {
                 findings.push(Finding::error(
                     Rule::ImagesName,
                     dir,

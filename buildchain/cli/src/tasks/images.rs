@@ -20,9 +20,9 @@ use buildchain_fs::dedup::dedup_tree;
 use buildchain_fs::write_atomic;
 use buildchain_graph::Task;
 use buildchain_oci::build::{build_image, input_files, Base, BuildContext, ImageDefinition};
-use buildchain_oci::{
-    pull_image, BarsProgress, Digest, ImageReference, NoProgress, Progress, PullOptions,
-};
+use buildchain_oci::{pull_image, BarsProgress, NoProgress, Progress, PullOptions};
+use buildchain_oci_types::layout::image_complete;
+use buildchain_oci_types::{Digest, ImageReference};
 use serde::{Deserialize, Serialize};
 
 use super::iso::MKDIR_ROOT;
@@ -136,7 +136,7 @@ fn build_task(cfg: &Cfg, image: &Image) -> Task {
             let def = ImageDefinition::load(&dir2)?;
             Ok(input_files(&def, &ctx2)?)
         })
-        .uptodate(move || image_complete(&d))
+        .uptodate(move || -> Result<bool> { Ok(image_complete(&d)) })
         .action(move |tctx| -> Result<()> {
             let def = ImageDefinition::load(&def_dir)?;
             let report = build_image(&def, &ctx, &dest)?;
@@ -302,40 +302,5 @@ fn pulled_matches(dest: &Path, record: &Path, pin: &str) -> Result<bool> {
         Some(index) => index == pin,
         None => rec.manifest_digest == pin,
     };
-    Ok(pinned && manifest_is(dest, &rec.manifest_digest) && image_complete(dest)?)
-}
-
-/// `dest` holds a `dir:` image whose manifest's config and layers are all there, with
-/// their sizes (a deleted or truncated blob makes the task run again).
-fn image_complete(dest: &Path) -> Result<bool> {
-    #[derive(Deserialize)]
-    struct Blob {
-        digest: String,
-        size: u64,
-    }
-    #[derive(Deserialize)]
-    struct Manifest {
-        config: Blob,
-        #[serde(default)]
-        layers: Vec<Blob>,
-    }
-    let Ok(bytes) = std::fs::read(dest.join("manifest.json")) else {
-        return Ok(false);
-    };
-    let Ok(manifest) = serde_json::from_slice::<Manifest>(&bytes) else {
-        return Ok(false);
-    };
-    if !dest.join("version").is_file() {
-        return Ok(false);
-    }
-    for blob in std::iter::once(&manifest.config).chain(&manifest.layers) {
-        let Ok(digest) = Digest::parse(&blob.digest) else {
-            return Ok(false);
-        };
-        match std::fs::metadata(dest.join(digest.hex())) {
-            Ok(m) if m.is_file() && m.len() == blob.size => {}
-            _ => return Ok(false),
-        }
-    }
-    Ok(true)
+    Ok(pinned && manifest_is(dest, &rec.manifest_digest) && image_complete(dest))
 }

@@ -15,7 +15,7 @@ pub struct ImageDefinition {
     pub name: String,
     /// The definition directory (`images/<name>/`).
     pub dir: PathBuf,
-    pub platform: crate::Platform,
+    pub platform: buildchain_oci_types::Platform,
     pub base: Base,
     pub config: ImageConfig,
     pub layers: Vec<LayerSpec>,
@@ -165,10 +165,9 @@ impl ImageDefinition {
             )));
         }
         let platform = match raw.image.platform.as_deref() {
-            Some(p) => {
-                crate::Platform::parse(p).map_err(|e| fail(format!("image.platform: {e}")))?
-            }
-            None => crate::Platform::default(),
+            Some(p) => buildchain_oci_types::Platform::parse(p)
+                .map_err(|e| fail(format!("image.platform: {e}")))?,
+            None => buildchain_oci_types::Platform::default(),
         };
         let base = match raw.image.base.as_deref() {
             None | Some("scratch") => Base::Scratch,

@@ -3,8 +3,8 @@
 
 use super::definition::{image_path, ImageDefinition, LayerSpec};
 use super::BuildContext;
-use crate::digest::{Digest, HashingWriter};
 use crate::OciError;
+use buildchain_oci_types::{Digest, HashingWriter};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

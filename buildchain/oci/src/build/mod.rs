@@ -10,7 +10,6 @@ pub use definition::{
 };
 pub use layer::LayerBlob;
 
-use crate::digest::Digest;
 use crate::error::IoContext;
 use crate::layout::{
     link_or_copy, publish_dir, staging_dir, Descriptor, Manifest, ManifestFormat, DIR_VERSION,
@@ -18,6 +17,7 @@ use crate::layout::{
     OCI_LAYER_TAR, OCI_MANIFEST, VERSION_FILE,
 };
 use crate::OciError;
+use buildchain_oci_types::Digest;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -203,10 +203,10 @@ fn load_base(
         Ok(Manifest::Index { .. }) => {
             return Err(fail("manifest.json is an index, not an image".into()))
         }
-        Err(crate::layout::ManifestProblem::UnsupportedMediaType(m)) => {
+        Err(buildchain_oci_types::ManifestProblem::UnsupportedMediaType(m)) => {
             return Err(fail(format!("unsupported manifest media type {m:?}")))
         }
-        Err(crate::layout::ManifestProblem::Malformed(m)) => {
+        Err(buildchain_oci_types::ManifestProblem::Malformed(m)) => {
             return Err(fail(format!("malformed manifest.json: {m}")))
         }
     };

@@ -1,8 +1,23 @@
 //! Image references (`HOST[:PORT]/NAME[:TAG][@sha256:HEX]`) and platforms (`OS/ARCH[/VARIANT]`).
 
 use crate::digest::Digest;
-use crate::OciError;
+use crate::name::{check_registry_host, check_repository_name, check_tag};
 use std::fmt;
+
+/// A reference that breaks the grammar, with the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid image reference {reference:?}: {reason}")]
+pub struct ReferenceError {
+    pub reference: String,
+    pub reason: String,
+}
+
+/// A platform that is not `OS/ARCH[/VARIANT]`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid platform {platform:?}: expected OS/ARCH or OS/ARCH/VARIANT")]
+pub struct PlatformError {
+    pub platform: String,
+}
 
 /// A parsed image reference. An optional `docker://` prefix is accepted; a reference
 /// without a registry host means Docker Hub (`docker.io`, `library/` for one-part names);
@@ -20,8 +35,8 @@ pub struct ImageReference {
 
 impl ImageReference {
     /// Parses a reference; the error says which rule the text breaks.
-    pub fn parse(text: &str) -> Result<ImageReference, OciError> {
-        let invalid = |reason: &str| OciError::InvalidReference {
+    pub fn parse(text: &str) -> Result<ImageReference, ReferenceError> {
+        let invalid = |reason: &str| ReferenceError {
             reference: text.to_string(),
             reason: reason.to_string(),
         };
@@ -51,10 +66,10 @@ impl ImageReference {
             _ if name.contains('/') => ("docker.io".to_string(), name.to_string()),
             _ => ("docker.io".to_string(), format!("library/{name}")),
         };
-        validate_registry(&registry).map_err(|r| invalid(&r))?;
-        validate_repository(&repository).map_err(|r| invalid(&r))?;
+        check_registry_host(&registry).map_err(|e| invalid(&e.to_string()))?;
+        check_repository_name(&repository).map_err(|e| invalid(&e.to_string()))?;
         if let Some(tag) = &tag {
-            validate_tag(tag).map_err(|r| invalid(&r))?;
+            check_tag(tag).map_err(|e| invalid(&e.to_string()))?;
         }
         let tag = if tag.is_none() && digest.is_none() {
             Some("latest".to_string())
@@ -101,69 +116,6 @@ impl fmt::Display for ImageReference {
     }
 }
 
-fn validate_registry(registry: &str) -> Result<(), String> {
-    let (host, port) = match registry.rsplit_once(':') {
-        Some((h, p)) => (h, Some(p)),
-        None => (registry, None),
-    };
-    if host.is_empty()
-        || !host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-    {
-        return Err(format!("registry host {host:?} is not a valid host name"));
-    }
-    if let Some(port) = port {
-        if port.parse::<u16>().map_or(true, |p| p == 0) {
-            return Err(format!("registry port {port:?} is not a valid port"));
-        }
-    }
-    Ok(())
-}
-
-fn validate_repository(repository: &str) -> Result<(), String> {
-    if repository.is_empty() || repository.len() > 255 {
-        return Err("repository name must be 1 to 255 characters".into());
-    }
-    for component in repository.split('/') {
-        let bytes = component.as_bytes();
-        let ok = !bytes.is_empty()
-            && bytes
-                .first()
-                .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-            && bytes
-                .last()
-                .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-            && bytes.iter().all(|b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
-            })
-            && !component.contains("..");
-        if !ok {
-            return Err(format!(
-                "repository component {component:?} must be lowercase letters, digits and . _ - separators"
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn validate_tag(tag: &str) -> Result<(), String> {
-    let bytes = tag.as_bytes();
-    let ok = !bytes.is_empty()
-        && bytes.len() <= 128
-        && (bytes[0].is_ascii_alphanumeric() || bytes[0] == b'_')
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "tag {tag:?} must match [A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}"
-        ))
-    }
-}
-
 /// A target platform for index selection (default `linux/amd64`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Platform {
@@ -184,7 +136,7 @@ impl Default for Platform {
 
 impl Platform {
     /// Parses `OS/ARCH` or `OS/ARCH/VARIANT`.
-    pub fn parse(text: &str) -> Result<Platform, OciError> {
+    pub fn parse(text: &str) -> Result<Platform, PlatformError> {
         let parts: Vec<&str> = text.split('/').collect();
         let valid = |s: &str| {
             !s.is_empty()
@@ -202,9 +154,19 @@ impl Platform {
                 architecture: arch.to_string(),
                 variant: Some(variant.to_string()),
             }),
-            _ => Err(OciError::InvalidPlatform {
+            _ => Err(PlatformError {
                 platform: text.to_string(),
             }),
+        }
+    }
+}
+
+impl From<&oci_spec::image::Platform> for Platform {
+    fn from(p: &oci_spec::image::Platform) -> Self {
+        Platform {
+            os: p.os().to_string(),
+            architecture: p.architecture().to_string(),
+            variant: p.variant().clone(),
         }
     }
 }

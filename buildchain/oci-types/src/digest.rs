@@ -36,7 +36,7 @@ impl Digest {
         }
     }
 
-    pub(crate) fn from_hasher(hasher: Sha256) -> Digest {
+    fn from_hasher(hasher: Sha256) -> Digest {
         Digest {
             hex: hex::encode(hasher.finalize()),
         }
@@ -55,14 +55,14 @@ impl fmt::Display for Digest {
 }
 
 /// Passes writes through to `inner` while hashing them and counting bytes.
-pub(crate) struct HashingWriter<W> {
+pub struct HashingWriter<W> {
     inner: W,
     hasher: Sha256,
     written: u64,
 }
 
 impl<W: Write> HashingWriter<W> {
-    pub(crate) fn new(inner: W) -> Self {
+    pub fn new(inner: W) -> Self {
         HashingWriter {
             inner,
             hasher: Sha256::new(),
@@ -71,7 +71,7 @@ impl<W: Write> HashingWriter<W> {
     }
 
     /// Returns the inner writer, the digest and the byte count.
-    pub(crate) fn finish(self) -> (W, Digest, u64) {
+    pub fn finish(self) -> (W, Digest, u64) {
         (self.inner, Digest::from_hasher(self.hasher), self.written)
     }
 }
@@ -89,13 +89,19 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
-/// Hashes a whole file.
-pub(crate) fn digest_file(path: &std::path::Path) -> io::Result<(Digest, u64)> {
-    let mut file = std::fs::File::open(path)?;
-    let mut writer = HashingWriter::new(io::sink());
-    io::copy(&mut file, &mut writer)?;
-    let (_, digest, size) = writer.finish();
-    Ok((digest, size))
+impl Digest {
+    /// The digest of a whole file, with its size.
+    pub fn of_file(path: &std::path::Path) -> Result<(Digest, u64), buildchain_fs::FsError> {
+        let (hex, size) = buildchain_fs::sha256_file_with_size(path)?;
+        Ok((Digest { hex }, size))
+    }
+}
+
+impl TryFrom<&oci_spec::image::Digest> for Digest {
+    type Error = String;
+    fn try_from(d: &oci_spec::image::Digest) -> Result<Self, String> {
+        Digest::parse(d.as_ref())
+    }
 }
 
 #[cfg(test)]
