@@ -21,6 +21,8 @@ packages=(
   ruby             # ruby -c on the Vagrantfile
   hyperfine        # benchmarks
   python3-yaml
+  openssl          # a private CA for the TLS tests (buildchain-testkit)
+  git              # SOURCE_DATE_EPOCH from HEAD, the trust tests' clones
 )
 
 missing=()

@@ -37,6 +37,10 @@ pub struct FetchArgs {
     /// The directory receiving the packages, keys and repodata/.
     #[arg(long, value_name = "DIR")]
     dest: PathBuf,
+    /// PEM certificates to trust besides the system's (a private mirror's CA). Proxies:
+    /// HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY, as curl.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
     /// Packages to fetch: NAME or NAME=[EPOCH:]VERSION[-RELEASE].
     #[arg(value_name = "PKG", required = true)]
     packages: Vec<String>,
@@ -101,6 +105,10 @@ pub fn run(args: &FetchArgs, jobs: Option<usize>) -> Result<ExitCode> {
         repodata: RepodataOptions {
             source_date_epoch,
             ..RepodataOptions::default()
+        },
+        http: buildchain_http::Config {
+            ca_file: args.ca_file.clone(),
+            ..Default::default()
         },
         ..FetchOptions::default()
     };

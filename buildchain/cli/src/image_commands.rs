@@ -39,6 +39,10 @@ pub struct PullArgs {
     /// Replace DEST_DIR whatever it holds.
     #[arg(long)]
     force: bool,
+    /// PEM certificates to trust besides the system's (a private registry's CA).
+    /// Proxies: HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY, as curl and skopeo.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
 }
 
 fn mib(bytes: u64) -> String {
@@ -54,6 +58,10 @@ pub fn pull(args: &PullArgs, jobs: Option<usize>) -> Result<ExitCode> {
         jobs: jobs.unwrap_or(4).max(1),
         progress: bars.clone(),
         overwrite: args.force,
+        http: buildchain_oci::HttpConfig {
+            ca_file: args.ca_file.clone(),
+            ..Default::default()
+        },
         ..PullOptions::default()
     };
     let result = pull_image(&args.reference, &args.dest, &options);

@@ -32,6 +32,9 @@ pub struct Registry {
     /// Docker-style auth file (`{"auths": {…}}`), relative to the repository root;
     /// default `$REGISTRY_AUTH_FILE`, else `~/.docker/config.json`.
     pub auth_file: Option<String>,
+    /// PEM certificates trusted besides the system's (a private registry's CA), relative
+    /// to the repository root.
+    pub ca_file: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -72,6 +75,9 @@ pub struct Repository {
     pub release: String,
     pub url: Option<String>,
     pub gpg_key: Option<String>,
+    /// PEM certificates trusted besides the system's (a private mirror's CA), relative to
+    /// the repository root.
+    pub ca_file: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -125,6 +131,20 @@ fn check_image_name(value: &str) -> Result<()> {
 
 fn check_tag(value: &str) -> Result<()> {
     field("version (tag)", name::check_tag(value))
+}
+
+/// A path relative to the repository root, not leaving it.
+fn check_relative(what: &str, value: &str) -> Result<()> {
+    let path = Path::new(value);
+    if value.is_empty()
+        || path.is_absolute()
+        || path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        bail!("{what} {value:?}: must be a path relative to the repository root");
+    }
+    Ok(())
 }
 
 fn check_digest(value: &str) -> Result<()> {
@@ -186,6 +206,9 @@ impl Versions {
             if registry.auth_file.as_deref() == Some("") {
                 bail!("{}: auth_file is empty", ctx());
             }
+            if let Some(ca) = &registry.ca_file {
+                check_relative("ca_file", ca).with_context(ctx)?;
+            }
             if !hosts.insert(registry.host.clone()) {
                 bail!("{}: listed twice", ctx());
             }
@@ -200,6 +223,9 @@ impl Versions {
                     ctx(),
                     repo.release
                 );
+            }
+            if let Some(ca) = &repo.ca_file {
+                check_relative("ca_file", ca).with_context(ctx)?;
             }
             if !repos.insert(repo.id.clone()) {
                 bail!("{}: listed twice", ctx());

@@ -4,11 +4,10 @@
 mod common;
 
 use std::fs;
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use common::*;
 use sha2::{Digest as _, Sha256};
@@ -33,77 +32,28 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Debian's `docker-registry` on 127.0.0.1 (free port, storage in a temp dir), killed on drop.
-struct Registry {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
+/// Debian's docker-registry (buildchain-testkit), plus a push that says the digest served.
+struct Registry(buildchain_testkit::Registry);
 
 impl Registry {
     fn start() -> Registry {
-        need("docker-registry");
-        let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let config = dir.path().join("config.yml");
-        fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().join("storage").display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start docker-registry");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "docker-registry did not listen");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Registry {
-            child,
-            port,
-            _dir: dir,
-        }
+        Registry(buildchain_testkit::Registry::start())
     }
 
     fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.0.host()
     }
 
     /// Pushes a `dir:` image with skopeo; returns the manifest digest the registry serves.
     fn push(&self, dir: &Path, name_tag: &str) -> String {
-        need("skopeo");
+        self.0.push(dir, name_tag, &[]);
         let reference = format!("docker://{}/{name_tag}", self.host());
-        tool(
-            Command::new("skopeo")
-                .args(["copy", "--quiet", "--dest-tls-verify=false"])
-                .arg(format!("dir:{}", dir.display()))
-                .arg(&reference),
-        );
         let out = tool(
             Command::new("skopeo")
                 .args(["inspect", "--tls-verify=false", "--format", "{{.Digest}}"])
                 .arg(&reference),
         );
         out.trim().to_string()
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -494,4 +444,51 @@ fn dedup_command_links_identical_files() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn pull_honours_the_proxy_environment_as_curl_does() {
+    let registry = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let src = w.join("src");
+    make_dir_image(w, &src, "through a proxy\n");
+    registry.push(&src, "team/app:1.0");
+    let proxy = buildchain_testkit::Proxy::start();
+    let reference = format!("{}/team/app:1.0", registry.host());
+    let pull = |dest: &str, env: &[(&str, &str)]| {
+        let mut cmd = command_in(w, &["pull", "--insecure", &reference, dest], env);
+        for var in [
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "ALL_PROXY",
+            "NO_PROXY",
+            "http_proxy",
+            "https_proxy",
+            "all_proxy",
+            "no_proxy",
+        ] {
+            if !env.iter().any(|(k, _)| *k == var) {
+                cmd.env_remove(var);
+            }
+        }
+        cmd.output().unwrap()
+    };
+    let url = proxy.url();
+    ok(&pull("via-proxy", &[("HTTP_PROXY", &url)]));
+    assert!(
+        proxy.seen().iter().any(|s| s.contains(&registry.host())),
+        "{:?}",
+        proxy.seen()
+    );
+    assert_same_image(&w.join("via-proxy"), &src);
+    let before = proxy.seen().len();
+    ok(&pull(
+        "direct",
+        &[("HTTP_PROXY", &url), ("NO_PROXY", "localhost,127.0.0.1")],
+    ));
+    assert_eq!(proxy.seen().len(), before, "NO_PROXY bypasses the proxy");
+    let out = pull("dead", &[("HTTP_PROXY", "http://127.0.0.1:1")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!w.join("dead").exists());
 }

@@ -25,6 +25,15 @@ pub enum OciError {
         detail: String,
     },
 
+    /// The transfer failed other than by a missing connection: a refused redirect, a body
+    /// larger or slower than allowed, a time limit.
+    #[error("{image}: {what}: {detail}")]
+    Transfer {
+        image: String,
+        what: String,
+        detail: String,
+    },
+
     #[error("{image}: {what}: HTTP {status} from {url}{detail}")]
     Http {
         image: String,

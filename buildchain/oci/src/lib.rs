@@ -10,6 +10,7 @@ pub mod pull;
 mod registry;
 
 pub use auth::{default_auth_file, lookup_credentials, Credentials};
+pub use buildchain_http::Config as HttpConfig;
 pub use error::OciError;
 pub use layout::ManifestFormat;
 pub use progress::{BarsProgress, NoProgress, Progress};

@@ -7,10 +7,9 @@ use crate::layout::{
     ManifestProblem, DIR_VERSION, MANIFEST_ACCEPT, MANIFEST_FILE, VERSION_FILE,
 };
 use crate::progress::{NoProgress, Progress};
-use crate::registry::{
-    blob_timeout, describe_reqwest_error, RegistryClient, RetryPolicy, MANIFEST_TIMEOUT,
-};
+use crate::registry::RegistryClient;
 use crate::OciError;
+use buildchain_http::{Attempt, HttpError};
 use buildchain_oci_types::{Digest, HashingWriter};
 use buildchain_oci_types::{ImageReference, Platform};
 use std::io::{Read, Write};
@@ -35,7 +34,8 @@ pub struct PullOptions {
     pub cache_dir: Option<PathBuf>,
     /// Blobs fetched at once (at least 1).
     pub jobs: usize,
-    pub retry: RetryPolicy,
+    /// Time limits, retries, proxies, extra CA (the shared HTTP client's settings).
+    pub http: buildchain_http::Config,
     pub progress: Arc<dyn Progress>,
     /// Replace `dest` whatever it holds. Otherwise a `dest` holding anything but the
     /// files of a `dir:` layout is refused before any network access
@@ -51,7 +51,7 @@ impl Default for PullOptions {
             auth_file: None,
             cache_dir: None,
             jobs: 4,
-            retry: RetryPolicy::default(),
+            http: buildchain_http::Config::default(),
             progress: Arc::new(NoProgress),
             overwrite: false,
         }
@@ -66,7 +66,7 @@ impl std::fmt::Debug for PullOptions {
             .field("auth_file", &self.auth_file)
             .field("cache_dir", &self.cache_dir)
             .field("jobs", &self.jobs)
-            .field("retry", &self.retry)
+            .field("http", &self.http)
             .field("overwrite", &self.overwrite)
             .finish_non_exhaustive()
     }
@@ -105,7 +105,7 @@ pub fn pull_image(
         Some(file) => lookup_credentials(&file, &reference.registry)?,
         None => None,
     };
-    let client = RegistryClient::new(reference, options.insecure, credentials, options.retry)?;
+    let client = RegistryClient::new(reference, options.insecure, credentials, &options.http)?;
 
     let top = fetch_manifest(&client, &reference.manifest_reference(), options)?;
     let top_digest = Digest::of(&top.bytes);
@@ -228,63 +228,48 @@ fn fetch_manifest(
 ) -> Result<FetchedManifest, OciError> {
     let url = client.manifest_url(reference);
     let what = format!("manifest {reference}");
-    let mut attempt = 0;
-    loop {
-        let response = client.get(&url, Some(MANIFEST_ACCEPT), &what, MANIFEST_TIMEOUT)?;
-        if response
-            .content_length()
-            .is_some_and(|l| l > MAX_MANIFEST_BYTES)
-        {
-            return Err(OciError::MalformedManifest {
-                image: client.image(),
-                detail: format!("{what} is larger than {MAX_MANIFEST_BYTES} bytes"),
-            });
-        }
-        let content_type = header(&response, "content-type");
-        let header_digest =
-            header(&response, "docker-content-digest").and_then(|d| Digest::parse(&d).ok());
-        let mut bytes = Vec::new();
-        match response
-            .take(MAX_MANIFEST_BYTES + 1)
-            .read_to_end(&mut bytes)
-        {
-            Ok(_) if bytes.len() as u64 > MAX_MANIFEST_BYTES => {
-                return Err(OciError::MalformedManifest {
-                    image: client.image(),
-                    detail: format!("{what} is larger than {MAX_MANIFEST_BYTES} bytes"),
-                })
+    let too_large = || OciError::MalformedManifest {
+        image: client.image(),
+        detail: format!("{what} is larger than {MAX_MANIFEST_BYTES} bytes"),
+    };
+    client.retry.run(
+        |_| {
+            let response = client
+                .get(&url, Some(MANIFEST_ACCEPT), &what)
+                .map_err(Attempt::Fail)?;
+            if response
+                .content_length()
+                .is_some_and(|l| l > MAX_MANIFEST_BYTES)
+            {
+                return Err(Attempt::Fail(too_large()));
             }
-            Ok(_) => {
-                return Ok(FetchedManifest {
+            let content_type = response.header("content-type").map(str::to_string);
+            let header_digest = response
+                .header("docker-content-digest")
+                .and_then(|d| Digest::parse(d).ok());
+            match response.read_all(MAX_MANIFEST_BYTES, &what) {
+                Ok(bytes) => Ok(FetchedManifest {
                     bytes,
                     content_type,
                     header_digest,
-                })
+                }),
+                Err(HttpError::TooLarge { .. }) => Err(Attempt::Fail(too_large())),
+                Err(e) if e.is_transient() => {
+                    options
+                        .progress
+                        .retrying(&client.image(), &what, &e.to_string());
+                    Err(Attempt::Retry(format!("body cut short: {e}")))
+                }
+                Err(e) => Err(Attempt::Fail(client.transport_error(&what, &e, 1))),
             }
-            Err(e) if attempt < client.retry.retries => {
-                options
-                    .progress
-                    .retrying(&client.image(), &what, &describe_reqwest_error(&e));
-                client.sleep_before_retry(attempt);
-                attempt += 1;
-            }
-            Err(e) => {
-                return Err(OciError::Unreachable {
-                    image: client.image(),
-                    registry: client.registry().to_string(),
-                    detail: format!("{what}: body cut short: {}", describe_reqwest_error(&e)),
-                })
-            }
-        }
-    }
-}
-
-fn header(response: &reqwest::blocking::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+        },
+        |_, _| {},
+        |why, attempts| OciError::Unreachable {
+            image: client.image(),
+            registry: client.registry().to_string(),
+            detail: format!("{what}: {why} (after {attempts} attempts)"),
+        },
+    )
 }
 
 fn parse_manifest(
@@ -419,9 +404,10 @@ fn fetch_one(
     Ok(())
 }
 
-/// Downloads one blob into `dir` under a temporary name, verifying size and digest while
-/// streaming, then renames it to `target`. Short bodies and network errors are retried;
-/// content that hashes wrong is not (the registry serves what it stores).
+/// Downloads one blob to `target` (a temporary name next to it until verified), reading at
+/// most the size the manifest gives (one byte more is a lie, refused) and verifying the
+/// digest while streaming. Short bodies and network errors are retried; content that
+/// hashes wrong or is too long is not (the registry serves what it stores).
 fn download(
     client: &RegistryClient,
     blob: &Descriptor,
@@ -437,63 +423,66 @@ fn download(
         digest: blob.digest.to_string(),
         detail,
     };
-    let mut attempt = 0;
-    loop {
-        let mut response = client.get(&url, None, &what, blob_timeout(blob.size))?;
-        // Blobs are served by an unprivileged nginx: world-readable, as skopeo leaves them.
-        let tmp = buildchain_fs::AtomicFile::create(target)?.with_mode(0o644);
-        let mut writer = HashingWriter::new(std::io::BufWriter::with_capacity(256 << 10, tmp));
-        let mut buf = vec![0u8; 128 << 10];
-        let mut received: u64 = 0;
-        let transient = loop {
-            match response.read(&mut buf) {
-                Ok(0) => break None,
-                Ok(n) => {
-                    received += n as u64;
-                    if received > blob.size {
-                        return Err(verification(format!(
-                            "the registry sent more than the {} bytes the manifest lists",
-                            blob.size
-                        )));
+    client.retry.run(
+        |_| {
+            let response = client.get(&url, None, &what).map_err(Attempt::Fail)?;
+            // Blobs are served by an unprivileged nginx: world-readable, as skopeo leaves them.
+            let tmp = buildchain_fs::AtomicFile::create(target)
+                .map_err(|e| Attempt::Fail(e.into()))?
+                .with_mode(0o644);
+            let mut writer = HashingWriter::new(std::io::BufWriter::with_capacity(256 << 10, tmp));
+            let mut body = response.into_reader(blob.size, &what);
+            let mut buf = vec![0u8; 128 << 10];
+            loop {
+                match body.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        writer
+                            .write_all(&buf[..n])
+                            .map_err(|e| Attempt::Fail(OciError::io(dir, e)))?;
+                        options.progress.bytes_done(&image, n as u64);
                     }
-                    writer.write_all(&buf[..n]).at(dir)?;
-                    options.progress.bytes_done(&image, n as u64);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    break Some(format!(
-                        "download interrupted after {received} bytes: {}",
-                        describe_reqwest_error(&e)
-                    ))
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        return Err(match HttpError::from_io(&url, e) {
+                            HttpError::TooLarge { .. } => Attempt::Fail(verification(format!(
+                                "the registry sent more than the {} bytes the manifest lists",
+                                blob.size
+                            ))),
+                            e if e.is_transient() => {
+                                let why = format!(
+                                    "download interrupted after {} bytes: {e}",
+                                    body.received()
+                                );
+                                options.progress.retrying(&image, &what, &why);
+                                Attempt::Retry(why)
+                            }
+                            e => Attempt::Fail(client.transport_error(&what, &e, 1)),
+                        })
+                    }
                 }
             }
-        };
-        let transient = transient.or_else(|| {
-            (received < blob.size)
-                .then(|| format!("truncated download: {received} of {} bytes", blob.size))
-        });
-        if let Some(reason) = transient {
-            if attempt < client.retry.retries {
-                options.progress.retrying(&image, &what, &reason);
-                client.sleep_before_retry(attempt);
-                attempt += 1;
-                continue;
+            if body.received() < blob.size {
+                let why = format!(
+                    "truncated download: {} of {} bytes",
+                    body.received(),
+                    blob.size
+                );
+                options.progress.retrying(&image, &what, &why);
+                return Err(Attempt::Retry(why));
             }
-            return Err(verification(format!(
-                "{reason} (after {} attempts)",
-                attempt + 1
-            )));
-        }
-        let (buffered, digest, _) = writer.finish();
-        if digest != blob.digest {
-            return Err(verification(format!(
-                "the content served hashes to {digest}"
-            )));
-        }
-        let file = buffered
-            .into_inner()
-            .map_err(|e| OciError::io(dir, e.into_error()))?;
-        file.commit()?;
-        return Ok(());
-    }
+            let (buffered, digest, _) = writer.finish();
+            if digest != blob.digest {
+                return Err(Attempt::Fail(verification(format!(
+                    "the content served hashes to {digest}"
+                ))));
+            }
+            let file = buffered
+                .into_inner()
+                .map_err(|e| Attempt::Fail(OciError::io(dir, e.into_error())))?;
+            file.commit().map_err(|e| Attempt::Fail(e.into()))
+        },
+        |_, _| {},
+        |why, attempts| verification(format!("{why} (after {attempts} attempts)")),
+    )
 }

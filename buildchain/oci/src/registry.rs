@@ -1,45 +1,25 @@
-//! A small blocking Registry API v2 client: manifests and blobs by reference, anonymous /
-//! basic / bearer-token auth, retries with backoff on network errors, 429 and 5xx.
+//! A small blocking Registry API v2 client on buildchain-http: manifests and blobs by
+//! reference, anonymous / basic / bearer-token auth, the shared retry policy and limits.
+//! Credentials go only where they belong: to the registry itself, and to a token realm over
+//! https (or over plain http on the host of an `insecure` registry).
 
 use crate::auth::{parse_challenge, Challenge, Credentials};
 use crate::OciError;
+use buildchain_http::{printable, Attempt, Client, HttpError, Response};
 use buildchain_oci_types::ImageReference;
-use reqwest::blocking::{Client, Response};
-use reqwest::header::{ACCEPT, AUTHORIZATION, WWW_AUTHENTICATE};
-use reqwest::StatusCode;
 use std::sync::Mutex;
-use std::time::Duration;
 
-/// Time limit of a manifest or token request (connection to end of body).
-pub(crate) const MANIFEST_TIMEOUT: Duration = Duration::from_secs(60);
+pub use buildchain_http::Retry as RetryPolicy;
 
-/// Time limit of a blob request: a minute plus the time to receive it at 64 KiB/s, so a
-/// stalled connection is retried rather than waited on forever.
-pub(crate) fn blob_timeout(size: u64) -> Duration {
-    Duration::from_secs(60 + size / (64 << 10))
-}
-
-/// Retry policy for transient failures.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// Attempts after the first one.
-    pub retries: u32,
-    /// Wait before the first retry; doubled for each further one.
-    pub backoff: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            retries: 3,
-            backoff: Duration::from_millis(500),
-        }
-    }
-}
+/// Largest token response read (a JWT is a few KiB).
+pub(crate) const MAX_TOKEN_BYTES: u64 = 64 << 10;
+/// Largest error body read (its JSON `errors` are shown).
+pub(crate) const MAX_ERROR_BYTES: u64 = 64 << 10;
 
 pub(crate) struct RegistryClient {
     http: Client,
     base: String,
+    insecure: bool,
     reference: ImageReference,
     credentials: Option<Credentials>,
     authorization: Mutex<Option<String>>,
@@ -51,30 +31,26 @@ impl RegistryClient {
         reference: &ImageReference,
         insecure: bool,
         credentials: Option<Credentials>,
-        retry: RetryPolicy,
+        http: &buildchain_http::Config,
     ) -> Result<RegistryClient, OciError> {
-        let http = Client::builder()
-            .connect_timeout(Duration::from_secs(15))
-            .timeout(None)
-            .user_agent(concat!("buildchain-oci/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| OciError::Unreachable {
-                image: reference.to_string(),
-                registry: reference.registry.clone(),
-                detail: format!("cannot set up the HTTP client: {e}"),
-            })?;
+        let client = Client::new(http.clone()).map_err(|e| OciError::Unreachable {
+            image: reference.to_string(),
+            registry: reference.registry.clone(),
+            detail: e.to_string(),
+        })?;
         let scheme = if insecure { "http" } else { "https" };
         Ok(RegistryClient {
-            http,
+            http: client,
             base: format!(
                 "{scheme}://{}/v2/{}",
                 reference.api_host(),
                 reference.repository
             ),
+            insecure,
             reference: reference.clone(),
             credentials,
             authorization: Mutex::new(None),
-            retry,
+            retry: http.retry,
         })
     }
 
@@ -94,6 +70,74 @@ impl RegistryClient {
         format!("{}/blobs/{digest}", self.base)
     }
 
+    /// An error of the transport, said for `what`: a connection that never came after the
+    /// retries is "unreachable"; a refused redirect, a body too large or too slow, a time
+    /// limit are said as such.
+    pub(crate) fn transport_error(&self, what: &str, e: &HttpError, attempts: u32) -> OciError {
+        let after = if attempts > 1 {
+            format!(" (after {attempts} attempts)")
+        } else {
+            String::new()
+        };
+        match e {
+            HttpError::Connect { .. } => OciError::Unreachable {
+                image: self.image(),
+                registry: self.reference.registry.clone(),
+                detail: format!("{what}: {e}{after}"),
+            },
+            _ => OciError::Transfer {
+                image: self.image(),
+                what: what.to_string(),
+                detail: format!("{e}{after}"),
+            },
+        }
+    }
+
+    /// One GET of `url` (authenticating on a 401, once); transient failures are
+    /// [`Attempt::Retry`].
+    fn attempt(
+        &self,
+        url: &str,
+        accept: Option<&str>,
+        what: &str,
+    ) -> Result<Response, Attempt<OciError>> {
+        let mut authenticated = false;
+        loop {
+            let authorization = self.current_authorization();
+            let mut headers: Vec<(&str, &str)> = Vec::new();
+            if let Some(accept) = accept {
+                headers.push(("accept", accept));
+            }
+            if let Some(auth) = authorization.as_deref() {
+                headers.push(("authorization", auth));
+            }
+            let response = match self.http.get(url, &headers, &["authorization"]) {
+                Ok(r) => r,
+                Err(e) if e.is_transient() => return Err(Attempt::Retry(e.to_string())),
+                Err(e) => return Err(Attempt::Fail(self.transport_error(what, &e, 1))),
+            };
+            let status = response.status();
+            if status == 401 {
+                if authenticated {
+                    return Err(Attempt::Fail(self.auth_refused(format!(
+                        "{what}: HTTP 401 from {url} even with credentials{}",
+                        self.credentials_note()
+                    ))));
+                }
+                self.authenticate(&response).map_err(Attempt::Fail)?;
+                authenticated = true;
+                continue;
+            }
+            if response.is_success() {
+                return Ok(response);
+            }
+            if response.is_transient_status() {
+                return Err(Attempt::Retry(format!("HTTP {status} from {url}")));
+            }
+            return Err(Attempt::Fail(self.http_error(what, status, url, response)));
+        }
+    }
+
     /// GETs `url`, authenticating on 401 and retrying transient failures. Returns the
     /// successful response; a non-success status is an [`OciError::Http`] naming `what`.
     pub(crate) fn get(
@@ -101,69 +145,28 @@ impl RegistryClient {
         url: &str,
         accept: Option<&str>,
         what: &str,
-        timeout: Duration,
     ) -> Result<Response, OciError> {
-        let mut attempt = 0;
-        let mut authenticated_after_401 = false;
-        loop {
-            let mut request = self.http.get(url).timeout(timeout);
-            if let Some(accept) = accept {
-                request = request.header(ACCEPT, accept);
-            }
-            if let Some(auth) = self.current_authorization() {
-                request = request.header(AUTHORIZATION, auth);
-            }
-            let failure = match request.send() {
-                Err(e) => describe_reqwest_error(&e),
-                Ok(response) => {
-                    let status = response.status();
-                    if status == StatusCode::UNAUTHORIZED {
-                        if authenticated_after_401 {
-                            return Err(self.auth_refused(format!(
-                                "{what}: HTTP 401 from {url} even with credentials{}",
-                                self.credentials_note()
-                            )));
-                        }
-                        self.authenticate(&response)?;
-                        authenticated_after_401 = true;
-                        continue;
-                    }
-                    if status.is_success() {
-                        return Ok(response);
-                    }
-                    if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-                        format!("HTTP {status}")
-                    } else {
-                        let body = response.text().unwrap_or_default();
-                        return Err(self.http_error(what, status, url, &body));
-                    }
-                }
-            };
-            if attempt >= self.retry.retries {
-                return Err(OciError::Unreachable {
-                    image: self.image(),
-                    registry: self.reference.registry.clone(),
-                    detail: format!("{what}: {failure} (after {} attempts)", attempt + 1),
-                });
-            }
-            self.sleep_before_retry(attempt);
-            attempt += 1;
-        }
+        self.retry.run(
+            |_| self.attempt(url, accept, what),
+            |_, _| {},
+            |why, attempts| OciError::Unreachable {
+                image: self.image(),
+                registry: self.reference.registry.clone(),
+                detail: format!("{what}: {why} (after {attempts} attempts)"),
+            },
+        )
     }
 
-    pub(crate) fn sleep_before_retry(&self, attempt: u32) {
-        let factor = 1u32 << attempt.min(10);
-        std::thread::sleep(self.retry.backoff.saturating_mul(factor));
-    }
-
+    /// The error of a non-success status; the registry's JSON `errors` (escaped) said.
     pub(crate) fn http_error(
         &self,
         what: &str,
-        status: StatusCode,
+        status: u16,
         url: &str,
-        body: &str,
+        response: Response,
     ) -> OciError {
-        let code = serde_json::from_str::<serde_json::Value>(body)
+        let body = response.text_excerpt(MAX_ERROR_BYTES);
+        let code = serde_json::from_str::<serde_json::Value>(&body)
             .ok()
             .and_then(|v| {
                 let e = v.get("errors")?.get(0)?;
@@ -173,16 +176,16 @@ impl RegistryClient {
                     e.get("message").and_then(|m| m.as_str()).unwrap_or("")
                 ))
             })
-            .map(|c| format!(" ({})", c.trim()))
+            .map(|c| format!(" ({})", printable(c.trim())))
             .unwrap_or_default();
-        if status == StatusCode::FORBIDDEN {
-            return self.auth_refused(format!("{what}: HTTP 403 from {url}{code}"));
+        if status == 403 {
+            return self.auth_refused(format!("{what}: HTTP 403 from {}{code}", printable(url)));
         }
         OciError::Http {
             image: self.image(),
             what: what.to_string(),
-            status: status.as_u16(),
-            url: url.to_string(),
+            status,
+            url: printable(url),
             detail: code,
         }
     }
@@ -210,9 +213,7 @@ impl RegistryClient {
     /// Answers a 401 challenge: basic credentials, or a bearer token from the realm.
     fn authenticate(&self, response: &Response) -> Result<(), OciError> {
         let header = response
-            .headers()
-            .get(WWW_AUTHENTICATE)
-            .and_then(|h| h.to_str().ok())
+            .header("www-authenticate")
             .unwrap_or("")
             .to_string();
         let value = match parse_challenge(&header) {
@@ -239,7 +240,8 @@ impl RegistryClient {
             }
             None => {
                 return Err(self.auth_refused(format!(
-                    "HTTP 401 with an unusable WWW-Authenticate challenge {header:?}"
+                    "HTTP 401 with an unusable WWW-Authenticate challenge \"{}\"",
+                    printable(&header)
                 )))
             }
         };
@@ -249,68 +251,125 @@ impl RegistryClient {
         Ok(())
     }
 
+    /// Whether the registry's credentials may be sent to `realm`: over https, or over
+    /// plain http only on the host of an `insecure` registry. `Err` says why not.
+    fn may_send_credentials_to(&self, realm: &str) -> Result<(), String> {
+        let (scheme, rest) = realm
+            .split_once("://")
+            .ok_or_else(|| format!("token realm \"{}\" is not a URL", printable(realm)))?;
+        if scheme.eq_ignore_ascii_case("https") {
+            return Ok(());
+        }
+        let host = rest.split(['/', '?']).next().unwrap_or("");
+        let host_only = |h: &str| {
+            h.rsplit_once(':')
+                .map_or(h, |(h, _)| h)
+                .to_ascii_lowercase()
+        };
+        if self.insecure && host_only(host) == host_only(self.reference.api_host()) {
+            return Ok(());
+        }
+        Err(format!(
+            "not sending the credentials for {} to the token realm {} over plain http (only https, or the host of an insecure registry)",
+            self.reference.registry,
+            printable(realm)
+        ))
+    }
+
     fn fetch_token(
         &self,
         realm: &str,
         service: Option<&str>,
         scope: &str,
     ) -> Result<String, OciError> {
-        let mut url = reqwest::Url::parse(realm)
-            .map_err(|e| self.auth_refused(format!("token realm {realm:?} is not a URL: {e}")))?;
+        let mut url = realm.to_string();
+        let mut separator = if url.contains('?') { '&' } else { '?' };
+        for (key, value) in service
+            .map(|s| ("service", s))
+            .into_iter()
+            .chain(std::iter::once(("scope", scope)))
         {
-            let mut query = url.query_pairs_mut();
-            if let Some(service) = service {
-                query.append_pair("service", service);
-            }
-            query.append_pair("scope", scope);
+            url.push(separator);
+            url.push_str(key);
+            url.push('=');
+            url.push_str(&query_escape(value));
+            separator = '&';
         }
-        let mut attempt = 0;
-        loop {
-            let mut request = self.http.get(url.clone()).timeout(MANIFEST_TIMEOUT);
-            if let Some(c) = &self.credentials {
-                request = request.header(AUTHORIZATION, basic_header(c));
+        let basic = match &self.credentials {
+            Some(c) => {
+                self.may_send_credentials_to(realm)
+                    .map_err(|why| self.auth_refused(why))?;
+                Some(basic_header(c))
             }
-            let failure = match request.send() {
-                Err(e) => describe_reqwest_error(&e),
-                Ok(response) if response.status().is_success() => {
-                    let bytes = response.bytes().map_err(|e| {
-                        self.auth_refused(format!("token response from {realm}: {e}"))
-                    })?;
-                    let body: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-                        self.auth_refused(format!("token response from {realm} is not JSON: {e}"))
-                    })?;
-                    let token = body
-                        .get("token")
-                        .or_else(|| body.get("access_token"))
-                        .and_then(|t| t.as_str())
-                        .filter(|t| !t.is_empty())
-                        .ok_or_else(|| {
-                            self.auth_refused(format!("token response from {realm} holds no token"))
-                        })?;
-                    return Ok(token.to_string());
+            None => None,
+        };
+        let what = format!("token from {}", printable(realm));
+        self.retry.run(
+            |_| {
+                let mut headers: Vec<(&str, &str)> = Vec::new();
+                if let Some(b) = basic.as_deref() {
+                    headers.push(("authorization", b));
                 }
-                Ok(response) if response.status().is_server_error() => {
-                    format!("HTTP {}", response.status())
+                let response = match self.http.get(&url, &headers, &["authorization"]) {
+                    Ok(r) => r,
+                    Err(e) if e.is_transient() => return Err(Attempt::Retry(e.to_string())),
+                    Err(e) => return Err(Attempt::Fail(self.transport_error(&what, &e, 1))),
+                };
+                if response.is_transient_status() {
+                    return Err(Attempt::Retry(format!("HTTP {}", response.status())));
                 }
-                Ok(response) => {
-                    return Err(self.auth_refused(format!(
-                        "token request to {realm} refused with HTTP {}{}",
+                if !response.is_success() {
+                    return Err(Attempt::Fail(self.auth_refused(format!(
+                        "token request to {} refused with HTTP {}{}",
+                        printable(realm),
                         response.status(),
                         self.credentials_note()
-                    )))
+                    ))));
                 }
-            };
-            if attempt >= self.retry.retries {
-                return Err(OciError::Unreachable {
-                    image: self.image(),
-                    registry: self.reference.registry.clone(),
-                    detail: format!("token service {realm}: {failure}"),
-                });
-            }
-            self.sleep_before_retry(attempt);
-            attempt += 1;
+                let bytes = match response.read_all(MAX_TOKEN_BYTES, "a token response") {
+                    Ok(b) => b,
+                    Err(e) if e.is_transient() => return Err(Attempt::Retry(e.to_string())),
+                    Err(e) => return Err(Attempt::Fail(self.transport_error(&what, &e, 1))),
+                };
+                let body: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+                    Attempt::Fail(self.auth_refused(format!(
+                        "token response from {} is not JSON: {e}",
+                        printable(realm)
+                    )))
+                })?;
+                body.get("token")
+                    .or_else(|| body.get("access_token"))
+                    .and_then(|t| t.as_str())
+                    .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic()))
+                    .map(str::to_string)
+                    .ok_or_else(|| {
+                        Attempt::Fail(self.auth_refused(format!(
+                            "token response from {} holds no usable token",
+                            printable(realm)
+                        )))
+                    })
+            },
+            |_, _| {},
+            |why, attempts| OciError::Unreachable {
+                image: self.image(),
+                registry: self.reference.registry.clone(),
+                detail: format!("{what}: {why} (after {attempts} attempts)"),
+            },
+        )
+    }
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters kept).
+fn query_escape(value: &str) -> String {
+    let mut out = String::new();
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
         }
     }
+    out
 }
 
 fn basic_header(c: &Credentials) -> String {
@@ -319,19 +378,4 @@ fn basic_header(c: &Credentials) -> String {
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", c.username, c.password))
     )
-}
-
-/// reqwest's Display hides the cause ("error sending request"): walk the chain.
-pub(crate) fn describe_reqwest_error(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
 }

@@ -14,9 +14,12 @@ use std::time::Duration;
 fn options() -> PullOptions {
     PullOptions {
         insecure: true,
-        retry: RetryPolicy {
-            retries: 2,
-            backoff: Duration::from_millis(10),
+        http: buildchain_oci::HttpConfig {
+            retry: RetryPolicy {
+                retries: 2,
+                backoff: Duration::from_millis(10),
+            },
+            ..Default::default()
         },
         // No auth file from the machine running the tests.
         auth_file: Some("/nonexistent/auth.json".into()),
@@ -181,14 +184,12 @@ fn index_platform_selection_matches_skopeo() {
         entry(&w.join("arm64"), "arm64")
     );
     let host = registry.host();
-    let response = reqwest::blocking::Client::new()
-        .put(format!("http://{host}/v2/multi/manifests/1.0"))
+    let response = ureq::put(format!("http://{host}/v2/multi/manifests/1.0"))
         .header(
             "Content-Type",
             "application/vnd.docker.distribution.manifest.list.v2+json",
         )
-        .body(index.clone())
-        .send()
+        .send(index.clone())
         .unwrap();
     assert!(
         response.status().is_success(),
@@ -790,11 +791,9 @@ fn oci_manifests_and_oci_index() {
         entry(&w.join("amd64"), "amd64"),
         entry(&w.join("arm64"), "arm64")
     );
-    let response = reqwest::blocking::Client::new()
-        .put(format!("http://{host}/v2/ocimg/manifests/multi"))
+    let response = ureq::put(format!("http://{host}/v2/ocimg/manifests/multi"))
         .header("Content-Type", "application/vnd.oci.image.index.v1+json")
-        .body(index.clone())
-        .send()
+        .send(index.clone())
         .unwrap();
     assert!(
         response.status().is_success(),

@@ -231,9 +231,14 @@ fn write_hostile(root: &Path) {
 
 fn options() -> FetchOptions {
     FetchOptions {
-        retries: 1,
-        retry_delay: Duration::from_millis(50),
-        timeout: Duration::from_secs(30),
+        http: buildchain_http::Config {
+            retry: buildchain_http::Retry {
+                retries: 1,
+                backoff: Duration::from_millis(50),
+            },
+            stall_timeout: Duration::from_secs(30),
+            ..Default::default()
+        },
         ..FetchOptions::default()
     }
 }

@@ -172,6 +172,8 @@ fn pull_task(cfg: &Cfg, image: &Image) -> Result<Task> {
     let insecure = registry.is_some_and(|r| r.insecure);
     let auth_name = registry.and_then(|r| r.auth_file.clone());
     let auth_file = auth_name.as_ref().map(|f| cfg.repo_root.join(f));
+    let ca_name = registry.and_then(|r| r.ca_file.clone());
+    let ca_file = ca_name.as_ref().map(|f| cfg.repo_root.join(f));
     let dest = image_dir(cfg, image);
     let cache = pull_cache(cfg);
     let record = cache
@@ -187,7 +189,7 @@ fn pull_task(cfg: &Cfg, image: &Image) -> Result<Task> {
         ))
         .targets([dest.clone(), record.clone()])
         .version(format!(
-            "image-pull v1 {text} insecure={insecure} auth_file={auth_name:?} platform=linux/amd64"
+            "image-pull v1 {text} insecure={insecure} auth_file={auth_name:?} ca_file={ca_name:?} platform=linux/amd64"
         ))
         .uptodate(move || pulled_matches(&d, &r, &p))
         .action(move |tctx| -> Result<()> {
@@ -198,6 +200,10 @@ fn pull_task(cfg: &Cfg, image: &Image) -> Result<Task> {
                 progress: pull_progress(),
                 // The image directory is this task's own.
                 overwrite: true,
+                http: buildchain_oci::HttpConfig {
+                    ca_file: ca_file.clone(),
+                    ..Default::default()
+                },
                 ..PullOptions::default()
             };
             let _ = std::fs::remove_file(&record);

@@ -216,6 +216,10 @@ fn download_task(
             source_date_epoch: Some(epoch),
             ..RepodataOptions::default()
         },
+        http: buildchain_http::Config {
+            ca_file: repo.ca_file.as_ref().map(|f| cfg.repo_root.join(f)),
+            ..Default::default()
+        },
         ..FetchOptions::default()
     };
     let dir = repo_dir(cfg, repo);
@@ -228,8 +232,9 @@ fn download_task(
         ))
         .target(manifest.clone())
         .version(format!(
-            "fetch_packages v1 url={url} gpg_key={:?} arches={} packages={}",
+            "fetch_packages v1 url={url} gpg_key={:?} ca_file={:?} arches={} packages={}",
             repo.gpg_key,
+            repo.ca_file,
             options.arches.join(","),
             requests.join(" ")
         ));

@@ -218,7 +218,7 @@ pub fn leftovers(dir: &Path) -> Vec<String> {
         .map(|rd| {
             rd.filter_map(|e| e.ok())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.contains(".partial-") || n.contains(".part-"))
+                .filter(|n| n.contains(".partial-") || n.contains(".part-") || n.contains(".tmp-"))
                 .collect()
         })
         .unwrap_or_default()

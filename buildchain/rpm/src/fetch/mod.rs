@@ -9,7 +9,6 @@ use std::fmt;
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use rayon::prelude::*;
 
@@ -101,12 +100,9 @@ pub struct FetchOptions {
     pub arches: Vec<String>,
     /// Parallel downloads.
     pub jobs: usize,
-    /// Extra attempts after a network failure, a 5xx answer or a truncated download.
-    pub retries: u32,
-    /// Delay before the first retry (doubled each time).
-    pub retry_delay: Duration,
-    /// Timeout of one request, body included.
-    pub timeout: Duration,
+    /// Time limits, retries (after a network failure, a 5xx answer or a truncated
+    /// download), proxies, extra CA: the shared HTTP client's settings.
+    pub http: buildchain_http::Config,
     /// How the destination's repodata is written.
     pub repodata: RepodataOptions,
 }
@@ -116,9 +112,7 @@ impl Default for FetchOptions {
         FetchOptions {
             arches: vec!["x86_64".into(), "noarch".into()],
             jobs: 4,
-            retries: 3,
-            retry_delay: Duration::from_millis(500),
-            timeout: Duration::from_secs(300),
+            http: buildchain_http::Config::default(),
             repodata: RepodataOptions::default(),
         }
     }
@@ -159,7 +153,7 @@ pub fn fetch_packages(
     options: &FetchOptions,
 ) -> Result<FetchReport, RpmError> {
     check_options(repositories, options)?;
-    let transport = Transport::new(options.timeout, options.retries, options.retry_delay);
+    let transport = Transport::new(&options.http)?;
     let locations: Vec<Location> = repositories
         .iter()
         .map(|r| {

@@ -1,10 +1,11 @@
-//! Getting files from a repository: `http(s)://` with ureq (timeouts, retries), `file://`.
+//! Getting files from a repository: `http(s)://` with the shared client (buildchain-http:
+//! time limits, retries, bounded bodies), `file://`.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::thread;
-use std::time::Duration;
+
+use buildchain_http::{printable, Attempt, Client, HttpError, Retry};
 
 use crate::checksum::Checksum;
 use crate::error::RpmError;
@@ -38,11 +39,10 @@ impl Location {
     }
 }
 
-/// Network settings.
+/// The network side: the shared HTTP client (its retry policy, time limits, proxies, CA).
 pub(crate) struct Transport {
-    agent: ureq::Agent,
-    retries: u32,
-    retry_delay: Duration,
+    http: Client,
+    retry: Retry,
 }
 
 /// One package to download and verify.
@@ -56,27 +56,24 @@ pub(crate) struct Download<'a> {
     pub target: &'a Path,
 }
 
-/// A failed attempt: retrying may help (network) or not (404, lying content).
-enum Failure {
-    Transient(String),
-    Permanent(RpmError),
-}
-
 impl Transport {
-    pub(crate) fn new(timeout: Duration, retries: u32, retry_delay: Duration) -> Self {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .build()
-            .into();
-        Transport {
-            agent,
-            retries,
-            retry_delay,
+    pub(crate) fn new(config: &buildchain_http::Config) -> Result<Self, RpmError> {
+        let http = Client::new(config.clone()).map_err(|e| RpmError::Options(e.to_string()))?;
+        Ok(Transport {
+            retry: config.retry,
+            http,
+        })
+    }
+
+    fn http_error(repository: &str, url: &str, rule: String) -> RpmError {
+        RpmError::Http {
+            repository: repository.to_string(),
+            url: printable(url),
+            rule,
         }
     }
 
-    /// Reads a whole (small) file: repomd.xml, primary.xml, a GPG key.
+    /// Reads a whole (small) file: repomd.xml, primary.xml, a GPG key; at most `limit` bytes.
     pub(crate) fn get_bytes(
         &self,
         repository: &str,
@@ -86,26 +83,25 @@ impl Transport {
     ) -> Result<Vec<u8>, RpmError> {
         let url = location.join(relative);
         self.with_retries(repository, &url, || {
+            let reader = self.open(repository, location, relative, &url, limit)?;
             let mut out = Vec::new();
-            let mut reader = self.open(repository, location, relative, &url)?;
             reader
-                .by_ref()
                 .take(limit + 1)
                 .read_to_end(&mut out)
-                .map_err(|e| Failure::Transient(format!("reading the body: {e}")))?;
+                .map_err(|e| self.failure(repository, &url, e))?;
             if out.len() as u64 > limit {
-                return Err(Failure::Permanent(RpmError::Http {
-                    repository: repository.to_string(),
-                    url: url.clone(),
-                    rule: format!("larger than the {limit}-byte limit for this file"),
-                }));
+                return Err(Attempt::Fail(Self::http_error(
+                    repository,
+                    &url,
+                    format!("larger than the {limit}-byte limit for this file"),
+                )));
             }
             Ok(out)
         })
     }
 
-    /// Downloads `relative` to `target`, checking its size and checksum; on failure
-    /// nothing is left at `target`.
+    /// Downloads `relative` to `target`, reading at most the size repodata announces and
+    /// checking size and checksum; on failure nothing is left at `target`.
     pub(crate) fn download(&self, job: &Download) -> Result<(), RpmError> {
         let Download {
             repository,
@@ -117,26 +113,37 @@ impl Transport {
             target,
         } = *job;
         let url = location.join(relative);
+        let corrupted = |rule: String| {
+            Attempt::Fail(RpmError::Corrupted {
+                package: package.to_string(),
+                url: printable(&url),
+                rule,
+            })
+        };
+        let limit = expected_size.unwrap_or(MAX_PACKAGE_BYTES);
         let result = self.with_retries(repository, &url, || {
-            let reader = self.open(repository, location, relative, &url)?;
-            let (size, digest) = copy_hashing(reader, target, expected)
-                .map_err(|e| Failure::Transient(format!("downloading: {e}")))?;
-            let corrupted = |rule: String| {
-                Failure::Permanent(RpmError::Corrupted {
-                    package: package.to_string(),
-                    url: url.clone(),
-                    rule,
-                })
+            let reader = self.open(repository, location, relative, &url, limit)?;
+            let (size, digest) = match copy_hashing(reader, target, expected, limit) {
+                Ok(done) => done,
+                Err(CopyError::Write(e)) => {
+                    return Err(Attempt::Fail(RpmError::io("writing", target, e)))
+                }
+                Err(CopyError::TooLong) => {
+                    return Err(corrupted(format!(
+                        "the server sent more than the {limit} bytes {}",
+                        if expected_size.is_some() {
+                            "repodata announces"
+                        } else {
+                            "a package may have"
+                        }
+                    )))
+                }
+                Err(CopyError::Read(e)) => return Err(self.failure(repository, &url, e)),
             };
             if let Some(expected_size) = expected_size {
                 if size < expected_size {
-                    return Err(Failure::Transient(format!(
+                    return Err(Attempt::Retry(format!(
                         "truncated: {size} bytes received, repodata announces {expected_size}"
-                    )));
-                }
-                if size != expected_size {
-                    return Err(corrupted(format!(
-                        "size {size} bytes differs from the {expected_size} bytes repodata announces"
                     )));
                 }
             }
@@ -154,43 +161,60 @@ impl Transport {
         result
     }
 
+    /// A read error of a body: transient (retried) or final.
+    fn failure(&self, repository: &str, url: &str, e: io::Error) -> Attempt<RpmError> {
+        let e = HttpError::from_io(url, e);
+        if e.is_transient() {
+            Attempt::Retry(e.to_string())
+        } else {
+            Attempt::Fail(Self::http_error(repository, url, e.to_string()))
+        }
+    }
+
     fn open(
         &self,
         repository: &str,
         location: &Location,
         relative: &str,
         url: &str,
-    ) -> Result<Box<dyn Read>, Failure> {
+        limit: u64,
+    ) -> Result<Box<dyn Read>, Attempt<RpmError>> {
         match location {
             Location::Local(base) => {
                 let path = base.join(relative);
                 let file = File::open(&path).map_err(|e| {
-                    Failure::Permanent(RpmError::Http {
-                        repository: repository.to_string(),
-                        url: url.to_string(),
-                        rule: format!("cannot open {}: {e}", path.display()),
-                    })
+                    Attempt::Fail(Self::http_error(
+                        repository,
+                        url,
+                        format!("cannot open {}: {e}", path.display()),
+                    ))
                 })?;
                 Ok(Box::new(file))
             }
             Location::Http(_) => {
-                let response = self
-                    .agent
-                    .get(url)
-                    .call()
-                    .map_err(|e| Failure::Transient(e.to_string()))?;
+                let response = match self.http.get(url, &[], &[]) {
+                    Ok(r) => r,
+                    Err(e) if e.is_transient() => return Err(Attempt::Retry(e.to_string())),
+                    Err(e) => {
+                        return Err(Attempt::Fail(Self::http_error(
+                            repository,
+                            url,
+                            e.to_string(),
+                        )))
+                    }
+                };
                 let status = response.status();
-                if status.is_server_error() || status.as_u16() == 429 {
-                    return Err(Failure::Transient(format!("server answered {status}")));
+                if response.is_transient_status() {
+                    return Err(Attempt::Retry(format!("server answered {status}")));
                 }
-                if !status.is_success() {
-                    return Err(Failure::Permanent(RpmError::Http {
-                        repository: repository.to_string(),
-                        url: url.to_string(),
-                        rule: format!("server answered {status}"),
-                    }));
+                if !response.is_success() {
+                    return Err(Attempt::Fail(Self::http_error(
+                        repository,
+                        url,
+                        format!("server answered {status}"),
+                    )));
                 }
-                Ok(Box::new(response.into_body().into_reader()))
+                Ok(Box::new(response.into_reader(limit, relative)))
             }
         }
     }
@@ -199,36 +223,36 @@ impl Transport {
         &self,
         repository: &str,
         url: &str,
-        mut attempt: impl FnMut() -> Result<T, Failure>,
+        attempt: impl FnMut() -> Result<T, Attempt<RpmError>>,
     ) -> Result<T, RpmError> {
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            match attempt() {
-                Ok(value) => return Ok(value),
-                Err(Failure::Permanent(e)) => return Err(e),
-                Err(Failure::Transient(rule)) if tries > self.retries => {
-                    return Err(RpmError::Http {
-                        repository: repository.to_string(),
-                        url: url.to_string(),
-                        rule: format!("{rule} (after {tries} attempts)"),
-                    })
-                }
-                Err(Failure::Transient(_)) => {
-                    thread::sleep(self.retry_delay * 2u32.saturating_pow(tries - 1));
-                }
-            }
-        }
+        let mut attempt = attempt;
+        self.retry.run(
+            |_| attempt(),
+            |_, _| {},
+            |why, tries| {
+                Self::http_error(repository, url, format!("{why} (after {tries} attempts)"))
+            },
+        )
     }
+}
+
+/// The most bytes of a package whose size repodata does not give.
+const MAX_PACKAGE_BYTES: u64 = 4 << 30;
+
+enum CopyError {
+    Read(io::Error),
+    Write(io::Error),
+    TooLong,
 }
 
 fn copy_hashing(
     mut reader: impl Read,
     target: &Path,
     expected: &Checksum,
-) -> io::Result<(u64, String)> {
+    limit: u64,
+) -> Result<(u64, String), CopyError> {
     let mut hasher = expected.hasher();
-    let mut out = BufWriter::new(File::create(target)?);
+    let mut out = BufWriter::new(File::create(target).map_err(CopyError::Write)?);
     let mut buf = vec![0u8; 128 * 1024];
     let mut size = 0u64;
     loop {
@@ -236,12 +260,22 @@ fn copy_hashing(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(e) => {
+                if let Some(HttpError::TooLarge { .. }) =
+                    e.get_ref().and_then(|i| i.downcast_ref::<HttpError>())
+                {
+                    return Err(CopyError::TooLong);
+                }
+                return Err(CopyError::Read(e));
+            }
         };
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n])?;
         size += n as u64;
+        if size > limit {
+            return Err(CopyError::TooLong);
+        }
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n]).map_err(CopyError::Write)?;
     }
-    out.flush()?;
+    out.flush().map_err(CopyError::Write)?;
     Ok((size, hex(&hasher.finalize())))
 }

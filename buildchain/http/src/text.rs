@@ -1,0 +1,39 @@
+//! Text a server sends (error messages, locations, header values) shown to a user: control
+//! characters escaped (`\x1b`, `\r`, `\n`), so it can neither drive the terminal nor forge
+//! log lines, and long text cut.
+
+/// The most characters of server text shown.
+pub const SHOWN_CHARS: usize = 400;
+
+/// `text` with every control character escaped and at most [`SHOWN_CHARS`] characters.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(SHOWN_CHARS));
+    for (i, c) in text.chars().enumerate() {
+        if i == SHOWN_CHARS {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(printable("a\x1b[2Jb\r\nc"), "a\\x1b[2Jb\\r\\nc");
+        assert_eq!(printable("plain é"), "plain é");
+        let long = "x".repeat(1000);
+        assert_eq!(printable(&long).chars().count(), SHOWN_CHARS + 1);
+        assert!(!printable("\u{7f}\u{9b}").chars().any(char::is_control));
+    }
+}

@@ -1,0 +1,18 @@
+//! `buildchain-testkit` (dev-only): what the integration tests of every crate share (see
+//! README.md). Real servers on 127.0.0.1, each binding its own port (no race with other
+//! tests), stopped on drop: nginx, Debian's docker-registry (plain, basic auth, TLS), an
+//! HTTP/CONNECT proxy; a private CA; tools required by name (a missing tool fails the test
+//! saying which, never passes).
+
+pub mod http;
+mod nginx;
+mod proxy;
+mod registry;
+mod tls;
+mod tools;
+
+pub use nginx::Nginx;
+pub use proxy::Proxy;
+pub use registry::{Registry, RegistryOptions};
+pub use tls::{private_ca, PrivateCa};
+pub use tools::{require_tool, run_ok};
