@@ -70,7 +70,11 @@ pub fn pull(args: &PullArgs, jobs: Option<usize>) -> Result<ExitCode> {
         Err(e @ OciError::NotAnImageDirectory { .. }) => {
             anyhow::bail!("{e} (--force replaces it)")
         }
-        other => other.with_context(|| format!("cannot pull {}", args.reference))?,
+        // Errors of the library name the image; the others get it said once here.
+        Err(e @ (OciError::Io { .. } | OciError::Fs(_))) => {
+            return Err(anyhow::Error::new(e).context(format!("cannot pull {}", args.reference)))
+        }
+        other => other?,
     };
     let mut out = std::io::stdout().lock();
     writeln!(out, "pulled {} -> {}", report.image, args.dest.display())?;

@@ -1,30 +1,29 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// A file-system operation that failed, with the path it concerns. Its `Display` says what
-/// was attempted on which path; the OS error is its `source` (said once by chain printers).
+/// A file-system operation that failed: the path, what was attempted, the OS error, said
+/// once in its `Display` (not repeated as a `source`).
 #[derive(Debug, thiserror::Error)]
-#[error("{}: cannot {action}", path.display())]
+#[error("{}: cannot {action}: {cause}", path.display())]
 pub struct FsError {
     pub path: PathBuf,
     /// What was attempted, as a verb phrase (`create`, `rename into place`…).
     pub action: &'static str,
-    #[source]
-    pub source: io::Error,
+    pub cause: io::Error,
 }
 
 impl FsError {
-    pub fn new(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+    pub fn new(action: &'static str, path: impl Into<PathBuf>, cause: io::Error) -> Self {
         FsError {
             path: path.into(),
             action,
-            source,
+            cause,
         }
     }
 
     /// The kind of the underlying OS error.
     pub fn kind(&self) -> io::ErrorKind {
-        self.source.kind()
+        self.cause.kind()
     }
 }
 
@@ -40,8 +39,8 @@ impl<T> IoResultExt<T> for io::Result<T> {
 }
 
 impl From<FsError> for io::Error {
-    /// Keeps the kind; the message names the path and the action.
+    /// Keeps the kind; the message names the path, the action and the cause.
     fn from(e: FsError) -> io::Error {
-        io::Error::new(e.source.kind(), format!("{e}: {}", e.source))
+        io::Error::new(e.cause.kind(), e.to_string())
     }
 }

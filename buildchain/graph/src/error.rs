@@ -19,11 +19,10 @@ pub enum GraphError {
     NoMatch(String),
     #[error("dependency cycle: {}", .0.join(" -> "))]
     Cycle(Vec<String>),
-    #[error("state file {}: {source}", path.display())]
+    #[error("state file {}: {cause}", path.display())]
     State {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("task '{task}': {message}")]
     Task { task: String, message: String },

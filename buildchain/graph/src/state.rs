@@ -86,7 +86,7 @@ impl State {
         };
         let err = |source| GraphError::State {
             path: dir.to_path_buf(),
-            source,
+            cause: source,
         };
         let entries = match fs::read_dir(dir) {
             Ok(entries) => entries,
@@ -100,7 +100,7 @@ impl State {
             }
             let bytes = fs::read(&path).map_err(|source| GraphError::State {
                 path: path.clone(),
-                source,
+                cause: source,
             })?;
             if serde_json::from_slice::<FormatOnly>(&bytes).is_ok_and(|f| f.format != FORMAT) {
                 // Written by another version: its task simply re-runs.
@@ -143,7 +143,7 @@ impl State {
         let path = self.path_of(task);
         let err = |source| GraphError::State {
             path: path.clone(),
-            source,
+            cause: source,
         };
         fs::create_dir_all(&self.dir).map_err(err)?;
         let file = RecordFileRef {
@@ -165,7 +165,7 @@ impl State {
         let path = self.path_of(task);
         match fs::remove_file(&path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                Err(GraphError::State { path, source: e })
+                Err(GraphError::State { path, cause: e })
             }
             _ => Ok(()),
         }

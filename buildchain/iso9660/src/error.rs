@@ -7,11 +7,10 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum IsoError {
     /// An I/O operation on `path` failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The source of an image is not a directory.
     #[error("{path}: the image source must be a directory")]
@@ -153,5 +152,8 @@ impl fmt::Display for CorruptKind {
 
 pub(crate) fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> IsoError {
     let path = path.into();
-    move |source| IsoError::Io { path, source }
+    move |source| IsoError::Io {
+        path,
+        cause: source,
+    }
 }

@@ -228,7 +228,7 @@ fn read_pvd(file: &File, path: &Path) -> Result<(u64, [u8; APP_USE_LEN]), IsoErr
         } else {
             IsoError::Io {
                 path: path.to_path_buf(),
-                source: e,
+                cause: e,
             }
         }
     })?;

@@ -308,7 +308,7 @@ fn exists_or(err: std::io::Error, path: &Path) -> IsoError {
     } else {
         IsoError::Io {
             path: path.to_path_buf(),
-            source: err,
+            cause: err,
         }
     }
 }

@@ -277,7 +277,7 @@ impl<'a> Emitter<'a> {
 fn hash_thread_gone(path: &Path) -> IsoError {
     IsoError::Io {
         path: path.to_path_buf(),
-        source: std::io::Error::other("the MD5 thread stopped unexpectedly"),
+        cause: std::io::Error::other("the MD5 thread stopped unexpectedly"),
     }
 }
 

@@ -72,7 +72,7 @@ pub fn find_in(repo_root: &Path, dirs: &[&str], kind: FileKind) -> Result<Vec<Pa
 fn walk(dir: &Path, kind: FileKind, found: &mut Vec<PathBuf>) -> Result<(), LintError> {
     let read_error = |source| LintError::Read {
         path: dir.to_path_buf(),
-        source,
+        cause: source,
     };
     for entry in std::fs::read_dir(dir).map_err(read_error)? {
         let entry = entry.map_err(read_error)?;

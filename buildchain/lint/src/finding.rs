@@ -55,11 +55,10 @@ impl fmt::Display for Finding {
 #[derive(Debug, thiserror::Error)]
 pub enum LintError {
     /// A file or directory could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {cause}", path.display())]
     Read {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A linted file is not UTF-8 text.
     #[error("{}: not UTF-8 text", path.display())]
@@ -81,11 +80,10 @@ pub enum LintError {
         output: String,
     },
     /// A temporary file needed to run a tool could not be written.
-    #[error("cannot write a temporary file for {tool}: {source}")]
+    #[error("cannot write a temporary file for {tool}: {cause}")]
     TempFile {
         tool: &'static str,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -93,7 +91,7 @@ pub enum LintError {
 pub(crate) fn read_text(path: &Path) -> Result<String, LintError> {
     let bytes = std::fs::read(path).map_err(|source| LintError::Read {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })?;
     String::from_utf8(bytes).map_err(|_| LintError::NotUtf8 {
         path: path.to_path_buf(),

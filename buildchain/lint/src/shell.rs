@@ -26,7 +26,7 @@ pub fn lint_files<P: AsRef<Path>>(
         if let Err(source) = std::fs::metadata(path) {
             return Err(LintError::Read {
                 path: path.to_path_buf(),
-                source,
+                cause: source,
             });
         }
     }
@@ -80,7 +80,7 @@ pub fn lint_rendered_set(
 }
 
 fn lint_group(group: &[&(PathBuf, String)], bin: &Path) -> Result<Vec<Finding>, LintError> {
-    let temp_error = |source| LintError::TempFile { tool: TOOL, source };
+    let temp_error = |cause| LintError::TempFile { tool: TOOL, cause };
     let dir = tempfile::Builder::new()
         .prefix("buildchain-lint-shell-")
         .tempdir()

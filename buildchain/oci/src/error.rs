@@ -91,11 +91,10 @@ pub enum OciError {
     #[error(transparent)]
     Fs(#[from] buildchain_fs::FsError),
 
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -104,7 +103,7 @@ impl OciError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         OciError::Io {
             path: path.into(),
-            source,
+            cause: source,
         }
     }
 }

@@ -8,12 +8,11 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum RpmError {
     /// A file could not be read or written.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}: {cause}")]
     Io {
         action: &'static str,
         path: PathBuf,
-        #[source]
-        source: io::Error,
+        cause: io::Error,
     },
     /// A package definition (`package.toml`) breaks a rule.
     #[error("package definition {path}: {rule}")]
@@ -71,7 +70,7 @@ impl RpmError {
         RpmError::Io {
             action,
             path: path.into(),
-            source,
+            cause: source,
         }
     }
 }

@@ -161,7 +161,7 @@ pub fn hash_file(source: &dyn ArchiveSource, path: &str) -> Result<String, Sourc
             Err(source) => {
                 return Err(SourceError::Io {
                     path: path.to_string(),
-                    source,
+                    cause: source,
                 })
             }
         };

@@ -46,11 +46,10 @@ pub enum BuildError {
     Invalid(Box<Report>),
     #[error("volume id {0:?} is longer than 32 bytes: shorten the display name or the version")]
     VolumeIdTooLong(String),
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("generating {CONFIG_PATH}: {0}")]
     Registry(String),
@@ -65,7 +64,7 @@ pub enum BuildError {
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
     move |source| BuildError::Io {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     }
 }
 

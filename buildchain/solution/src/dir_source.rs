@@ -44,7 +44,7 @@ impl DirSource {
             Err(source) => {
                 return Err(SourceError::Io {
                     path: path.to_string(),
-                    source,
+                    cause: source,
                 })
             }
             Ok(_) => {}
@@ -56,7 +56,7 @@ impl DirSource {
             Err(source) => {
                 return Err(SourceError::Io {
                     path: path.to_string(),
-                    source,
+                    cause: source,
                 })
             }
         };
@@ -83,7 +83,7 @@ impl ArchiveSource for DirSource {
         let entry = dir.join(name);
         let io_err = |source| SourceError::Io {
             path: path.to_string(),
-            source,
+            cause: source,
         };
         match fs::symlink_metadata(&entry) {
             Ok(meta) if meta.file_type().is_symlink() => fs::read_link(&entry)
@@ -105,7 +105,7 @@ impl ArchiveSource for DirSource {
         };
         let meta = fs::metadata(&real).map_err(|source| SourceError::Io {
             path: path.to_string(),
-            source,
+            cause: source,
         })?;
         let kind = if meta.is_file() {
             EntryKind::File
@@ -124,7 +124,7 @@ impl ArchiveSource for DirSource {
     fn list_dir(&self, path: &str) -> Result<Vec<String>, SourceError> {
         let io_err = |source| SourceError::Io {
             path: path.to_string(),
-            source,
+            cause: source,
         };
         let real = self.resolve(path)?.ok_or_else(|| {
             io_err(std::io::Error::new(
@@ -144,11 +144,11 @@ impl ArchiveSource for DirSource {
     fn open(&self, path: &str) -> Result<Box<dyn Read + Send + '_>, SourceError> {
         let real = self.resolve(path)?.ok_or_else(|| SourceError::Io {
             path: path.to_string(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+            cause: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
         })?;
         let file = fs::File::open(real).map_err(|source| SourceError::Io {
             path: path.to_string(),
-            source,
+            cause: source,
         })?;
         Ok(Box::new(file))
     }

@@ -52,7 +52,7 @@ impl IsoSource {
             Err(source) => {
                 return Err(OpenError::Io {
                     path: shown,
-                    source,
+                    cause: source,
                 })
             }
         }
@@ -118,7 +118,7 @@ impl IsoSource {
                 if hops > MAX_LINK_HOPS {
                     return Err(SourceError::Io {
                         path: path.to_string(),
-                        source: std::io::Error::other("too many levels of symbolic links"),
+                        cause: std::io::Error::other("too many levels of symbolic links"),
                     });
                 }
                 if target.starts_with('/') {
@@ -142,7 +142,7 @@ impl IsoSource {
     fn not_found(path: &str) -> SourceError {
         SourceError::Io {
             path: path.to_string(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such entry"),
+            cause: std::io::Error::new(std::io::ErrorKind::NotFound, "no such entry"),
         }
     }
 }

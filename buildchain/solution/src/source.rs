@@ -34,12 +34,8 @@ pub struct IsoFacts {
 /// Why an entry could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{path}: {cause}")]
+    Io { path: String, cause: std::io::Error },
     #[error("{path}: unsafe name: {reason}")]
     UnsafePath { path: String, reason: String },
     #[error("{path}: link leads outside the archive")]
@@ -61,7 +57,7 @@ impl SourceError {
     /// The error without its path (the finding carries the path).
     pub fn reason(&self) -> String {
         match self {
-            SourceError::Io { source, .. } => source.to_string(),
+            SourceError::Io { cause: source, .. } => source.to_string(),
             SourceError::UnsafePath { reason, .. } => format!("unsafe name ({reason})"),
             SourceError::Escapes { .. } => "a link leading outside the archive".to_string(),
             SourceError::Corrupt { message, .. } => message.clone(),
@@ -194,7 +190,7 @@ pub fn read_limited(
         .read_to_end(&mut data)
         .map_err(|source| SourceError::Io {
             path: path.to_string(),
-            source,
+            cause: source,
         })?;
     if data.len() as u64 > limit {
         return Err(ReadLimitedError::TooLarge {

@@ -21,12 +21,8 @@ pub const IMAGES_DIR: &str = "images";
 pub enum OpenError {
     #[error("{path}: no such file or directory")]
     Missing { path: String },
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{path}: {cause}")]
+    Io { path: String, cause: std::io::Error },
     #[error("{path}: neither a directory nor an ISO 9660 image")]
     NotAnArchive { path: String },
     #[error("{path}: unreadable ISO 9660 image: {message}")]
@@ -51,14 +47,14 @@ pub fn open(path: &Path) -> Result<Box<dyn ArchiveSource>, OpenError> {
         Err(source) => {
             return Err(OpenError::Io {
                 path: shown,
-                source,
+                cause: source,
             })
         }
     };
     if meta.is_dir() {
         let source = DirSource::open(path).map_err(|source| OpenError::Io {
             path: shown,
-            source,
+            cause: source,
         })?;
         return Ok(Box::new(source));
     }

@@ -20,7 +20,7 @@ use buildchain_fs::dedup::dedup_tree;
 use buildchain_fs::write_atomic;
 use buildchain_graph::Task;
 use buildchain_oci::build::{build_image, input_files, Base, BuildContext, ImageDefinition};
-use buildchain_oci::{pull_image, BarsProgress, NoProgress, Progress, PullOptions};
+use buildchain_oci::{pull_image, BarsProgress, NoProgress, OciError, Progress, PullOptions};
 use buildchain_oci_types::layout::image_complete;
 use buildchain_oci_types::{Digest, ImageReference};
 use serde::{Deserialize, Serialize};
@@ -214,7 +214,13 @@ fn pull_task(cfg: &Cfg, image: &Image) -> Result<Task> {
                     if !manifest_is(&dest, &pin) {
                         let _ = std::fs::remove_dir_all(&dest);
                     }
-                    return Err(anyhow::Error::new(e).context(format!("pulling {what}")));
+                    return Err(match e {
+                        // These name a path, not the image: say which pull.
+                        e @ (OciError::Io { .. } | OciError::Fs(_)) => {
+                            anyhow::Error::new(e).context(format!("pulling {what}"))
+                        }
+                        e => anyhow::Error::new(e),
+                    });
                 }
             };
             let rec = PullRecord {
