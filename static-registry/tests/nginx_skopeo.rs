@@ -11,7 +11,7 @@ use static_container_registry::{configured_images, scan, served_images, MediaTyp
 
 /// Checks everything a pull client relies on, for every image the root holds.
 fn check_registry(server: &Nginx, fixture: &Fixture, prefix: &str) {
-    let registry = server.registry();
+    let registry = server.host();
     let catalog = scan(&fixture.root).unwrap();
     let served = catalog.served_images();
     let names: Vec<_> = served

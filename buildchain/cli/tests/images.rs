@@ -12,18 +12,7 @@ use std::time::Duration;
 use common::*;
 use sha2::{Digest as _, Sha256};
 
-fn tool(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use buildchain_testkit::run_ok as tool;
 
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)

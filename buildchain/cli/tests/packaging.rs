@@ -4,27 +4,15 @@
 mod common;
 
 use std::fs;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 
 use common::*;
 
 const REPO: &str = "packages/redhat/8/metalk8s-scality-el8";
 
-fn tool(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use buildchain_testkit::run_ok as tool;
 
 /// `name version-release` of every package of the repository at `dir`, as dnf reads it.
 fn repoquery(dir: &Path, cache: &Path) -> Vec<String> {
@@ -270,72 +258,27 @@ fn served_root() -> &'static Path {
         .1
 }
 
-/// nginx serving the fixture repository on 127.0.0.1, stopped on drop.
+/// nginx (buildchain-testkit) serving the fixture repository on 127.0.0.1.
 struct Nginx {
-    child: Child,
-    port: u16,
+    server: buildchain_testkit::Nginx,
     _work: tempfile::TempDir,
 }
 
 impl Nginx {
     fn serve() -> Nginx {
-        let root = served_root();
         let work = tempfile::tempdir().unwrap();
-        let w = work.path().display();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let conf = work.path().join("nginx.conf");
-        fs::write(
-            &conf,
-            format!(
-                "daemon off;\nmaster_process off;\nworker_processes 1;\npid {w}/nginx.pid;\nerror_log {w}/error.log;\n\
-                 events {{ worker_connections 64; }}\n\
-                 http {{\n  access_log {w}/access.log;\n  client_body_temp_path {w}/body;\n  proxy_temp_path {w}/proxy;\n\
-                 fastcgi_temp_path {w}/fastcgi;\n  uwsgi_temp_path {w}/uwsgi;\n  scgi_temp_path {w}/scgi;\n\
-                 server {{\n    listen 127.0.0.1:{port};\n    root {r};\n  }}\n}}\n",
-                r = root.display()
-            ),
-        )
-        .unwrap();
-        let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-            .unwrap_or("nginx");
-        let child = Command::new(nginx)
-            .arg("-c")
-            .arg(&conf)
-            .arg("-p")
-            .arg(work.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start nginx");
-        let server = Nginx {
-            child,
-            port,
+        let server = buildchain_testkit::Nginx::start(
+            work.path(),
+            &format!("root {};", served_root().display()),
+        );
+        Nginx {
+            server,
             _work: work,
-        };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return server;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        panic!("nginx did not start listening on 127.0.0.1:{port}");
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}/{path}", self.port)
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        format!("http://{}/{path}", self.server.host())
     }
 }
 

@@ -6,56 +6,11 @@ mod common;
 
 use common::*;
 use std::fs;
-use std::io::Read;
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-struct Nginx {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_nginx(dir: &Path, include: &Path) -> Nginx {
-    require_tool("nginx");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    fs::create_dir_all(dir.join("logs")).unwrap();
-    let d = dir.display();
-    let conf = format!(
-        "daemon off;
-master_process off;
-worker_processes 1;
-pid {d}/nginx.pid;
-error_log {d}/logs/error.log;
-events {{ worker_connections 64; }}
-http {{
-    access_log {d}/logs/access.log;
-    client_body_temp_path {d}/tmp-body;
-    proxy_temp_path {d}/tmp-proxy;
-    fastcgi_temp_path {d}/tmp-fastcgi;
-    uwsgi_temp_path {d}/tmp-uwsgi;
-    scgi_temp_path {d}/tmp-scgi;
-    server {{
-        listen 127.0.0.1:{port};
-        include {d}/constants.inc;
-        include {};
-    }}
-}}
-",
-        include.display()
-    );
+/// nginx (buildchain-testkit) serving the constant locations and `include`.
+fn start_nginx(dir: &Path, include: &Path) -> buildchain_testkit::Nginx {
     let constants = static_container_registry::generate(
         dir,
         &static_container_registry::Options {
@@ -65,31 +20,14 @@ http {{
     )
     .unwrap();
     fs::write(dir.join("constants.inc"), constants).unwrap();
-    let conf_path = dir.join("nginx.conf");
-    fs::write(&conf_path, conf).unwrap();
-    let child = Command::new("nginx")
-        .arg("-p")
-        .arg(dir)
-        .arg("-c")
-        .arg(&conf_path)
-        .arg("-e")
-        .arg(dir.join("logs/error.log"))
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut server = Nginx { child, port };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            let mut log = String::new();
-            let _ = fs::File::open(dir.join("logs/error.log"))
-                .and_then(|mut f| f.read_to_string(&mut log));
-            panic!("nginx exited ({status}): {log}");
-        }
-        assert!(Instant::now() < deadline, "nginx did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    server
+    buildchain_testkit::Nginx::start(
+        dir,
+        &format!(
+            "include {}/constants.inc;\ninclude {};",
+            dir.display(),
+            include.display()
+        ),
+    )
 }
 
 fn skopeo(args: &[&str]) -> std::process::Output {

@@ -1,11 +1,8 @@
 //! Shared test helpers: real tools (nginx, skopeo), images built by hand, raw HTTP.
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
 use sha2::{Digest, Sha256};
 
@@ -15,27 +12,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Finds a required tool, failing the test with its name when it is missing.
 pub fn require_tool(name: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs = std::env::split_paths(&path).chain(
-        [
-            "/usr/sbin",
-            "/sbin",
-            "/usr/bin",
-            "/usr/local/bin",
-            "/usr/local/sbin",
-        ]
-        .map(PathBuf::from),
-    );
-    for dir in dirs {
-        let candidate = dir.join(name);
-        if candidate.is_file() {
-            return candidate;
-        }
-    }
-    panic!(
-        "required tool `{name}` not found in PATH: install the Debian package `{name}` \
-         (ci/setup.sh does); this test never passes without it"
-    );
+    buildchain_testkit::require_tool(name)
 }
 
 /// The command-line binary under test.
@@ -300,165 +277,7 @@ pub fn fixture() -> Fixture {
 }
 
 // ---------------------------------------------------------------------------------------
-// nginx, started on a free port of 127.0.0.1 and killed on drop.
+// nginx and raw requests: buildchain-testkit's.
 
-pub struct Nginx {
-    child: Child,
-    pub port: u16,
-    pub dir: PathBuf,
-}
-
-impl Nginx {
-    /// Starts nginx with `server_lines` inside its `server {}` block.
-    pub fn start(dir: &Path, server_lines: &str) -> Nginx {
-        let nginx = require_tool("nginx");
-        std::fs::create_dir_all(dir.join("logs")).unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let d = dir.display();
-        let conf = format!(
-            "daemon off;
-master_process off;
-worker_processes 1;
-pid {d}/nginx.pid;
-error_log {d}/logs/error.log;
-events {{ worker_connections 64; }}
-http {{
-    access_log {d}/logs/access.log;
-    client_body_temp_path {d}/tmp-body;
-    proxy_temp_path {d}/tmp-proxy;
-    fastcgi_temp_path {d}/tmp-fastcgi;
-    uwsgi_temp_path {d}/tmp-uwsgi;
-    scgi_temp_path {d}/tmp-scgi;
-    default_type application/octet-stream;
-    server {{
-        listen 127.0.0.1:{port};
-{server_lines}
-    }}
-}}
-"
-        );
-        let conf_path = dir.join("nginx.conf");
-        std::fs::write(&conf_path, conf).unwrap();
-        let error_log = dir.join("logs/error.log");
-        let test = Command::new(&nginx)
-            .arg("-t")
-            .arg("-p")
-            .arg(dir)
-            .arg("-c")
-            .arg(&conf_path)
-            .arg("-e")
-            .arg(&error_log)
-            .output()
-            .unwrap();
-        assert!(
-            test.status.success(),
-            "nginx -t rejects the config: {}",
-            String::from_utf8_lossy(&test.stderr)
-        );
-        let child = Command::new(&nginx)
-            .arg("-p")
-            .arg(dir)
-            .arg("-c")
-            .arg(&conf_path)
-            .arg("-e")
-            .arg(&error_log)
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut server = Nginx {
-            child,
-            port,
-            dir: dir.to_path_buf(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Some(status) = server.child.try_wait().unwrap() {
-                panic!(
-                    "nginx exited ({status}): {}",
-                    std::fs::read_to_string(&error_log).unwrap_or_default()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "nginx did not listen on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        server
-    }
-
-    pub fn registry(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    /// One raw HTTP/1.0 request.
-    pub fn request(&self, method: &str, path: &str) -> Response {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        write!(
-            stream,
-            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
-        )
-        .unwrap();
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).unwrap();
-        Response::parse(&raw)
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-#[derive(Debug)]
-pub struct Response {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Response {
-    fn parse(raw: &[u8]) -> Response {
-        let split = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("no end of headers");
-        let head = String::from_utf8(raw[..split].to_vec()).unwrap();
-        let mut lines = head.split("\r\n");
-        let status = lines
-            .next()
-            .unwrap()
-            .split(' ')
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
-        let headers = lines
-            .map(|line| {
-                let (k, v) = line.split_once(':').unwrap();
-                (k.trim().to_ascii_lowercase(), v.trim().to_string())
-            })
-            .collect();
-        Response {
-            status,
-            headers,
-            body: raw[split + 4..].to_vec(),
-        }
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == &name.to_ascii_lowercase())
-            .map(|(_, v)| v.as_str())
-    }
-}
+#[allow(unused_imports)]
+pub use buildchain_testkit::{http::Response, Nginx};

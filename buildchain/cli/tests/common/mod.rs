@@ -17,13 +17,7 @@ pub fn repo_root() -> PathBuf {
 
 /// Fails (never skips) when a tool the test reads results with is missing.
 pub fn need(tool: &str) {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-        .unwrap_or(false);
-    assert!(
-        found,
-        "required tool `{tool}` not found on PATH (ci/setup.sh installs it)"
-    );
+    buildchain_testkit::require_tool(tool);
 }
 
 /// A copy of the repository's distribution content (no .git, no target, no _build).

@@ -10,13 +10,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 /// Fails (never skips) when a tool the test needs is missing.
 pub fn tool(name: &str) -> PathBuf {
-    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
-        let p = Path::new(dir).join(name);
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!("required tool `{name}` not found in PATH (install it: ci/setup.sh)");
+    buildchain_testkit::require_tool(name)
 }
 
 pub fn run(cmd: &mut Command) -> Output {

@@ -5,35 +5,14 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// The path of a required tool; panics naming it when missing (tests never skip silently).
-pub fn require_tool(name: &str) -> PathBuf {
-    for dir in ["/usr/bin", "/usr/local/bin", "/bin", "/usr/sbin"] {
-        let p = Path::new(dir).join(name);
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!("required tool `{name}` not found (install it: bash ci/setup.sh)");
-}
+pub use buildchain_testkit::{require_tool, run_ok as run};
 
-pub fn run(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
+/// A port of 127.0.0.1 free now (for a server of the test's own, or a closed port).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -42,101 +21,55 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Debian's `docker-registry` on 127.0.0.1, filesystem storage in a temp dir; killed on drop.
+/// Debian's docker-registry (buildchain-testkit), with the pushes these tests make.
 pub struct Registry {
-    child: Child,
-    pub port: u16,
-    pub storage: PathBuf,
+    inner: buildchain_testkit::Registry,
     _dir: tempfile::TempDir,
 }
 
 impl Registry {
     pub fn start() -> Registry {
-        Registry::start_with(None)
+        Registry {
+            inner: buildchain_testkit::Registry::start(),
+            _dir: tempfile::tempdir().unwrap(),
+        }
     }
 
     /// A registry with htpasswd basic auth for `alice` / `secret`.
     pub fn start_with_auth() -> Registry {
-        Registry::start_with(Some(
-            "alice:$2b$04$.7930awgD2jG8L3EAc2xjOPypaSDy1RquBps14gsShZFjlWuHqJp.\n",
-        ))
-    }
-
-    fn start_with(htpasswd: Option<&str>) -> Registry {
-        let bin = require_tool("docker-registry");
         let dir = tempfile::tempdir().unwrap();
-        let storage = dir.path().join("storage");
-        std::fs::create_dir_all(&storage).unwrap();
-        let port = free_port();
-        let config = dir.path().join("config.yml");
-        let mut yaml = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            storage.display()
-        );
-        if let Some(entry) = htpasswd {
-            let file = dir.path().join("htpasswd");
-            std::fs::write(&file, entry).unwrap();
-            yaml.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
-                file.display()
-            ));
-        }
-        std::fs::write(&config, yaml).unwrap();
-        let child = Command::new(bin)
-            .arg("serve")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start docker-registry");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "docker-registry did not listen on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let htpasswd = dir.path().join("htpasswd");
+        std::fs::write(
+            &htpasswd,
+            "alice:$2b$04$.7930awgD2jG8L3EAc2xjOPypaSDy1RquBps14gsShZFjlWuHqJp.\n",
+        )
+        .unwrap();
         Registry {
-            child,
-            port,
-            storage,
+            inner: buildchain_testkit::Registry::start_with(&buildchain_testkit::RegistryOptions {
+                htpasswd: Some(htpasswd),
+                ..Default::default()
+            }),
             _dir: dir,
         }
     }
 
     pub fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.inner.host()
     }
 
     /// Pushes a `dir:` image with skopeo.
     pub fn push(&self, dir: &Path, name_tag: &str) {
-        self.push_as(dir, name_tag, &[]);
+        self.inner.push(dir, name_tag, &[]);
     }
 
     /// Pushes a `dir:` image with skopeo and extra options (credentials).
     pub fn push_as(&self, dir: &Path, name_tag: &str, extra: &[&str]) {
-        run(Command::new(require_tool("skopeo"))
-            .args(["copy", "--quiet", "--dest-tls-verify=false"])
-            .args(extra)
-            .arg(format!("dir:{}", dir.display()))
-            .arg(format!("docker://{}/{name_tag}", self.host())));
+        self.inner.push(dir, name_tag, extra);
     }
 
     /// The stored file of a blob.
     pub fn blob_data(&self, hex: &str) -> PathBuf {
-        self.storage
-            .join("docker/registry/v2/blobs/sha256")
-            .join(&hex[..2])
-            .join(hex)
-            .join("data")
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.inner.blob_data(hex)
     }
 }
 

@@ -4,19 +4,13 @@
 use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use buildchain_rpm::build::{build_package, BuildContext, PackageDefinition};
 
 /// Fails (never skips) when a tool the test needs is missing.
-pub fn require_tool(name: &str) {
-    let found = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
-        .unwrap_or(false);
-    assert!(
-        found,
-        "required tool '{name}' not found on PATH: install it (ci/setup.sh installs the test tools)"
-    );
+pub fn require_tool(tool: &str) {
+    buildchain_testkit::require_tool(tool);
 }
 
 /// Runs a command, asserts success, returns stdout.
@@ -195,7 +189,7 @@ pub fn build_all(
     built
 }
 
-/// A free TCP port on 127.0.0.1.
+/// A port of 127.0.0.1 free now (for names, and a port nothing listens on).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -204,63 +198,20 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// nginx serving `root` on 127.0.0.1, stopped on drop.
-pub struct Nginx {
-    child: Child,
-    pub port: u16,
-}
+/// nginx (buildchain-testkit) serving `root` on 127.0.0.1, stopped on drop.
+pub struct Nginx(buildchain_testkit::Nginx);
 
 impl Nginx {
     pub fn serve(root: &Path, work: &Path) -> Nginx {
-        require_tool("nginx");
-        let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-            .unwrap_or("nginx");
         fs::create_dir_all(work).unwrap();
-        let port = free_port();
-        let conf = work.join("nginx.conf");
-        fs::write(
-            &conf,
-            format!(
-                "daemon off;\nmaster_process off;\nworker_processes 1;\npid {w}/nginx.pid;\nerror_log {w}/error.log;\n\
-                 events {{ worker_connections 64; }}\n\
-                 http {{\n  access_log {w}/access.log;\n  client_body_temp_path {w}/body;\n  proxy_temp_path {w}/proxy;\n\
-                 fastcgi_temp_path {w}/fastcgi;\n  uwsgi_temp_path {w}/uwsgi;\n  scgi_temp_path {w}/scgi;\n\
-                 server {{\n    listen 127.0.0.1:{port};\n    root {r};\n  }}\n}}\n",
-                w = work.display(),
-                r = root.display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new(nginx)
-            .arg("-c")
-            .arg(&conf)
-            .arg("-p")
-            .arg(work)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start nginx");
-        let server = Nginx { child, port };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return server;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        panic!("nginx did not start listening on 127.0.0.1:{port}");
+        Nginx(buildchain_testkit::Nginx::start(
+            work,
+            &format!("root {};", root.display()),
+        ))
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}/{path}", self.port)
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        format!("http://{}/{path}", self.0.host())
     }
 }
 

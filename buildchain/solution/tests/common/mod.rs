@@ -28,13 +28,7 @@ pub fn sha256_hex(data: &[u8]) -> String {
 
 /// Fails with a message naming the tool when it is not installed.
 pub fn require_tool(tool: &str) {
-    let found = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|p| p.join(tool).is_file()))
-        .unwrap_or(false);
-    assert!(
-        found,
-        "this test needs `{tool}` on PATH (ci/setup.sh installs it)"
-    );
+    buildchain_testkit::require_tool(tool);
 }
 
 /// Incompressible bytes (xorshift), deterministic.
