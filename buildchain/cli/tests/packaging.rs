@@ -165,13 +165,7 @@ fn a_broken_package_definition_fails_its_task_naming_the_file() {
 
 // --- A yum repository made by rpmbuild + createrepo_c, served by nginx ---
 
-struct Spec {
-    name: &'static str,
-    version: &'static str,
-    file: &'static str,
-    provides: &'static [&'static str],
-    requires: &'static [&'static str],
-}
+type Spec = buildchain_testkit::FixtureRpm;
 
 const SPECS: &[Spec] = &[
     Spec {
@@ -217,41 +211,7 @@ fn served_root() -> &'static Path {
             }
             let tmp = tempfile::tempdir().unwrap();
             let www = tmp.path().join("www");
-            let packages = www.join("main/Packages");
-            let work = tmp.path().join("work");
-            fs::create_dir_all(&packages).unwrap();
-            fs::create_dir_all(&work).unwrap();
-            for spec in SPECS {
-                let mut text = format!(
-                    "Name: {}\nVersion: {}\nRelease: 1\nSummary: fixture\nLicense: MIT\nBuildArch: noarch\n",
-                    spec.name, spec.version
-                );
-                for p in spec.provides {
-                    text.push_str(&format!("Provides: {p}\n"));
-                }
-                for r in spec.requires {
-                    text.push_str(&format!("Requires: {r}\n"));
-                }
-                let parent = Path::new(spec.file).parent().unwrap().display().to_string();
-                text.push_str(&format!(
-                    "%description\nfixture\n%install\nmkdir -p %{{buildroot}}{parent}\necho {} > %{{buildroot}}{}\n%files\n{}\n",
-                    spec.name, spec.file, spec.file
-                ));
-                let path = work.join(format!("{}-{}.spec", spec.name, spec.version));
-                fs::write(&path, text).unwrap();
-                tool(Command::new("rpmbuild")
-                    .args(["-bb", "--quiet"])
-                    .arg("--define")
-                    .arg(format!("_topdir {}", work.join("top").display()))
-                    .arg("--define")
-                    .arg(format!("_rpmdir {}", packages.display()))
-                    .arg("--define")
-                    .arg("_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm")
-                    .arg(&path));
-            }
-            tool(Command::new("createrepo_c")
-                .args(["-q", "--no-database"])
-                .arg(www.join("main")));
+            buildchain_testkit::yum_repository(SPECS, &www.join("main"), &tmp.path().join("work"));
             fs::write(www.join("key.asc"), KEY).unwrap();
             (tmp, www)
         })

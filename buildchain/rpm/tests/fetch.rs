@@ -14,13 +14,7 @@ use buildchain_rpm::RpmError;
 use common::{entries, free_port, require_tool, run, Nginx};
 use sha2::{Digest, Sha256};
 
-struct Spec {
-    name: &'static str,
-    version: &'static str,
-    file: &'static str,
-    provides: &'static [&'static str],
-    requires: &'static [&'static str],
-}
+type Spec = buildchain_testkit::FixtureRpm;
 
 const MAIN: &[Spec] = &[
     Spec {
@@ -83,34 +77,7 @@ const BASE: &[Spec] = &[
     },
 ];
 
-fn rpmbuild(spec: &Spec, work: &Path, out: &Path) {
-    let mut text = format!(
-        "Name: {}\nVersion: {}\nRelease: 1\nSummary: fixture {}\nLicense: MIT\nBuildArch: noarch\n",
-        spec.name, spec.version, spec.name
-    );
-    for p in spec.provides {
-        text.push_str(&format!("Provides: {p}\n"));
-    }
-    for r in spec.requires {
-        text.push_str(&format!("Requires: {r}\n"));
-    }
-    let dir = Path::new(spec.file).parent().unwrap().display().to_string();
-    text.push_str(&format!(
-        "%description\nfixture\n%install\nmkdir -p %{{buildroot}}{dir}\necho {} > %{{buildroot}}{}\n%files\n{}\n",
-        spec.name, spec.file, spec.file
-    ));
-    let spec_path = work.join(format!("{}-{}.spec", spec.name, spec.version));
-    fs::write(&spec_path, text).unwrap();
-    run(Command::new("rpmbuild")
-        .args(["-bb", "--quiet"])
-        .arg("--define")
-        .arg(format!("_topdir {}", work.join("top").display()))
-        .arg("--define")
-        .arg(format!("_rpmdir {}", out.display()))
-        .arg("--define")
-        .arg("_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm")
-        .arg(&spec_path));
-}
+use buildchain_testkit::rpmbuild;
 
 /// The served tree: main/ and base/ (createrepo_c), corrupt/ (main with a damaged
 /// package), truncated/, zstd/ (zstd-compressed metadata), and hostile metadata.

@@ -8,11 +8,13 @@ pub mod http;
 mod nginx;
 mod proxy;
 mod registry;
+mod rpm;
 mod tls;
 mod tools;
 
 pub use nginx::Nginx;
 pub use proxy::Proxy;
 pub use registry::{Registry, RegistryOptions};
+pub use rpm::{rpmbuild, yum_repository, FixtureRpm};
 pub use tls::{private_ca, PrivateCa};
 pub use tools::{require_tool, run_ok};
