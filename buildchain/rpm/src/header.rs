@@ -93,6 +93,23 @@ pub fn read_package_header(path: &Path) -> Result<PackageHeader, RpmError> {
     read_header_from(&mut reader, path)
 }
 
+/// Passes reads through, keeping a copy of what was read.
+struct Capture<'a, R> {
+    inner: &'a mut R,
+    seen: Vec<u8>,
+}
+
+impl<R: std::io::Read> std::io::Read for Capture<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.seen.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Reads the lead and headers from `reader` (left at the payload). Their structure is
+/// checked first ([`crate::header_bounds`]), on the bytes read once: a hostile header is an
+/// error naming the file before the `rpm` crate's parser sees it.
 pub(crate) fn read_header_from(
     reader: &mut impl BufRead,
     path: &Path,
@@ -101,8 +118,15 @@ pub(crate) fn read_header_from(
         path: path.to_path_buf(),
         rule,
     };
-    let meta =
-        PackageMetadata::parse(reader).map_err(|e| fail(format!("not a readable RPM: {e}")))?;
+    let mut capture = Capture {
+        inner: reader,
+        seen: Vec::new(),
+    };
+    crate::header_bounds::check_headers(&mut capture)
+        .map_err(|rule| fail(format!("not a readable RPM: {rule}")))?;
+    let headers = capture.seen;
+    let meta = PackageMetadata::parse(&mut &headers[..])
+        .map_err(|e| fail(format!("not a readable RPM: {e}")))?;
     if meta.is_source_package() {
         return Err(fail(
             "is a source package (repodata lists binary packages)".into(),

@@ -13,6 +13,7 @@ mod error;
 pub mod fetch;
 mod fsutil;
 mod header;
+pub mod header_bounds;
 pub mod repo_dir;
 pub mod repodata;
 mod vercmp;

@@ -15,8 +15,10 @@ use rayon::prelude::*;
 use crate::checksum::Checksum;
 use crate::error::RpmError;
 use crate::fsutil::{temp_sibling, TempPath};
+use crate::header::read_package_header;
 use crate::repodata::read::{parse_primary, parse_repomd};
 use crate::repodata::{hex, write_repodata, RepodataOptions, RepodataReport};
+use buildchain_http::printable;
 use resolve::{resolve, RepositoryIndex};
 use transport::{Download, Location, Transport};
 
@@ -105,6 +107,12 @@ pub struct FetchOptions {
     pub http: buildchain_http::Config,
     /// How the destination's repodata is written.
     pub repodata: RepodataOptions,
+    /// Packages announced larger than this are refused before any download (4 GiB).
+    pub max_package_bytes: u64,
+    /// Most bytes of a repository's primary.xml, compressed (256 MiB) and expanded
+    /// (512 MiB; Fedora's largest is about 200 MiB): a decompression bomb stops there.
+    pub max_primary_bytes: u64,
+    pub max_primary_expanded_bytes: u64,
 }
 
 impl Default for FetchOptions {
@@ -114,6 +122,9 @@ impl Default for FetchOptions {
             jobs: 4,
             http: buildchain_http::Config::default(),
             repodata: RepodataOptions::default(),
+            max_package_bytes: 4 << 30,
+            max_primary_bytes: 256 << 20,
+            max_primary_expanded_bytes: 512 << 20,
         }
     }
 }
@@ -139,8 +150,8 @@ pub struct FetchReport {
     pub repodata: RepodataReport,
 }
 
+/// Most bytes of a repomd.xml and of a GPG key.
 const REPOMD_LIMIT: u64 = 16 << 20;
-const PRIMARY_LIMIT: u64 = 1 << 30;
 const GPG_KEY_LIMIT: u64 = 1 << 20;
 
 /// Fetches `requests` (and what they require) from `repositories` into `dest`, then writes
@@ -165,11 +176,13 @@ pub fn fetch_packages(
     let indexes: Vec<RepositoryIndex> = repositories
         .par_iter()
         .zip(locations.par_iter())
-        .map(|(repo, location)| read_index(&transport, repo, location))
+        .map(|(repo, location)| read_index(&transport, repo, location, options))
         .collect::<Result<_, _>>()?;
     let choices = resolve(&indexes, requests, &options.arches)?;
 
     fs::create_dir_all(dest).map_err(|e| RpmError::io("creating", dest, e))?;
+    // What a killed fetch left (staging directories, half-written repodata) goes first.
+    buildchain_fs::remove_stale_temps(dest, None)?;
     let staging = TempPath::new(temp_sibling(&dest.join("fetch")));
     fs::create_dir(staging.path())
         .map_err(|e| RpmError::io("creating", staging.path().to_path_buf(), e))?;
@@ -218,6 +231,19 @@ pub fn fetch_packages(
         downloads.push((choice.repository, package, file_name));
     }
 
+    for (r, package, _) in &downloads {
+        if let Some(size) = package.size.filter(|&s| s > options.max_package_bytes) {
+            return Err(RpmError::Corrupted {
+                package: package.nevra(),
+                url: printable(&locations[*r].join(&package.location)),
+                rule: format!(
+                    "repodata announces {size} bytes, more than the {} allowed (FetchOptions::max_package_bytes)",
+                    options.max_package_bytes
+                ),
+            });
+        }
+    }
+
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.jobs.max(1))
         .build()
@@ -247,21 +273,44 @@ pub fn fetch_packages(
             .collect::<Result<Vec<()>, _>>()
     })?;
 
-    // Everything verified: move into place.
+    // Every package's header must be sound before anything reaches dest (a hostile one
+    // whose checksum matches repodata is refused here, naming it).
+    downloads.par_iter().try_for_each(|(_, _, file_name)| {
+        read_package_header(&staging.path().join(file_name)).map(drop)
+    })?;
+
+    // Everything verified: move into place as one transaction. What a name replaces is
+    // kept aside until the repodata is written, and put back if anything fails.
+    let mut moved = Transaction::new(staging.path(), dest);
     let mut packages = Vec::new();
-    for name in &keys {
-        move_into(staging.path(), dest, name)?;
-    }
-    for (r, package, file_name) in &downloads {
-        let path = move_into(staging.path(), dest, file_name)?;
-        packages.push(FetchedPackage {
-            nevra: package.nevra(),
-            repository: repositories[*r].id.clone(),
-            path,
-        });
-    }
+    let outcome = (|| -> Result<RepodataReport, RpmError> {
+        for name in &keys {
+            moved.move_in(name)?;
+        }
+        for (r, package, file_name) in &downloads {
+            let path = moved.move_in(file_name)?;
+            packages.push(FetchedPackage {
+                nevra: package.nevra(),
+                repository: repositories[*r].id.clone(),
+                path,
+            });
+        }
+        write_repodata(dest, &options.repodata)
+    })();
+    let repodata = match outcome {
+        Ok(report) => report,
+        Err(e) => {
+            return Err(match moved.roll_back() {
+                Ok(()) => e,
+                Err(rollback) => RpmError::Options(format!(
+                    "{e}; and {} could not be restored as it was: {rollback}",
+                    dest.display()
+                )),
+            })
+        }
+    };
+    drop(moved);
     drop(staging);
-    let repodata = write_repodata(dest, &options.repodata)?;
     Ok(FetchReport {
         packages,
         not_downloaded,
@@ -301,11 +350,55 @@ fn check_options(repositories: &[Repository], options: &FetchOptions) -> Result<
     Ok(())
 }
 
-fn move_into(staging: &Path, dest: &Path, name: &str) -> Result<PathBuf, RpmError> {
-    let target = dest.join(name);
-    fs::rename(staging.join(name), &target)
-        .map_err(|e| RpmError::io("moving into", target.clone(), e))?;
-    Ok(target)
+/// Files moved from a staging directory into dest, with what they replaced kept aside in
+/// the staging directory (`.old/`), so that dest can be put back as it was.
+struct Transaction<'a> {
+    staging: &'a Path,
+    dest: &'a Path,
+    /// (name, whether an older file of that name was kept aside).
+    moved: Vec<(String, bool)>,
+}
+
+impl<'a> Transaction<'a> {
+    fn new(staging: &'a Path, dest: &'a Path) -> Self {
+        Transaction {
+            staging,
+            dest,
+            moved: Vec::new(),
+        }
+    }
+
+    fn move_in(&mut self, name: &str) -> Result<PathBuf, RpmError> {
+        let target = self.dest.join(name);
+        let aside = self.staging.join(".old");
+        let replaced = fs::symlink_metadata(&target).is_ok();
+        if replaced {
+            fs::create_dir_all(&aside).map_err(|e| RpmError::io("creating", aside.clone(), e))?;
+            fs::rename(&target, aside.join(name))
+                .map_err(|e| RpmError::io("moving aside", target.clone(), e))?;
+        }
+        if let Err(e) = fs::rename(self.staging.join(name), &target) {
+            if replaced {
+                let _ = fs::rename(aside.join(name), &target);
+            }
+            return Err(RpmError::io("moving into", target, e));
+        }
+        self.moved.push((name.to_string(), replaced));
+        Ok(target)
+    }
+
+    /// Puts dest back as it was: the new files removed, the old ones restored.
+    fn roll_back(&mut self) -> Result<(), RpmError> {
+        for (name, replaced) in std::mem::take(&mut self.moved).into_iter().rev() {
+            let target = self.dest.join(&name);
+            let _ = fs::remove_file(&target);
+            if replaced {
+                fs::rename(self.staging.join(".old").join(&name), &target)
+                    .map_err(|e| RpmError::io("restoring", target.clone(), e))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Reads a repository's repomd.xml and primary.xml.
@@ -313,6 +406,7 @@ fn read_index(
     transport: &Transport,
     repo: &Repository,
     location: &Location,
+    options: &FetchOptions,
 ) -> Result<RepositoryIndex, RpmError> {
     let repomd_bytes =
         transport.get_bytes(&repo.id, location, "repodata/repomd.xml", REPOMD_LIMIT)?;
@@ -330,7 +424,12 @@ fn read_index(
     if record.location.starts_with('/') || record.location.split('/').any(|c| c == "..") {
         return Err(fail("location must stay inside the repository".into()));
     }
-    let compressed = transport.get_bytes(&repo.id, location, &record.location, PRIMARY_LIMIT)?;
+    let compressed = transport.get_bytes(
+        &repo.id,
+        location,
+        &record.location,
+        options.max_primary_bytes,
+    )?;
     let expected = Checksum::new(&record.checksum_type, &record.checksum).map_err(&fail)?;
     let mut hasher = expected.hasher();
     hasher.update(&compressed);
@@ -356,30 +455,83 @@ fn read_index(
             "unsupported compression (primary.xml, .xml.gz and .xml.zst are read)".into(),
         ));
     };
-    let packages = parse_primary(CheckedRead { inner: reader }, &repo.id, &record.location)?;
+    let limited = CheckedRead {
+        inner: reader,
+        remaining: options.max_primary_expanded_bytes,
+        limit: options.max_primary_expanded_bytes,
+        since_markup: 0,
+    };
+    let packages = parse_primary(limited, &repo.id, &record.location)?;
     Ok(RepositoryIndex {
         id: repo.id.clone(),
         packages,
     })
 }
 
-/// Turns decompression errors into XML-reader errors with the cause (quick-xml reports them
-/// as I/O errors, which name the decoder's complaint).
+/// The decompressed primary.xml, bounded: past `limit` expanded bytes the XML reader gets
+/// an error saying so (quick-xml reports it as an I/O error, as it does the decoder's own).
 struct CheckedRead<R> {
     inner: R,
+    remaining: u64,
+    limit: u64,
+    /// Bytes since the last `<` or `>`: a text or tag the XML reader keeps whole in memory.
+    since_markup: u64,
+}
+
+/// The longest text or tag of a primary.xml (a package description is a few KiB): a
+/// document made of one endless text is refused here, with memory bounded.
+const MAX_XML_TOKEN_BYTES: u64 = 16 << 20;
+
+impl<R: BufRead> CheckedRead<R> {
+    fn too_large(&self) -> std::io::Error {
+        std::io::Error::other(format!(
+            "expands to more than {} bytes (FetchOptions::max_primary_expanded_bytes)",
+            self.limit
+        ))
+    }
 }
 
 impl<R: BufRead> Read for CheckedRead<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.inner.read(buf)
+        let available = self.fill_buf()?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
     }
 }
 
 impl<R: BufRead> BufRead for CheckedRead<R> {
     fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        self.inner.fill_buf()
+        if self.since_markup > MAX_XML_TOKEN_BYTES {
+            return Err(std::io::Error::other(format!(
+                "holds a text or tag longer than {MAX_XML_TOKEN_BYTES} bytes"
+            )));
+        }
+        let remaining = self.remaining;
+        if remaining == 0 {
+            // One more byte would be past the limit: look whether there is one.
+            if !self.inner.fill_buf()?.is_empty() {
+                return Err(self.too_large());
+            }
+            return Ok(&[]);
+        }
+        let buf = self.inner.fill_buf()?;
+        let n = buf
+            .len()
+            .min(usize::try_from(remaining).unwrap_or(usize::MAX));
+        Ok(&buf[..n])
     }
     fn consume(&mut self, amt: usize) {
+        self.remaining = self.remaining.saturating_sub(amt as u64);
+        // The bytes consumed are those fill_buf just returned (no I/O here).
+        if let Ok(buf) = self.inner.fill_buf() {
+            let seen = &buf[..amt.min(buf.len())];
+            match seen.iter().rposition(|&b| b == b'<' || b == b'>') {
+                Some(at) => self.since_markup = (seen.len() - at - 1) as u64,
+                None => self.since_markup += seen.len() as u64,
+            }
+        }
         self.inner.consume(amt)
     }
 }

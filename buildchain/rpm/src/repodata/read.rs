@@ -63,11 +63,13 @@ struct Context<'a> {
 }
 
 impl Context<'_> {
+    /// An error of the metadata; what it quotes from the file is the server's text, so it
+    /// is shown escaped (no terminal control sequence reaches the user).
     fn fail(&self, rule: impl Into<String>) -> RpmError {
         RpmError::Metadata {
             repository: self.repository.to_string(),
-            file: self.file.to_string(),
-            rule: rule.into(),
+            file: buildchain_http::printable(self.file),
+            rule: buildchain_http::printable(&rule.into()),
         }
     }
     fn xml_error(&self, reader_pos: u64, e: impl std::fmt::Display) -> RpmError {
@@ -408,9 +410,9 @@ impl PartialPackage {
         check_location(&location)
             .map_err(|rule| ctx.fail(format!("package {name}: location '{location}': {rule}")))?;
         let checksum = self.checksum.ok_or_else(|| missing("<checksum>"))?;
+        // Checked when the package is chosen for download: one package with a checksum
+        // type we do not read (md5) must not make the whole repository unusable.
         let checksum_type = self.checksum_type.unwrap_or_default();
-        crate::checksum::Checksum::new(&checksum_type, &checksum)
-            .map_err(|rule| ctx.fail(format!("package {name}: {rule}")))?;
         Ok(RemotePackage {
             arch: self.arch.ok_or_else(|| missing("<arch>"))?,
             name,
@@ -426,8 +428,41 @@ impl PartialPackage {
     }
 }
 
-/// A package location must stay inside the repository and name an `.rpm`.
+/// `text` with its `%XX` escapes decoded (what a server will make of it).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).and_then(|&b| hex(b)),
+            bytes.get(i + 2).and_then(|&b| hex(b)),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A package location must stay inside the repository and name an `.rpm`, as written and
+/// as a server decodes it (`%2e%2e/` is `../`).
 fn check_location(location: &str) -> Result<(), Cow<'static, str>> {
+    if location.contains('%') {
+        check_location_text(&percent_decoded(location))?;
+    }
+    check_location_text(location)
+}
+
+fn check_location_text(location: &str) -> Result<(), Cow<'static, str>> {
     if location.starts_with('/') || location.contains("://") || location.contains('\\') {
         return Err("must be a relative path inside the repository".into());
     }
