@@ -154,7 +154,7 @@ impl Client {
         let first = Url::parse(url).map_err(|detail| {
             HttpError::Config(format!("{}: not a valid URL: {detail}", printable(url)))
         })?;
-        let started_internal = crate::policy::host_is_internal(&first.host);
+        let started = crate::policy::reaches(&first.host);
         let mut current = first.clone();
         for _ in 0..=self.config.max_redirects {
             let text = current.to_string();
@@ -194,12 +194,12 @@ impl Client {
                         url: printable(&text),
                         detail: format!("Location {:?}: {detail}", printable(&location)),
                     })?;
-                crate::policy::check_redirect(&current, &next, started_internal).map_err(
-                    |detail| HttpError::Redirect {
+                crate::policy::check_redirect(&current, &next, &started).map_err(|detail| {
+                    HttpError::Redirect {
                         url: printable(&text),
                         detail,
-                    },
-                )?;
+                    }
+                })?;
                 current = next;
                 continue;
             }

@@ -32,36 +32,79 @@ pub fn is_internal(ip: IpAddr) -> bool {
     }
 }
 
-/// Whether `host` (a name or an address) is, or resolves to, an internal address.
-pub fn host_is_internal(host: &str) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = bare.parse::<IpAddr>() {
-        return is_internal(ip);
-    }
-    if bare == "localhost" || bare.ends_with(".localhost") {
-        return true;
-    }
-    match (bare, 0).to_socket_addrs() {
-        Ok(addrs) => addrs.into_iter().any(|a| is_internal(a.ip())),
-        // Unresolvable: the connection fails anyway, naming the host.
-        Err(_) => false,
+/// Where an address lies, for redirects: a redirect may always go to a public address,
+/// and to an internal one only of the kind the request started at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Reach {
+    Public,
+    Private,
+    Loopback,
+    LinkLocal,
+}
+
+fn reach_of(ip: IpAddr) -> Reach {
+    let link_local = match ip {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+    };
+    if link_local {
+        Reach::LinkLocal
+    } else if ip.is_loopback() || ip.is_unspecified() {
+        Reach::Loopback
+    } else if is_internal(ip) {
+        Reach::Private
+    } else {
+        Reach::Public
     }
 }
 
-/// Whether a redirect from `from` to `to` may be followed (`Err` says why not, naming
-/// the host).
-pub(crate) fn check_redirect(from: &Url, to: &Url, started_internal: bool) -> Result<(), String> {
+/// The kinds of address `host` (a name or an address) is or resolves to.
+pub(crate) fn reaches(host: &str) -> Vec<Reach> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return vec![reach_of(ip)];
+    }
+    if bare == "localhost" || bare.ends_with(".localhost") {
+        return vec![Reach::Loopback];
+    }
+    match (bare, 0).to_socket_addrs() {
+        Ok(addrs) => {
+            let mut v: Vec<Reach> = addrs.into_iter().map(|a| reach_of(a.ip())).collect();
+            v.sort();
+            v.dedup();
+            v
+        }
+        // Unresolvable: the connection fails anyway, naming the host.
+        Err(_) => vec![Reach::Public],
+    }
+}
+
+/// Whether `host` (a name or an address) is, or resolves to, an internal address.
+pub fn host_is_internal(host: &str) -> bool {
+    reaches(host).iter().any(|r| *r != Reach::Public)
+}
+
+/// Whether a redirect from `from` to `to` may be followed, the request having started at
+/// an address of the kinds `started` (`Err` says why not, naming the host).
+pub(crate) fn check_redirect(from: &Url, to: &Url, started: &[Reach]) -> Result<(), String> {
     if from.scheme == "https" && to.scheme == "http" {
         return Err(format!(
             "from https to plain http ({})",
             printable(&to.to_string())
         ));
     }
-    if !started_internal && host_is_internal(&to.host) {
-        return Err(format!(
-            "to {}, a loopback, link-local or private address, from a public one",
-            printable(to.bare_host())
-        ));
+    for reach in reaches(&to.host) {
+        if reach != Reach::Public && !started.contains(&reach) {
+            let kind = match reach {
+                Reach::Loopback => "a loopback",
+                Reach::LinkLocal => "a link-local",
+                _ => "a private",
+            };
+            return Err(format!(
+                "to {}, {kind} address, which the request did not start at",
+                printable(to.bare_host())
+            ));
+        }
     }
     Ok(())
 }
@@ -96,21 +139,33 @@ mod tests {
     #[test]
     fn redirect_rules() {
         let u = |s: &str| Url::parse(s).unwrap();
-        assert!(check_redirect(&u("https://a.io/x"), &u("http://a.io/x"), false).is_err());
-        assert!(check_redirect(&u("http://a.io/x"), &u("https://b.io/x"), false).is_ok());
+        let public = [Reach::Public];
+        assert!(check_redirect(&u("https://a.io/x"), &u("http://a.io/x"), &public).is_err());
+        assert!(check_redirect(&u("http://8.8.8.8/x"), &u("https://1.1.1.1/x"), &public).is_ok());
         let err = check_redirect(
             &u("https://8.8.8.8/x"),
             &u("https://169.254.169.254/"),
-            false,
+            &public,
         )
         .unwrap_err();
-        assert!(err.contains("169.254.169.254"), "{err}");
-        // A local registry may redirect locally.
+        assert!(
+            err.contains("169.254.169.254") && err.contains("link-local"),
+            "{err}"
+        );
+        // A local registry may redirect locally, but not to the metadata service.
+        let local = reaches("127.0.0.1");
         assert!(check_redirect(
             &u("http://127.0.0.1:5000/x"),
             &u("http://127.0.0.2/y"),
-            true
+            &local
         )
         .is_ok());
+        assert!(check_redirect(
+            &u("http://127.0.0.1/x"),
+            &u("http://169.254.169.254/"),
+            &local
+        )
+        .is_err());
+        assert!(check_redirect(&u("http://127.0.0.1/x"), &u("http://10.0.0.1/"), &local).is_err());
     }
 }

@@ -37,6 +37,9 @@ pub struct PullOptions {
     /// Time limits, retries, proxies, extra CA (the shared HTTP client's settings).
     pub http: buildchain_http::Config,
     pub progress: Arc<dyn Progress>,
+    /// Blobs a manifest declares larger than this are refused before any download
+    /// (default 32 GiB): a lying manifest cannot make the pull fill a disk.
+    pub max_blob_bytes: u64,
     /// Replace `dest` whatever it holds. Otherwise a `dest` holding anything but the
     /// files of a `dir:` layout is refused before any network access
     /// ([`check_replaceable`](crate::layout::check_replaceable)).
@@ -54,6 +57,7 @@ impl Default for PullOptions {
             http: buildchain_http::Config::default(),
             progress: Arc::new(NoProgress),
             overwrite: false,
+            max_blob_bytes: 32 << 30,
         }
     }
 }
@@ -175,6 +179,15 @@ pub fn pull_image(
             continue;
         }
         blobs.push(d);
+    }
+    if let Some(big) = blobs.iter().find(|b| b.size > options.max_blob_bytes) {
+        return Err(OciError::MalformedManifest {
+            image,
+            detail: format!(
+                "blob {} is declared {} bytes, more than the {} allowed (PullOptions::max_blob_bytes)",
+                big.digest, big.size, options.max_blob_bytes
+            ),
+        });
     }
     let total: u64 = blobs.iter().map(|b| b.size).sum();
     options.progress.image_started(&image, blobs.len(), total);
@@ -483,6 +496,11 @@ fn download(
             file.commit().map_err(|e| Attempt::Fail(e.into()))
         },
         |_, _| {},
-        |why, attempts| verification(format!("{why} (after {attempts} attempts)")),
+        // The transfer kept failing (cut short, timed out): not a verification failure.
+        |why, attempts| OciError::Transfer {
+            image: image.clone(),
+            what: what.clone(),
+            detail: format!("{why} (after {attempts} attempts)"),
+        },
     )
 }

@@ -252,7 +252,8 @@ impl RegistryClient {
     }
 
     /// Whether the registry's credentials may be sent to `realm`: over https, or over
-    /// plain http only on the host of an `insecure` registry. `Err` says why not.
+    /// plain http only to the very authority (host and port) of an `insecure` registry.
+    /// `Err` says why not.
     fn may_send_credentials_to(&self, realm: &str) -> Result<(), String> {
         let (scheme, rest) = realm
             .split_once("://")
@@ -260,17 +261,26 @@ impl RegistryClient {
         if scheme.eq_ignore_ascii_case("https") {
             return Ok(());
         }
-        let host = rest.split(['/', '?']).next().unwrap_or("");
-        let host_only = |h: &str| {
-            h.rsplit_once(':')
-                .map_or(h, |(h, _)| h)
-                .to_ascii_lowercase()
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let with_port = |a: &str| {
+            let a = a.to_ascii_lowercase();
+            let has_port = a.rsplit_once(':').is_some_and(|(_, port)| {
+                !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+            });
+            if has_port {
+                a
+            } else {
+                format!("{a}:80")
+            }
         };
-        if self.insecure && host_only(host) == host_only(self.reference.api_host()) {
+        if self.insecure
+            && !authority.contains('@')
+            && with_port(authority) == with_port(self.reference.api_host())
+        {
             return Ok(());
         }
         Err(format!(
-            "not sending the credentials for {} to the token realm {} over plain http (only https, or the host of an insecure registry)",
+            "not sending the credentials for {} to the token realm {} over plain http (only https, or the insecure registry itself)",
             self.reference.registry,
             printable(realm)
         ))
