@@ -4,6 +4,7 @@
 //! HTTP/CONNECT proxy; a private CA; tools required by name (a missing tool fails the test
 //! saying which, never passes).
 
+pub mod hostile;
 pub mod http;
 mod nginx;
 mod proxy;
