@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail, Result};
 use buildchain_rpm::fetch::{fetch_packages, FetchOptions, PackageRequest, Repository};
 use buildchain_rpm::repodata::RepodataOptions;
+use buildchain_rpm::RpmError;
 use clap::Args;
 
 /// Exit status of invalid arguments (as clap's own usage errors).
@@ -123,10 +124,17 @@ pub fn run(args: &FetchArgs, jobs: Option<usize>) -> Result<ExitCode> {
                 remove_if_empty(&args.dest);
             }
             eprintln!("buildchain fetch-rpms: error: {e}");
-            eprintln!(
-                "buildchain fetch-rpms: nothing was added to {}",
-                args.dest.display()
-            );
+            if matches!(e, RpmError::NotRestored { .. }) {
+                eprintln!(
+                    "buildchain fetch-rpms: {} was left changed: check it, or fetch again",
+                    args.dest.display()
+                );
+            } else {
+                eprintln!(
+                    "buildchain fetch-rpms: nothing was added to {}",
+                    args.dest.display()
+                );
+            }
             return Ok(ExitCode::FAILURE);
         }
     };

@@ -93,6 +93,9 @@ impl Client {
                 .timeout_connect(Some(config.connect_timeout))
                 .timeout_per_read(Some(config.stall_timeout))
                 .timeout_per_write(Some(config.stall_timeout))
+                // Headers trickled a line at a time never stall a read: the whole head
+                // must arrive within one stall period.
+                .timeout_recv_response(Some(config.stall_timeout))
                 .http_status_as_error(false)
                 .max_redirects(0)
                 .max_redirects_will_error(false)
@@ -367,6 +370,18 @@ impl HttpError {
             if let Some(inner) = e.into_inner() {
                 if let Ok(http) = inner.downcast::<HttpError>() {
                     return *http;
+                }
+            }
+            return HttpError::Transfer {
+                url: printable(url),
+                detail: "read error".into(),
+            };
+        }
+        // ureq's body reader wraps its own errors (a per-read timeout among them).
+        if e.get_ref().is_some_and(|inner| inner.is::<ureq::Error>()) {
+            if let Some(inner) = e.into_inner() {
+                if let Ok(ureq) = inner.downcast::<ureq::Error>() {
+                    return HttpError::from_ureq(url, *ureq);
                 }
             }
             return HttpError::Transfer {

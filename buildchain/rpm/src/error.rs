@@ -63,6 +63,14 @@ pub enum RpmError {
     /// Options given to the library are invalid.
     #[error("invalid option: {0}")]
     Options(String),
+    /// A fetch failed after it had started changing `dest`, and `dest` could not be put
+    /// back as it was: unlike every other error, `dest` is not as before.
+    #[error("{failure}; and {dest} could not be restored as it was: {rollback}")]
+    NotRestored {
+        dest: PathBuf,
+        failure: String,
+        rollback: String,
+    },
 }
 
 impl RpmError {

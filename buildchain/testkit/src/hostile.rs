@@ -38,6 +38,13 @@ pub enum Reply {
         times: Option<u64>,
         pause: Duration,
     },
+    /// `prefix` as is (no blank line added: a head that never ends, say), then `chunk`
+    /// again and again until the client goes away, `pause` between writes.
+    Drip {
+        prefix: Vec<u8>,
+        chunk: Vec<u8>,
+        pause: Duration,
+    },
 }
 
 /// A complete response with `Connection: close` and a right `Content-Length`.
@@ -154,20 +161,46 @@ fn serve(stream: TcpStream, handler: &Handler, requests: &Mutex<Vec<Request>>, s
             times,
             pause,
         } => {
-            if out.write_all(format!("{head}\r\n\r\n").as_bytes()).is_err() {
+            let head = format!("{head}\r\n\r\n").into_bytes();
+            if !drip(&mut out, &head, &chunk, times, pause, stop) {
                 return;
             }
-            let mut sent = 0u64;
-            while times.is_none_or(|t| sent < t) && !stop.load(Ordering::SeqCst) {
-                if out.write_all(&chunk).is_err() {
-                    return;
-                }
-                sent += 1;
-                if !pause.is_zero() {
-                    std::thread::sleep(pause);
-                }
+        }
+        Reply::Drip {
+            prefix,
+            chunk,
+            pause,
+        } => {
+            if !drip(&mut out, &prefix, &chunk, None, pause, stop) {
+                return;
             }
         }
     }
     let _ = out.flush();
+}
+
+/// Writes `prefix`, then `chunk` `times` times (or until the client goes away or the server
+/// stops), pausing between writes. False when the client went away.
+fn drip(
+    out: &mut TcpStream,
+    prefix: &[u8],
+    chunk: &[u8],
+    times: Option<u64>,
+    pause: Duration,
+    stop: &AtomicBool,
+) -> bool {
+    if out.write_all(prefix).is_err() {
+        return false;
+    }
+    let mut sent = 0u64;
+    while times.is_none_or(|t| sent < t) && !stop.load(Ordering::SeqCst) {
+        if out.write_all(chunk).is_err() {
+            return false;
+        }
+        sent += 1;
+        if !pause.is_zero() {
+            std::thread::sleep(pause);
+        }
+    }
+    true
 }

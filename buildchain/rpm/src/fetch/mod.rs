@@ -267,6 +267,7 @@ pub fn fetch_packages(
                     relative: &package.location,
                     expected: &expected,
                     expected_size: package.size,
+                    max_bytes: options.max_package_bytes,
                     target: &staging.path().join(file_name),
                 })
             })
@@ -302,10 +303,11 @@ pub fn fetch_packages(
         Err(e) => {
             return Err(match moved.roll_back() {
                 Ok(()) => e,
-                Err(rollback) => RpmError::Options(format!(
-                    "{e}; and {} could not be restored as it was: {rollback}",
-                    dest.display()
-                )),
+                Err(rollback) => RpmError::NotRestored {
+                    dest: dest.to_path_buf(),
+                    failure: e.to_string(),
+                    rollback: rollback.to_string(),
+                },
             })
         }
     };

@@ -53,6 +53,8 @@ pub(crate) struct Download<'a> {
     pub relative: &'a str,
     pub expected: &'a Checksum,
     pub expected_size: Option<u64>,
+    /// The most bytes read when repodata announces no size.
+    pub max_bytes: u64,
     pub target: &'a Path,
 }
 
@@ -110,6 +112,7 @@ impl Transport {
             relative,
             expected,
             expected_size,
+            max_bytes,
             target,
         } = *job;
         let url = location.join(relative);
@@ -120,7 +123,7 @@ impl Transport {
                 rule,
             })
         };
-        let limit = expected_size.unwrap_or(MAX_PACKAGE_BYTES);
+        let limit = expected_size.unwrap_or(max_bytes);
         let result = self.with_retries(repository, &url, || {
             let reader = self.open(repository, location, relative, &url, limit)?;
             let (size, digest) = match copy_hashing(reader, target, expected, limit) {
@@ -235,9 +238,6 @@ impl Transport {
         )
     }
 }
-
-/// The most bytes of a package whose size repodata does not give.
-const MAX_PACKAGE_BYTES: u64 = 4 << 30;
 
 enum CopyError {
     Read(io::Error),
