@@ -62,18 +62,3 @@ pub fn check_replaceable(dest: &std::path::Path) -> Result<(), crate::OciError> 
     }
 }
 
-/// Creates the hidden staging directory of `dest` (the shared temporary-name convention,
-/// so a killed pull's leftovers are removed by the next one), published by [`publish_dir`].
-pub(crate) fn staging_dir(
-    dest: &std::path::Path,
-) -> Result<buildchain_fs::StagingDir, crate::OciError> {
-    Ok(buildchain_fs::StagingDir::create(dest)?)
-}
-
-/// Moves a complete staging directory to `dest`, replacing what was there.
-pub(crate) fn publish_dir(
-    staging: buildchain_fs::StagingDir,
-    _dest: &std::path::Path,
-) -> Result<(), crate::OciError> {
-    Ok(staging.publish()?)
-}

@@ -3,7 +3,7 @@
 use crate::auth::{default_auth_file, lookup_credentials};
 use crate::error::IoContext;
 use crate::layout::{
-    check_replaceable, link_or_copy, publish_dir, staging_dir, Descriptor, IndexEntry, Manifest,
+    check_replaceable, link_or_copy, Descriptor, IndexEntry, Manifest,
     ManifestProblem, DIR_VERSION, MANIFEST_ACCEPT, MANIFEST_FILE, VERSION_FILE,
 };
 use crate::progress::{NoProgress, Progress};
@@ -192,7 +192,7 @@ pub fn pull_image(
     let total: u64 = blobs.iter().map(|b| b.size).sum();
     options.progress.image_started(&image, blobs.len(), total);
 
-    let staging = staging_dir(dest)?;
+    let staging = buildchain_fs::StagingDir::create(dest)?;
     let stage = staging.path();
     let manifest_path = stage.join(MANIFEST_FILE);
     buildchain_fs::write_new(&manifest_path, &bytes, 0o644)?;
@@ -209,7 +209,7 @@ pub fn pull_image(
     };
     let counters = Counters::default();
     fetch_all(&client, &blobs, stage, cache.as_deref(), options, &counters)?;
-    publish_dir(staging, dest)?;
+    staging.publish()?;
     options.progress.image_finished(&image);
     Ok(PullReport {
         image,

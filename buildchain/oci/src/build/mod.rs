@@ -12,7 +12,7 @@ pub use layer::LayerBlob;
 
 use crate::error::IoContext;
 use crate::layout::{
-    link_or_copy, publish_dir, staging_dir, Descriptor, Manifest, ManifestFormat, DIR_VERSION,
+    link_or_copy, Descriptor, Manifest, ManifestFormat, DIR_VERSION,
     DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, MANIFEST_FILE, OCI_CONFIG, OCI_LAYER_GZIP,
     OCI_LAYER_TAR, OCI_MANIFEST, VERSION_FILE,
 };
@@ -83,7 +83,7 @@ pub fn build_image(
     ctx: &BuildContext,
     dest: &Path,
 ) -> Result<BuildReport, OciError> {
-    let staging = staging_dir(dest)?;
+    let staging = buildchain_fs::StagingDir::create(dest)?;
     let stage = staging.path();
     let base = match &def.base {
         Base::Scratch => None,
@@ -139,7 +139,7 @@ pub fn build_image(
     buildchain_fs::write_new(&manifest_path, &manifest_json, 0o644)?;
     let version_path = stage.join(VERSION_FILE);
     buildchain_fs::write_new(&version_path, DIR_VERSION.as_bytes(), 0o644)?;
-    publish_dir(staging, dest)?;
+    staging.publish()?;
     Ok(BuildReport {
         image: def.name.clone(),
         manifest_digest: Digest::of(&manifest_json),
