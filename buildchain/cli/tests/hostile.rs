@@ -217,7 +217,10 @@ fn hostile_mirrors_never_crash_nor_change_dest() {
     );
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let repomd_path = "repodata/repomd.xml";
-    files.push((repomd_path.into(), fs::read(good.join(repomd_path)).unwrap()));
+    files.push((
+        repomd_path.into(),
+        fs::read(good.join(repomd_path)).unwrap(),
+    ));
     let repomd_text = fs::read_to_string(good.join("repodata/repomd.xml")).unwrap();
     for name in fs::read_dir(good.join("repodata")).unwrap() {
         let name = name.unwrap().file_name().to_string_lossy().into_owned();

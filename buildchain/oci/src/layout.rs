@@ -61,4 +61,3 @@ pub fn check_replaceable(dest: &std::path::Path) -> Result<(), crate::OciError> 
         }),
     }
 }
-

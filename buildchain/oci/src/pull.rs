@@ -3,8 +3,8 @@
 use crate::auth::{default_auth_file, lookup_credentials};
 use crate::error::IoContext;
 use crate::layout::{
-    check_replaceable, link_or_copy, Descriptor, IndexEntry, Manifest,
-    ManifestProblem, DIR_VERSION, MANIFEST_ACCEPT, MANIFEST_FILE, VERSION_FILE,
+    check_replaceable, link_or_copy, Descriptor, IndexEntry, Manifest, ManifestProblem,
+    DIR_VERSION, MANIFEST_ACCEPT, MANIFEST_FILE, VERSION_FILE,
 };
 use crate::progress::{NoProgress, Progress};
 use crate::registry::RegistryClient;

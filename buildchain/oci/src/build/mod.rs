@@ -12,9 +12,9 @@ pub use layer::LayerBlob;
 
 use crate::error::IoContext;
 use crate::layout::{
-    link_or_copy, Descriptor, Manifest, ManifestFormat, DIR_VERSION,
-    DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, MANIFEST_FILE, OCI_CONFIG, OCI_LAYER_GZIP,
-    OCI_LAYER_TAR, OCI_MANIFEST, VERSION_FILE,
+    link_or_copy, Descriptor, Manifest, ManifestFormat, DIR_VERSION, DOCKER_CONFIG,
+    DOCKER_LAYER_GZIP, DOCKER_MANIFEST, MANIFEST_FILE, OCI_CONFIG, OCI_LAYER_GZIP, OCI_LAYER_TAR,
+    OCI_MANIFEST, VERSION_FILE,
 };
 use crate::OciError;
 use buildchain_oci_types::Digest;
