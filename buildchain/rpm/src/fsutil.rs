@@ -1,24 +1,15 @@
-//! Writing files and directories so that an interrupted or failed run leaves nothing that
-//! looks complete: write to a temporary name next to the target, rename when done.
+//! Temporary paths next to their targets, removed unless kept: what an interrupted or
+//! failed run leaves never looks complete.
 
-use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::RpmError;
 
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// A temporary name next to `target`: `.<file name>.tmp-<pid>-<n>`.
-pub(crate) fn temp_sibling(target: &Path) -> PathBuf {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    target.with_file_name(format!(".{name}.tmp-{}-{n}", process::id()))
+/// A temporary name next to `target`, in the convention of buildchain-fs (so a killed
+/// run's leftovers are recognised and removed by the next).
+pub(crate) fn temp_sibling(target: &Path) -> Result<PathBuf, RpmError> {
+    Ok(buildchain_fs::temp_path_for(target)?)
 }
 
 /// A path removed (file or directory tree) when dropped, unless [`TempPath::keep`] was called.
@@ -49,23 +40,4 @@ impl Drop for TempPath {
             }
         }
     }
-}
-
-/// Creates `target` through `fill`, atomically: nothing at `target` unless `fill` succeeded.
-pub(crate) fn write_atomically(
-    target: &Path,
-    fill: impl FnOnce(&mut BufWriter<File>) -> Result<(), RpmError>,
-) -> Result<(), RpmError> {
-    let temp = TempPath::new(temp_sibling(target));
-    let file = File::create(temp.path())
-        .map_err(|e| RpmError::io("creating", temp.path().to_path_buf(), e))?;
-    let mut writer = BufWriter::new(file);
-    fill(&mut writer)?;
-    writer
-        .flush()
-        .map_err(|e| RpmError::io("writing", temp.path().to_path_buf(), e))?;
-    drop(writer);
-    fs::rename(temp.path(), target).map_err(|e| RpmError::io("renaming into", target, e))?;
-    temp.keep();
-    Ok(())
 }

@@ -17,6 +17,10 @@ pub const MAX_INDEX_ENTRIES: u32 = 0xffff;
 /// the largest packages included, stay far below).
 pub const MAX_STORE_BYTES: u32 = 64 << 20;
 
+/// Region tags (HEADERIMAGE, HEADERSIGNATURES, HEADERIMMUTABLE): a first entry with one
+/// of these points at the region trailer at the end of the store, out of data order.
+const REGION_TAGS: [u32; 3] = [61, 62, 63];
+
 const STRING: u32 = 6;
 const BIN: u32 = 7;
 const STRING_ARRAY: u32 = 8;
@@ -67,6 +71,10 @@ fn check_header(reader: &mut impl Read, which: &str) -> Result<u64, String> {
     let mut store = vec![0u8; store_size as usize];
     read_exact(reader, &mut store, &format!("{which} header store"))?;
     let store_len = u64::from(store_size);
+    // As rpm's hdrblobVerifyInfo: data lies in index order and no two entries overlap, so
+    // the data of all entries together is at most the store (a parser allocating per
+    // entry cannot be made to allocate the store 65535 times over).
+    let mut end = 0u64;
     for (n, entry) in index.chunks_exact(16).enumerate() {
         let (tag, kind, offset, items) = (
             be32(&entry[0..4]),
@@ -81,7 +89,13 @@ fn check_header(reader: &mut impl Read, which: &str) -> Result<u64, String> {
                 "offset {offset} past the {store_len}-byte store"
             )));
         }
-        match element_size(kind) {
+        let region = n == 0 && REGION_TAGS.contains(&tag);
+        if !region && offset < end {
+            return Err(bad(format!(
+                "data at offset {offset} overlaps the previous entry's (ending at {end})"
+            )));
+        }
+        let length = match element_size(kind) {
             Some(size) => {
                 if size > 1 && offset % size != 0 {
                     return Err(bad(format!("offset {offset} not aligned to {size} bytes")));
@@ -92,6 +106,7 @@ fn check_header(reader: &mut impl Read, which: &str) -> Result<u64, String> {
                         "{items} elements of {size} bytes past the end of the store"
                     )));
                 }
+                needed
             }
             None if matches!(kind, STRING | STRING_ARRAY | I18N_STRING) => {
                 if kind == STRING && items != 1 {
@@ -104,12 +119,16 @@ fn check_header(reader: &mut impl Read, which: &str) -> Result<u64, String> {
                 let mut at = offset as usize;
                 for _ in 0..items {
                     match store[at..].iter().position(|&b| b == 0) {
-                        Some(end) => at += end + 1,
+                        Some(nul) => at += nul + 1,
                         None => return Err(bad("a string not terminated inside the store".into())),
                     }
                 }
+                at as u64 - offset
             }
             None => return Err(bad(format!("unknown type {kind}"))),
+        };
+        if !region {
+            end = offset + length;
         }
     }
     Ok(16 + index.len() as u64 + store_len)
@@ -167,6 +186,9 @@ mod tests {
             b"a\0b\0c\0",
         );
         assert!(check_headers(&mut &rpm(good_sig.clone(), good_main.clone())[..]).is_ok());
+        // A region tag first points at the trailer, at the end of the store: allowed.
+        let with_region = header(&[(63, BIN, 4, 4), (1000, STRING, 0, 1)], b"abc\0tttt");
+        assert!(check_headers(&mut &rpm(good_sig.clone(), with_region)[..]).is_ok());
         let cases: Vec<(Vec<u8>, &str)> = vec![
             (
                 rpm(
@@ -200,6 +222,22 @@ mod tests {
             (
                 rpm(header(&[(1000, 4, 2, 1)], &[0; 8]), good_main.clone()),
                 "not aligned",
+            ),
+            (
+                // Every entry the whole store: a parser copying each would allocate
+                // 65535 times 64 MiB.
+                rpm(
+                    good_sig.clone(),
+                    header(&[(1000, BIN, 0, 8), (1001, BIN, 0, 8)], &[0; 8]),
+                ),
+                "overlaps",
+            ),
+            (
+                rpm(
+                    good_sig.clone(),
+                    header(&[(1000, STRING, 2, 1), (1001, STRING, 0, 1)], b"a\0b\0"),
+                ),
+                "overlaps",
             ),
             (rpm(good_sig.clone(), good_main[..20].to_vec()), "truncated"),
             (

@@ -520,3 +520,45 @@ fn bad_repositories_and_requests_fail_clearly_and_leave_nothing() {
     assert!(PackageRequest::parse("app=1:").is_err());
     assert!(PackageRequest::parse("a b").is_err());
 }
+
+#[test]
+fn what_a_killed_fetch_replaced_is_put_back_by_the_next() {
+    let served = served();
+    let root = served.root.parent().unwrap();
+    let nginx = Nginx::serve(&served.root, &root.join(format!("nginx-{}", free_port())));
+    let tmp = tempfile::tempdir().unwrap();
+    let dest = tmp.path().join("dest");
+    let main = Repository::new("main", nginx.url("main"));
+    let base = Repository::new("base", nginx.url("base"));
+    fetch_packages(&[main, base], &[request("helper")], &dest, &options()).unwrap();
+    let helper = dest.join("helper-1.0-1.noarch.rpm");
+    let original = fs::read(&helper).unwrap();
+
+    // A fetch killed inside its transaction: helper replaced by another file, the
+    // original kept aside in its staging directory, whose process is gone.
+    let mut child = Command::new("true").spawn().unwrap();
+    child.wait().unwrap();
+    let staging = dest.join(format!(".fetch.tmp-{}-0", child.id()));
+    fs::create_dir_all(staging.join(".old")).unwrap();
+    fs::hard_link(&helper, staging.join(".old/helper-1.0-1.noarch.rpm")).unwrap();
+    let replacement = dest.join(".replacement");
+    fs::write(&replacement, b"what the killed run moved in").unwrap();
+    fs::rename(&replacement, &helper).unwrap();
+
+    // The next fetch fails (a corrupt download), after having put helper back.
+    let corrupt = Repository::new("main", nginx.url("corrupt"));
+    let base = Repository::new("base", nginx.url("base"));
+    let err =
+        fetch_packages(&[corrupt, base], &[request("helper")], &dest, &options()).unwrap_err();
+    assert!(matches!(err, RpmError::Corrupted { .. }), "{err}");
+    assert_eq!(fs::read(&helper).unwrap(), original);
+    assert!(
+        !staging.exists(),
+        "the killed run's staging directory is left"
+    );
+    let leftovers: Vec<String> = entries(&dest)
+        .into_iter()
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

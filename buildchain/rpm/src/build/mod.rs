@@ -12,7 +12,6 @@ pub use definition::{
 
 use crate::dependency::Dependency;
 use crate::error::RpmError;
-use crate::fsutil::write_atomically;
 use crate::vercmp::Comparison;
 
 /// The build host recorded in every package: a constant, so that builds are reproducible.
@@ -37,12 +36,15 @@ pub fn build_package(
 ) -> Result<PathBuf, RpmError> {
     let package = build_in_memory(definition, context)?;
     let out = out_dir.join(definition.file_name());
-    write_atomically(&out, |file| {
-        package.write(file).map_err(|e| RpmError::Build {
-            package: definition.nevra(),
-            rule: format!("writing the RPM: {e}"),
-        })
+    let mut writer = std::io::BufWriter::new(buildchain_fs::AtomicFile::create(&out)?);
+    package.write(&mut writer).map_err(|e| RpmError::Build {
+        package: definition.nevra(),
+        rule: format!("writing the RPM: {e}"),
     })?;
+    let file = writer
+        .into_inner()
+        .map_err(|e| RpmError::io("writing", &out, e.into_error()))?;
+    file.commit()?;
     Ok(out)
 }
 

@@ -181,9 +181,11 @@ pub fn fetch_packages(
     let choices = resolve(&indexes, requests, &options.arches)?;
 
     fs::create_dir_all(dest).map_err(|e| RpmError::io("creating", dest, e))?;
-    // What a killed fetch left (staging directories, half-written repodata) goes first.
+    // What a killed fetch left goes first: the files it replaced are put back, then its
+    // staging directory and half-written repodata are removed.
+    recover_killed_fetches(dest, &options.repodata)?;
     buildchain_fs::remove_stale_temps(dest, None)?;
-    let staging = TempPath::new(temp_sibling(&dest.join("fetch")));
+    let staging = TempPath::new(temp_sibling(&dest.join("fetch"))?);
     fs::create_dir(staging.path())
         .map_err(|e| RpmError::io("creating", staging.path().to_path_buf(), e))?;
 
@@ -303,12 +305,17 @@ pub fn fetch_packages(
         Err(e) => {
             return Err(match moved.roll_back() {
                 Ok(()) => e,
-                Err(rollback) => RpmError::NotRestored {
-                    dest: dest.to_path_buf(),
-                    failure: e.to_string(),
-                    rollback: rollback.to_string(),
-                },
-            })
+                Err(rollback) => {
+                    // The staging directory holds the originals not put back: kept.
+                    drop(moved);
+                    staging.keep();
+                    RpmError::NotRestored {
+                        dest: dest.to_path_buf(),
+                        failure: e.to_string(),
+                        rollback,
+                    }
+                }
+            });
         }
     };
     drop(moved);
@@ -352,14 +359,19 @@ fn check_options(repositories: &[Repository], options: &FetchOptions) -> Result<
     Ok(())
 }
 
-/// Files moved from a staging directory into dest, with what they replaced kept aside in
-/// the staging directory (`.old/`), so that dest can be put back as it was.
+/// Files moved from a staging directory into dest, with what they replace kept aside in
+/// the staging directory (`.old/`, hard links made before the replacing rename, so dest
+/// never lacks a file), so that dest can be put back as it was, by this run or, if it is
+/// killed, by the next ([`recover_killed_fetches`]).
 struct Transaction<'a> {
     staging: &'a Path,
     dest: &'a Path,
     /// (name, whether an older file of that name was kept aside).
     moved: Vec<(String, bool)>,
 }
+
+/// Where a transaction keeps the files it replaced.
+const ASIDE: &str = ".old";
 
 impl<'a> Transaction<'a> {
     fn new(staging: &'a Path, dest: &'a Path) -> Self {
@@ -372,35 +384,80 @@ impl<'a> Transaction<'a> {
 
     fn move_in(&mut self, name: &str) -> Result<PathBuf, RpmError> {
         let target = self.dest.join(name);
-        let aside = self.staging.join(".old");
+        let aside = self.staging.join(ASIDE);
         let replaced = fs::symlink_metadata(&target).is_ok();
         if replaced {
             fs::create_dir_all(&aside).map_err(|e| RpmError::io("creating", aside.clone(), e))?;
-            fs::rename(&target, aside.join(name))
-                .map_err(|e| RpmError::io("moving aside", target.clone(), e))?;
+            fs::hard_link(&target, aside.join(name))
+                .map_err(|e| RpmError::io("keeping aside", target.clone(), e))?;
         }
-        if let Err(e) = fs::rename(self.staging.join(name), &target) {
-            if replaced {
-                let _ = fs::rename(aside.join(name), &target);
-            }
-            return Err(RpmError::io("moving into", target, e));
-        }
+        fs::rename(self.staging.join(name), &target)
+            .map_err(|e| RpmError::io("moving into", target.clone(), e))?;
         self.moved.push((name.to_string(), replaced));
         Ok(target)
     }
 
-    /// Puts dest back as it was: the new files removed, the old ones restored.
-    fn roll_back(&mut self) -> Result<(), RpmError> {
+    /// Puts dest back as it was: the new files removed, the old ones renamed back over
+    /// them. Goes through every file whatever fails; on failure the caller must keep the
+    /// staging directory, which holds the originals not put back.
+    fn roll_back(&mut self) -> Result<(), String> {
+        let mut failures = Vec::new();
         for (name, replaced) in std::mem::take(&mut self.moved).into_iter().rev() {
             let target = self.dest.join(&name);
-            let _ = fs::remove_file(&target);
-            if replaced {
-                fs::rename(self.staging.join(".old").join(&name), &target)
-                    .map_err(|e| RpmError::io("restoring", target.clone(), e))?;
+            let result = if replaced {
+                fs::rename(self.staging.join(ASIDE).join(&name), &target)
+            } else {
+                fs::remove_file(&target)
+            };
+            if let Err(e) = result {
+                failures.push(format!("{}: {e}", target.display()));
             }
         }
-        Ok(())
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} (the originals not put back are in {})",
+                failures.join("; "),
+                self.staging.join(ASIDE).display()
+            ))
+        }
     }
+}
+
+/// Puts back what fetches killed in the middle of their transaction replaced in `dest`
+/// (their staging directories' `.old/`), then, if anything was put back, rewrites dest's
+/// repodata so that it describes the files there. Returns the files put back.
+fn recover_killed_fetches(
+    dest: &Path,
+    options: &RepodataOptions,
+) -> Result<Vec<PathBuf>, RpmError> {
+    let entries = match fs::read_dir(dest) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(RpmError::io("listing", dest, e)),
+    };
+    let mut restored = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| RpmError::io("listing", dest, e))?;
+        let name = entry.file_name();
+        let stale =
+            buildchain_fs::temp_owner(&name).is_some_and(|pid| !buildchain_fs::process_alive(pid));
+        let aside = entry.path().join(ASIDE);
+        if !stale || !aside.is_dir() {
+            continue;
+        }
+        for kept in fs::read_dir(&aside).map_err(|e| RpmError::io("listing", &aside, e))? {
+            let kept = kept.map_err(|e| RpmError::io("listing", &aside, e))?;
+            let target = dest.join(kept.file_name());
+            fs::rename(kept.path(), &target).map_err(|e| RpmError::io("restoring", &target, e))?;
+            restored.push(target);
+        }
+    }
+    if !restored.is_empty() {
+        write_repodata(dest, options)?;
+    }
+    Ok(restored)
 }
 
 /// Reads a repository's repomd.xml and primary.xml.

@@ -29,7 +29,10 @@ struct Universe<'a> {
     /// Candidates (architecture allowed), in repository order.
     all: Vec<Choice>,
     by_name: HashMap<&'a str, Vec<usize>>,
-    by_provide: HashMap<&'a str, Vec<usize>>,
+    /// Per provided name, each package providing it once, with its distinct provides of
+    /// that name: a package repeating a provide a million times is one entry, and a
+    /// requirement is compared with that package's provides of its name only.
+    by_provide: HashMap<&'a str, Vec<(usize, Vec<&'a Dependency>)>>,
     by_file: HashMap<&'a str, Vec<usize>>,
     arch_rank: HashMap<&'a str, usize>,
 }
@@ -60,15 +63,18 @@ impl<'a> Universe<'a> {
                     package: p,
                 });
                 universe.by_name.entry(&package.name).or_default().push(i);
-                for provide in &package.provides {
+                for (name, provides) in provides_by_name(package) {
                     universe
                         .by_provide
-                        .entry(&provide.name)
+                        .entry(name)
                         .or_default()
-                        .push(i);
+                        .push((i, provides));
                 }
+                let mut files: HashSet<&str> = HashSet::new();
                 for file in &package.files {
-                    universe.by_file.entry(file).or_default().push(i);
+                    if files.insert(file) {
+                        universe.by_file.entry(file).or_default().push(i);
+                    }
                 }
             }
         }
@@ -89,14 +95,6 @@ impl<'a> Universe<'a> {
             .then_with(|| self.all[a].repository.cmp(&self.all[b].repository))
     }
 
-    fn provides(&self, i: usize, required: &Dependency) -> bool {
-        let package = self.package(i);
-        package.provides.iter().any(|p| p.satisfies(required))
-            || (required.name.starts_with('/')
-                && required.version.is_none()
-                && package.files.contains(&required.name))
-    }
-
     fn searched(&self) -> String {
         self.indexes
             .iter()
@@ -104,6 +102,23 @@ impl<'a> Universe<'a> {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+/// A package's distinct provides, grouped by name.
+fn provides_by_name(package: &RemotePackage) -> HashMap<&str, Vec<&Dependency>> {
+    let mut seen: HashSet<&Dependency> = HashSet::new();
+    let mut by_name: HashMap<&str, Vec<&Dependency>> = HashMap::new();
+    for provide in &package.provides {
+        if seen.insert(provide) {
+            by_name.entry(&provide.name).or_default().push(provide);
+        }
+    }
+    by_name
+}
+
+/// Whether `required` names a file (a path, no version), which file lists satisfy.
+fn is_file_requirement(required: &Dependency) -> bool {
+    required.name.starts_with('/') && required.version.is_none()
 }
 
 /// Whether a package version matches a pin `[epoch:]version[-release]`.
@@ -121,10 +136,10 @@ fn matches_pin(evr: &Evr, pin: &str) -> bool {
         }
 }
 
-/// The provides and files of the chosen packages, by name.
+/// The distinct provides and the files of the chosen packages, by name.
 #[derive(Default)]
 struct ChosenProvides<'a> {
-    by_name: HashMap<&'a str, Vec<usize>>,
+    by_name: HashMap<&'a str, HashSet<&'a Dependency>>,
     files: HashSet<&'a str>,
 }
 
@@ -135,19 +150,17 @@ impl<'a> ChosenProvides<'a> {
             self.by_name
                 .entry(provide.name.as_str())
                 .or_default()
-                .push(i);
+                .insert(provide);
         }
         self.files.extend(package.files.iter().map(String::as_str));
     }
 
-    fn satisfies(&self, universe: &Universe<'a>, required: &Dependency) -> bool {
-        (required.name.starts_with('/')
-            && required.version.is_none()
-            && self.files.contains(required.name.as_str()))
+    fn satisfies(&self, required: &Dependency) -> bool {
+        (is_file_requirement(required) && self.files.contains(required.name.as_str()))
             || self
                 .by_name
                 .get(required.name.as_str())
-                .is_some_and(|cs| cs.iter().any(|&c| universe.provides(c, required)))
+                .is_some_and(|provides| provides.iter().any(|p| p.satisfies(required)))
     }
 }
 
@@ -241,20 +254,30 @@ pub(crate) fn resolve(
             if required.name.starts_with("rpmlib(") || satisfied.contains(required) {
                 continue;
             }
-            if chosen_provides.satisfies(&universe, required) {
+            if chosen_provides.satisfies(required) {
                 satisfied.insert(required);
                 continue;
             }
-            let mut providers: Vec<usize> = universe
+            let by_provide = universe
                 .by_provide
                 .get(required.name.as_str())
                 .into_iter()
-                .chain(universe.by_file.get(required.name.as_str()))
                 .flatten()
-                .copied()
-                .filter(|&i| universe.provides(i, required))
+                .filter(|(_, provides)| provides.iter().any(|p| p.satisfies(required)))
+                .map(|(i, _)| *i);
+            let by_file = universe
+                .by_file
+                .get(required.name.as_str())
+                .filter(|_| is_file_requirement(required))
+                .into_iter()
+                .flatten()
+                .copied();
+            let mut providers: Vec<usize> = by_provide
+                .chain(by_file)
                 .filter(|&i| !chosen_names.contains_key(universe.package(i).name.as_str()))
                 .collect();
+            providers.sort_unstable();
+            providers.dedup();
             providers.sort_by(|&a, &b| {
                 let (pa, pb) = (universe.package(a), universe.package(b));
                 // A package named like the requirement first, then by name, then newest.
@@ -377,6 +400,29 @@ mod tests {
         };
         let got = resolve(&indexes, &[request], &arches).unwrap();
         assert_eq!(got.len(), 20_000);
+    }
+
+    #[test]
+    fn repeated_provides_count_once() {
+        // b repeats one provide 100k times; a has 2,000 distinct requirements on it:
+        // compared provide by provide that is 200 million comparisons, grouped it is 2,000.
+        let mut b = pkg("b", "1-1", &[], &[]);
+        let x = Dependency::parse("x = 1").unwrap();
+        b.provides.extend(std::iter::repeat_n(x, 100_000));
+        let requires: Vec<String> = (0..2_000).map(|k| format!("x >= 0.{k}")).collect();
+        let requires: Vec<&str> = requires.iter().map(String::as_str).collect();
+        let a = pkg("a", "1-1", &[], &requires);
+        let indexes = vec![RepositoryIndex {
+            id: "main".into(),
+            packages: vec![a, b],
+        }];
+        let arches = vec!["x86_64".to_string()];
+        let request = PackageRequest {
+            name: "a".into(),
+            version: None,
+        };
+        let got = resolve(&indexes, &[request], &arches).unwrap();
+        assert_eq!(got.len(), 2);
     }
 
     /// `cargo test --release -p buildchain-rpm -- --ignored --nocapture resolve_timing`:

@@ -104,7 +104,7 @@ pub fn write_repodata(
     );
     drop(documents);
 
-    let staging = TempPath::new(temp_sibling(&repo_dir.join("repodata")));
+    let staging = TempPath::new(temp_sibling(&repo_dir.join("repodata"))?);
     fs::create_dir(staging.path())
         .map_err(|e| RpmError::io("creating", staging.path().to_path_buf(), e))?;
     let docs = [
@@ -294,7 +294,7 @@ fn repomd_xml(revision: &str, records: &[Record]) -> String {
 fn swap_in(repo_dir: &Path, staging: TempPath) -> Result<(), RpmError> {
     let target = repo_dir.join("repodata");
     let old = if target.exists() {
-        let old = TempPath::new(temp_sibling(&target));
+        let old = TempPath::new(temp_sibling(&target)?);
         fs::rename(&target, old.path())
             .map_err(|e| RpmError::io("moving aside", target.clone(), e))?;
         Some(old)

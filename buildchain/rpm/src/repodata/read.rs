@@ -99,6 +99,19 @@ fn required_attribute(ctx: &Context, e: &BytesStart, name: &str) -> Result<Strin
     })
 }
 
+/// The longest text of one element (a package description is a few KiB). Comments
+/// between pieces of text do not reset it.
+pub(crate) const MAX_TEXT_BYTES: usize = 16 << 20;
+
+fn check_text_length(ctx: &Context, text: &str) -> Result<(), RpmError> {
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(ctx.fail(format!(
+            "an element's text is longer than {MAX_TEXT_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
 /// Text content accumulated across `Text` and entity-reference events.
 fn push_reference(
     ctx: &Context,
@@ -169,10 +182,13 @@ pub fn parse_repomd(bytes: &[u8], repository: &str) -> Result<RepoMd, RpmError> 
                     _ => {}
                 }
             }
-            Event::Text(t) => text.push_str(
-                &t.decode()
-                    .map_err(|e| ctx.xml_error(reader.buffer_position(), e))?,
-            ),
+            Event::Text(t) => {
+                text.push_str(
+                    &t.decode()
+                        .map_err(|e| ctx.xml_error(reader.buffer_position(), e))?,
+                );
+                check_text_length(&ctx, &text)?;
+            }
             Event::GeneralRef(r) => push_reference(&ctx, &mut text, &r)?,
             Event::End(e) => {
                 let value = text.trim().to_string();
@@ -257,10 +273,13 @@ pub fn parse_primary(
                     }
                 }
             }
-            Event::Text(t) => text.push_str(
-                &t.decode()
-                    .map_err(|e| ctx.xml_error(reader.buffer_position(), e))?,
-            ),
+            Event::Text(t) => {
+                text.push_str(
+                    &t.decode()
+                        .map_err(|e| ctx.xml_error(reader.buffer_position(), e))?,
+                );
+                check_text_length(&ctx, &text)?;
+            }
             Event::GeneralRef(r) => push_reference(&ctx, &mut text, &r)?,
             Event::End(e) => {
                 let local = e.local_name();
@@ -477,4 +496,20 @@ fn check_location_text(location: &str) -> Result<(), Cow<'static, str>> {
         return Err("must name a visible .rpm file".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_text_split_by_comments_is_still_one_text() {
+        let piece = "A".repeat(1 << 20) + "<!---->";
+        let xml = format!(
+            "<metadata xmlns=\"http://linux.duke.edu/metadata/common\" packages=\"1\"><package type=\"rpm\"><name>{}</name></package></metadata>",
+            piece.repeat(17)
+        );
+        let err = parse_primary(xml.as_bytes(), "r", "primary.xml").unwrap_err();
+        assert!(err.to_string().contains("longer than"), "{err}");
+    }
 }
