@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Result};
+use buildchain_http::escape_controls;
 use buildchain_rpm::fetch::{fetch_packages, FetchOptions, PackageRequest, Repository};
 use buildchain_rpm::repodata::RepodataOptions;
 use buildchain_rpm::RpmError;
@@ -96,7 +97,10 @@ pub fn run(args: &FetchArgs, jobs: Option<usize>) -> Result<ExitCode> {
     let (repositories, requests) = match parse(args) {
         Ok(parsed) => parsed,
         Err(e) => {
-            eprintln!("buildchain fetch-rpms: error: {e:#}");
+            eprintln!(
+                "buildchain fetch-rpms: error: {}",
+                escape_controls(&format!("{e:#}"))
+            );
             return Ok(ExitCode::from(USAGE));
         }
     };
@@ -123,7 +127,10 @@ pub fn run(args: &FetchArgs, jobs: Option<usize>) -> Result<ExitCode> {
             if !existed {
                 remove_if_empty(&args.dest);
             }
-            eprintln!("buildchain fetch-rpms: error: {e}");
+            eprintln!(
+                "buildchain fetch-rpms: error: {}",
+                escape_controls(&e.to_string())
+            );
             if matches!(e, RpmError::NotRestored { .. }) {
                 eprintln!(
                     "buildchain fetch-rpms: {} was left changed: check it, or fetch again",
@@ -147,16 +154,19 @@ pub fn run(args: &FetchArgs, jobs: Option<usize>) -> Result<ExitCode> {
     for package in &report.packages {
         println!(
             "downloaded      {}  ({})  {}",
-            package.nevra,
+            escape_controls(&package.nevra),
             package.repository,
-            file_name(&package.path)
+            escape_controls(&file_name(&package.path))
         );
     }
     for nevra in &report.not_downloaded {
-        println!("from base repo  {nevra}  (not downloaded)");
+        println!(
+            "from base repo  {}  (not downloaded)",
+            escape_controls(nevra)
+        );
     }
     for key in &report.gpg_keys {
-        println!("gpg key         {}", file_name(key));
+        println!("gpg key         {}", escape_controls(&file_name(key)));
     }
     println!(
         "repodata        {} package(s), revision {}: {}",

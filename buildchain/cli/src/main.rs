@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context as _, Result};
 use buildchain_graph::{Engine, GraphError, PathKeys, Status};
+use buildchain_http::escape_controls;
 use clap::{Parser, Subcommand};
 
 use crate::config::{find_repo_root, Config};
@@ -102,7 +103,11 @@ fn main() -> ExitCode {
         // The reader of stdout went away: stop quietly, as Unix tools do.
         Err(e) if is_broken_pipe(&e) => ExitCode::from(EXIT_BROKEN_PIPE),
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "buildchain: error: {e:#}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "buildchain: error: {}",
+                escape_controls(&format!("{e:#}"))
+            );
             ExitCode::FAILURE
         }
     }
@@ -289,7 +294,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
 fn warn_all(warnings: Vec<String>, verbose: bool) {
     if verbose {
         for w in warnings {
-            let _ = writeln!(std::io::stderr(), "buildchain: warning: {w}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "buildchain: warning: {}",
+                escape_controls(&w.to_string())
+            );
         }
     }
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result};
 use buildchain_graph::{Event, Reporter};
+use buildchain_http::escape_controls;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};
 
@@ -140,7 +141,7 @@ impl Output {
         }
         let write = || {
             let mut out = std::io::stdout().lock();
-            writeln!(out, "{line}").and_then(|()| out.flush())
+            writeln!(out, "{}", escape_controls(line)).and_then(|()| out.flush())
         };
         let result = match &self.bars {
             Some(b) => b.multi.suspend(write),
@@ -157,7 +158,7 @@ impl Output {
     /// Writes a line to stderr (messages, never the report): a failure there is ignored.
     fn eprint(&self, line: &str) {
         let write = || {
-            let _ = writeln!(std::io::stderr(), "{line}");
+            let _ = writeln!(std::io::stderr(), "{}", escape_controls(line));
         };
         match &self.bars {
             Some(b) => b.multi.suspend(write),

@@ -547,6 +547,22 @@ fn hostile_registries_are_bounded_refused_and_escaped() {
         foreign.requests()
     );
 
+    // A token realm naming the metadata address is a redirect there in disguise.
+    let server = HostileServer::start(|_| {
+        response(
+            "401 Unauthorized",
+            &[(
+                "WWW-Authenticate",
+                "Bearer realm=\"http://169.254.169.254/latest/meta-data/\"",
+            )],
+            b"",
+        )
+    });
+    pull(&server.host(), "realm", &[]).refused(
+        "token realm at 169.254.169.254",
+        &["169.254.169.254", "link-local"],
+    );
+
     // Redirects: to the link-local metadata address, and in a loop.
     let server = registry(manifest(&config, &fake_layer, 10), config.clone(), |_| {
         response(

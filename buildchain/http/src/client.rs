@@ -108,8 +108,9 @@ impl Client {
         let (http, https, no_proxy) = config.proxy.resolve();
         let via = |url: Option<String>| -> Result<Option<(ureq::Agent, String)>, HttpError> {
             url.map(|url| {
-                let proxy = ureq::Proxy::new(&url)
-                    .map_err(|e| HttpError::Config(format!("proxy {}: {e}", printable(&url))))?;
+                let proxy = ureq::Proxy::new(&url).map_err(|e| {
+                    HttpError::Config(format!("proxy {}: {e}", printable(&without_password(&url))))
+                })?;
                 Ok((agent(Some(proxy)), url))
             })
             .transpose()
@@ -154,10 +155,41 @@ impl Client {
         headers: &[(&str, &str)],
         origin_only: &[&str],
     ) -> Result<Response, HttpError> {
-        let first = Url::parse(url).map_err(|detail| {
-            HttpError::Config(format!("{}: not a valid URL: {detail}", printable(url)))
-        })?;
+        let first = parse(url)?;
         let started = crate::policy::reaches(&first.host);
+        self.get_from(first, started, headers, origin_only)
+    }
+
+    /// GETs `url`, a URL the server at `sent_by` told the client to fetch (a registry's
+    /// token realm): as if `sent_by` had redirected there, so a server cannot send the
+    /// client into the network it sits in by naming an address rather than redirecting.
+    pub fn get_sent_by(
+        &self,
+        url: &str,
+        sent_by: &str,
+        headers: &[(&str, &str)],
+        origin_only: &[&str],
+    ) -> Result<Response, HttpError> {
+        let (first, origin) = (parse(url)?, parse(sent_by)?);
+        let started = crate::policy::reaches(&origin.host);
+        crate::policy::check_redirect(&origin, &first, &started).map_err(|detail| {
+            HttpError::Redirect {
+                url: printable(sent_by),
+                detail: format!("sent the client {detail}"),
+            }
+        })?;
+        self.get_from(first, started, headers, origin_only)
+    }
+
+    fn get_from(
+        &self,
+        first: Url,
+        started: Vec<crate::policy::Reach>,
+        headers: &[(&str, &str)],
+        origin_only: &[&str],
+    ) -> Result<Response, HttpError> {
+        let url = first.to_string();
+        let url = url.as_str();
         let mut current = first.clone();
         for _ in 0..=self.config.max_redirects {
             let text = current.to_string();
@@ -226,6 +258,30 @@ impl Client {
     }
 }
 
+/// `url` with the password of its user information hidden (a proxy URL in a message).
+fn without_password(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((user_info, host)) => {
+            let user = user_info.split(':').next().unwrap_or("");
+            let scheme = if scheme.is_empty() {
+                String::new()
+            } else {
+                format!("{scheme}://")
+            };
+            format!("{scheme}{user}:***@{host}{}", &rest[authority_end..])
+        }
+        None => url.to_string(),
+    }
+}
+
+fn parse(url: &str) -> Result<Url, HttpError> {
+    Url::parse(url).map_err(|detail| {
+        HttpError::Config(format!("{}: not a valid URL: {detail}", printable(url)))
+    })
+}
+
 /// The response type ureq hands back (an `http::Response`).
 mod http_response {
     pub type Response = ureq::http::Response<ureq::Body>;
@@ -274,8 +330,9 @@ impl Response {
             what: what.to_string(),
             limit,
             received: 0,
-            started: Instant::now(),
-            grace: self.stall_timeout,
+            window_started: Instant::now(),
+            window_received: 0,
+            window: self.stall_timeout,
             min_bytes_per_second: self.min_bytes_per_second,
         }
     }
@@ -291,10 +348,14 @@ impl Response {
     }
 
     /// Up to `limit` bytes of the body, lossily decoded (an error page to read; pass what
-    /// is shown of it through [`printable`]). Read errors end it early.
+    /// is shown of it through [`printable`]). Read under the same time limits as any body;
+    /// errors, and the limit, end it early.
     pub fn text_excerpt(self, limit: u64) -> String {
         let mut out = Vec::new();
-        let _ = self.body.into_reader().take(limit).read_to_end(&mut out);
+        let _ = self
+            .into_reader(u64::MAX, "an error page")
+            .take(limit)
+            .read_to_end(&mut out);
         String::from_utf8_lossy(&out).into_owned()
     }
 }
@@ -307,8 +368,11 @@ pub struct BodyReader {
     what: String,
     limit: u64,
     received: u64,
-    started: Instant,
-    grace: Duration,
+    /// The rate is measured over successive windows of one stall timeout each, so a fast
+    /// start cannot pay for hours of trickle afterwards.
+    window_started: Instant,
+    window_received: u64,
+    window: Duration,
     min_bytes_per_second: u64,
 }
 
@@ -340,6 +404,7 @@ impl Read for BodyReader {
             Err(e) => return Err(self.fail(HttpError::from_io(&self.url, e))),
         };
         self.received += n as u64;
+        self.window_received += n as u64;
         if self.received > self.limit {
             return Err(self.fail(HttpError::TooLarge {
                 url: printable(&self.url),
@@ -347,17 +412,19 @@ impl Read for BodyReader {
                 limit: self.limit,
             }));
         }
-        let elapsed = self.started.elapsed();
-        if n > 0 && elapsed > self.grace && self.min_bytes_per_second > 0 {
+        let elapsed = self.window_started.elapsed();
+        if n > 0 && elapsed > self.window && self.min_bytes_per_second > 0 {
             let seconds = elapsed.as_secs().max(1);
-            if self.received / seconds < self.min_bytes_per_second {
+            if self.window_received / seconds < self.min_bytes_per_second {
                 return Err(self.fail(HttpError::TooSlow {
                     url: printable(&self.url),
-                    received: self.received,
+                    received: self.window_received,
                     seconds,
                     floor: self.min_bytes_per_second,
                 }));
             }
+            self.window_started = Instant::now();
+            self.window_received = 0;
         }
         Ok(n)
     }
@@ -399,5 +466,20 @@ impl HttpError {
                 detail: format!("reading the body: {}", printable(&e.to_string())),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_passwords_are_not_shown() {
+        assert_eq!(
+            without_password("http://alice:secret@proxy:3128/x"),
+            "http://alice:***@proxy:3128/x"
+        );
+        assert_eq!(without_password("proxy:3128"), "proxy:3128");
+        assert_eq!(without_password("http://a:b@c@h:1"), "http://a:***@h:1");
     }
 }

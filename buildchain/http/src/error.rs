@@ -27,7 +27,9 @@ pub enum HttpError {
         limit: u64,
     },
     /// The server sent data slower than the minimum rate.
-    #[error("{url}: too slow: {received} bytes in {seconds} s, less than {floor} bytes/s")]
+    #[error(
+        "{url}: too slow: {received} bytes in the last {seconds} s, less than {floor} bytes/s"
+    )]
     TooSlow {
         url: String,
         received: u64,

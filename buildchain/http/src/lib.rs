@@ -18,4 +18,4 @@ pub use error::HttpError;
 pub use policy::{host_is_internal, is_internal};
 pub use proxy::ProxyConfig;
 pub use retry::{Attempt, Retry, MAX_BACKOFF};
-pub use text::{printable, SHOWN_CHARS};
+pub use text::{escape_controls, printable, SHOWN_CHARS};

@@ -13,15 +13,34 @@ pub fn printable(text: &str) -> String {
             out.push('…');
             break;
         }
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
+        push_escaped(&mut out, c);
+    }
+    out
+}
+
+/// `text` (a whole message, perhaps of several lines) with every control character but
+/// the line break and the tab escaped, uncut: what a binary passes every message through before it
+/// reaches a terminal, whatever part of it came from a server.
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c == '\n' || c == '\t' {
+            out.push(c);
+        } else {
+            push_escaped(&mut out, c);
         }
     }
     out
+}
+
+fn push_escaped(out: &mut String, c: char) {
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+        c => out.push(c),
+    }
 }
 
 #[cfg(test)]
@@ -31,6 +50,7 @@ mod tests {
     #[test]
     fn control_characters_are_escaped() {
         assert_eq!(printable("a\x1b[2Jb\r\nc"), "a\\x1b[2Jb\\r\\nc");
+        assert_eq!(escape_controls("a\x1b[2Jb\r\nc"), "a\\x1b[2Jb\\r\nc");
         assert_eq!(printable("plain é"), "plain é");
         let long = "x".repeat(1000);
         assert_eq!(printable(&long).chars().count(), SHOWN_CHARS + 1);

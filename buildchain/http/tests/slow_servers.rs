@@ -72,3 +72,36 @@ fn trickled_headers_are_given_up_after_the_stall_timeout() {
     assert!(err.is_transient(), "{err:?}");
     assert!(err.to_string().contains("/slow-head"), "{err}");
 }
+
+#[test]
+fn a_fast_start_does_not_pay_for_a_trickle_afterwards() {
+    // 200 kB at once, then 50 bytes/s: on average over the whole body the rate stays above
+    // the floor for minutes; over the last stall period it does not.
+    let mut prefix = b"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n".to_vec();
+    prefix.extend(vec![b'x'; 200_000]);
+    let server = serve(move || Reply::Drip {
+        prefix: prefix.clone(),
+        chunk: b"x".to_vec(),
+        pause: Duration::from_millis(20),
+    });
+    let url = format!("http://{}/burst-then-trickle", server.host());
+    let response = client().get(&url, &[], &[]).expect("headers arrive");
+    let err = response.read_all(1 << 30, "the body").unwrap_err();
+    assert!(matches!(err, HttpError::TooSlow { .. }), "{err:?}");
+}
+
+#[test]
+fn an_error_page_is_read_under_the_same_limits() {
+    // A 404 whose body trickles: the excerpt ends at the stall timeout, not after the
+    // 64 KiB the caller would take.
+    let server = serve(|| Reply::Stream {
+        head: "HTTP/1.1 404 Not Found\r\nContent-Length: 65536".into(),
+        chunk: b"no".to_vec(),
+        times: Some(2),
+        pause: Duration::from_secs(30),
+    });
+    let url = format!("http://{}/missing", server.host());
+    let response = client().get(&url, &[], &[]).expect("headers arrive");
+    assert_eq!(response.status(), 404);
+    assert_eq!(response.text_excerpt(64 << 10), "no");
+}

@@ -247,9 +247,7 @@ fn fetch_manifest(
     };
     client.retry.run(
         |_| {
-            let response = client
-                .get(&url, Some(MANIFEST_ACCEPT), &what)
-                .map_err(Attempt::Fail)?;
+            let response = client.attempt(&url, Some(MANIFEST_ACCEPT), &what)?;
             if response
                 .content_length()
                 .is_some_and(|l| l > MAX_MANIFEST_BYTES)
@@ -438,7 +436,7 @@ fn download(
     };
     client.retry.run(
         |_| {
-            let response = client.get(&url, None, &what).map_err(Attempt::Fail)?;
+            let response = client.attempt(&url, None, &what)?;
             // Blobs are served by an unprivileged nginx: world-readable, as skopeo leaves them.
             let tmp = buildchain_fs::AtomicFile::create(target)
                 .map_err(|e| Attempt::Fail(e.into()))?

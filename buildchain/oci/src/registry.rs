@@ -94,8 +94,9 @@ impl RegistryClient {
     }
 
     /// One GET of `url` (authenticating on a 401, once); transient failures are
-    /// [`Attempt::Retry`].
-    fn attempt(
+    /// [`Attempt::Retry`], for the caller's one retry loop (which also covers reading the
+    /// body: a loop here too would multiply the attempts).
+    pub(crate) fn attempt(
         &self,
         url: &str,
         accept: Option<&str>,
@@ -136,25 +137,6 @@ impl RegistryClient {
             }
             return Err(Attempt::Fail(self.http_error(what, status, url, response)));
         }
-    }
-
-    /// GETs `url`, authenticating on 401 and retrying transient failures. Returns the
-    /// successful response; a non-success status is an [`OciError::Http`] naming `what`.
-    pub(crate) fn get(
-        &self,
-        url: &str,
-        accept: Option<&str>,
-        what: &str,
-    ) -> Result<Response, OciError> {
-        self.retry.run(
-            |_| self.attempt(url, accept, what),
-            |_, _| {},
-            |why, attempts| OciError::Unreachable {
-                image: self.image(),
-                registry: self.reference.registry.clone(),
-                detail: format!("{what}: {why} (after {attempts} attempts)"),
-            },
-        )
     }
 
     /// The error of a non-success status; the registry's JSON `errors` (escaped) said.
@@ -320,11 +302,15 @@ impl RegistryClient {
                 if let Some(b) = basic.as_deref() {
                     headers.push(("authorization", b));
                 }
-                let response = match self.http.get(&url, &headers, &["authorization"]) {
-                    Ok(r) => r,
-                    Err(e) if e.is_transient() => return Err(Attempt::Retry(e.to_string())),
-                    Err(e) => return Err(Attempt::Fail(self.transport_error(&what, &e, 1))),
-                };
+                let response =
+                    match self
+                        .http
+                        .get_sent_by(&url, &self.base, &headers, &["authorization"])
+                    {
+                        Ok(r) => r,
+                        Err(e) if e.is_transient() => return Err(Attempt::Retry(e.to_string())),
+                        Err(e) => return Err(Attempt::Fail(self.transport_error(&what, &e, 1))),
+                    };
                 if response.is_transient_status() {
                     return Err(Attempt::Retry(format!("HTTP {}", response.status())));
                 }
