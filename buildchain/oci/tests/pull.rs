@@ -315,7 +315,7 @@ fn corrupted_blob_wrong_pin_and_unreachable_registry() {
     assert!(w.join("kept/marker").exists());
 
     // An unreachable registry (closed port).
-    let closed = free_port();
+    let closed = buildchain_testkit::free_port();
     let err = pull(
         &format!("127.0.0.1:{closed}/victim:1"),
         &w.join("down"),
@@ -579,7 +579,7 @@ fn auth_registry() -> FakeServer {
     let layer = b"private layer".to_vec();
     let manifest = one_layer_manifest(&config, &layer);
     let blobs = vec![(sha256_hex(&config), config), (sha256_hex(&layer), layer)];
-    let port = free_port();
+    let port = buildchain_testkit::free_port();
     let _ = port;
     let server_port = Arc::new(std::sync::OnceLock::<u16>::new());
     let sp = server_port.clone();

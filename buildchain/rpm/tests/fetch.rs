@@ -11,7 +11,8 @@ use std::time::Duration;
 use buildchain_rpm::build::{build_package, BuildContext, PackageDefinition};
 use buildchain_rpm::fetch::{fetch_packages, FetchOptions, PackageRequest, Repository};
 use buildchain_rpm::RpmError;
-use common::{entries, free_port, require_tool, run, Nginx};
+use buildchain_testkit::free_port;
+use common::{entries, require_tool, run, Nginx};
 use sha2::{Digest, Sha256};
 
 type Spec = buildchain_testkit::FixtureRpm;

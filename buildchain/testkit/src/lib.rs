@@ -19,3 +19,13 @@ pub use registry::{Registry, RegistryOptions};
 pub use rpm::{rpmbuild, yum_repository, FixtureRpm};
 pub use tls::{private_ca, PrivateCa};
 pub use tools::{require_tool, run_ok};
+
+/// A port of 127.0.0.1 free now (for a name, or a port nothing listens on: a server of
+/// the test's own binds port 0 instead).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind 127.0.0.1:0")
+        .local_addr()
+        .expect("its address")
+        .port()
+}

@@ -2,24 +2,11 @@
 //! misbehaving registries, and small image definitions.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 pub use buildchain_testkit::{require_tool, run_ok as run};
-
-/// A port of 127.0.0.1 free now (for a server of the test's own, or a closed port).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Debian's docker-registry (buildchain-testkit), with the pushes these tests make.
 pub struct Registry {
@@ -157,112 +144,32 @@ pub fn leftovers(dir: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// A request seen by [`FakeServer`].
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub method: String,
-    pub path: String,
-    pub headers: Vec<(String, String)>,
-}
-
-impl Request {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
+pub use buildchain_testkit::hostile::Request;
 
 /// What the fake server answers: raw bytes written to the socket, then the connection closes.
 pub type Handler = dyn Fn(&Request) -> Vec<u8> + Send + Sync;
 
-/// A throwaway HTTP/1.1 server on 127.0.0.1 playing a misbehaving registry; stops on drop.
+/// A throwaway HTTP/1.1 server on 127.0.0.1 playing a misbehaving registry (testkit's
+/// hostile server answering raw bytes); stops on drop.
 pub struct FakeServer {
     pub port: u16,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: buildchain_testkit::hostile::HostileServer,
 }
 
 impl FakeServer {
     pub fn start(handler: Arc<Handler>) -> FakeServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop2 = stop.clone();
-        let thread = std::thread::spawn(move || {
-            while !stop2.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let handler = handler.clone();
-                        std::thread::spawn(move || serve(stream, &*handler));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
+        let server = buildchain_testkit::hostile::HostileServer::start(move |request| {
+            buildchain_testkit::hostile::Reply::Raw(handler(request))
         });
         FakeServer {
-            port,
-            stop,
-            thread: Some(thread),
+            port: server.port,
+            _server: server,
         }
     }
 
     pub fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
-}
-
-impl Drop for FakeServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn serve(stream: TcpStream, handler: &Handler) {
-    stream.set_nonblocking(false).ok();
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut writer = stream;
-    let mut line = String::new();
-    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-        return;
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or("").to_string();
-    let path = parts.next().unwrap_or("").to_string();
-    let mut headers = Vec::new();
-    let mut length = 0usize;
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).unwrap_or(0) == 0 {
-            return;
-        }
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            if k.eq_ignore_ascii_case("content-length") {
-                length = v.trim().parse().unwrap_or(0);
-            }
-            headers.push((k.trim().to_string(), v.trim().to_string()));
-        }
-    }
-    let mut body = vec![0; length];
-    let _ = reader.read_exact(&mut body);
-    let response = handler(&Request {
-        method,
-        path,
-        headers,
-    });
-    let _ = writer.write_all(&response);
-    let _ = writer.flush();
-    // One request per connection: every response says Connection: close.
 }
 
 /// An HTTP response with `Connection: close`.

@@ -2,7 +2,6 @@
 #![allow(dead_code)]
 
 use std::fs;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -187,15 +186,6 @@ pub fn build_all(
         }
     }
     built
-}
-
-/// A port of 127.0.0.1 free now (for names, and a port nothing listens on).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// nginx (buildchain-testkit) serving `root` on 127.0.0.1, stopped on drop.
