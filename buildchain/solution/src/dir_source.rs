@@ -1,6 +1,8 @@
 //! An unpacked Solution tree on disk.
 
-use crate::source::{check_path, ArchiveSource, EntryKind, Metadata, SourceError};
+use crate::source::{
+    check_path, checked_parent_and_name, ArchiveSource, EntryKind, Metadata, SourceError,
+};
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
@@ -71,11 +73,8 @@ impl DirSource {
 
 impl ArchiveSource for DirSource {
     fn link_target(&self, path: &str) -> Result<Option<String>, SourceError> {
-        check_path(path)?;
-        let (parent, name) = match path.rsplit_once('/') {
-            Some((parent, name)) => (parent, name),
-            None if path.is_empty() => return Ok(None),
-            None => ("", path),
+        let Some((parent, name)) = checked_parent_and_name(path)? else {
+            return Ok(None);
         };
         let Some(dir) = self.resolve(parent)? else {
             return Ok(None);

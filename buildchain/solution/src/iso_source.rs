@@ -3,7 +3,8 @@
 //! followed only inside the image.
 
 use crate::source::{
-    check_path, ArchiveSource, EntryKind, IsoFacts, Md5Check, Metadata, SourceError,
+    check_path, checked_parent_and_name, ArchiveSource, EntryKind, IsoFacts, Md5Check, Metadata,
+    SourceError,
 };
 use crate::validate::OpenError;
 use buildchain_iso9660::isomd5::{self, CheckOutcome};
@@ -153,11 +154,8 @@ impl ArchiveSource for IsoSource {
     }
 
     fn link_target(&self, path: &str) -> Result<Option<String>, SourceError> {
-        check_path(path)?;
-        let (parent, name) = match path.rsplit_once('/') {
-            Some((parent, name)) => (parent, name),
-            None if path.is_empty() => return Ok(None),
-            None => ("", path),
+        let Some((parent, name)) = checked_parent_and_name(path)? else {
+            return Ok(None);
         };
         let Some(dir) = self.resolve(parent)? else {
             return Ok(None);

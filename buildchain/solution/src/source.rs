@@ -153,6 +153,17 @@ pub fn check_path(path: &str) -> Result<(), SourceError> {
     Ok(())
 }
 
+/// A checked archive path split into its parent and its last component; `None` for the
+/// root (the empty path).
+pub fn checked_parent_and_name(path: &str) -> Result<Option<(&str, &str)>, SourceError> {
+    check_path(path)?;
+    Ok(match path.rsplit_once('/') {
+        Some(split) => Some(split),
+        None if path.is_empty() => None,
+        None => Some(("", path)),
+    })
+}
+
 /// Error of [`read_limited`].
 #[derive(Debug, thiserror::Error)]
 pub enum ReadLimitedError {

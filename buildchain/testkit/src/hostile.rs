@@ -49,6 +49,11 @@ pub enum Reply {
 
 /// A complete response with `Connection: close` and a right `Content-Length`.
 pub fn response(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    Reply::Raw(response_bytes(status, headers, body))
+}
+
+/// The bytes of [`response`].
+pub fn response_bytes(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
     let mut out = format!(
         "HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
@@ -59,7 +64,7 @@ pub fn response(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
     out.push_str("\r\n");
     let mut out = out.into_bytes();
     out.extend_from_slice(body);
-    Reply::Raw(out)
+    out
 }
 
 type Handler = dyn Fn(&Request) -> Reply + Send + Sync;

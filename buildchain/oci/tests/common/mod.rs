@@ -173,19 +173,8 @@ impl FakeServer {
 }
 
 /// An HTTP response with `Connection: close`.
-pub fn http(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        out.push_str(&format!("{k}: {v}\r\n"));
-    }
-    out.push_str("\r\n");
-    let mut out = out.into_bytes();
-    out.extend_from_slice(body);
-    out
-}
+#[allow(unused_imports)]
+pub use buildchain_testkit::hostile::response_bytes as http;
 
 /// A response whose Content-Length promises more than the body holds (a cut download).
 pub fn http_truncated(body: &[u8], promised: usize) -> Vec<u8> {
