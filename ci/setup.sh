@@ -23,6 +23,8 @@ packages=(
   python3-yaml
   openssl          # a private CA for the TLS tests (buildchain-testkit)
   git              # SOURCE_DATE_EPOCH from HEAD, the trust tests' clones
+  time             # GNU time: peak RSS of the hostile-server tests
+  jq               # benchmark reports (ci/bench)
 )
 
 missing=()
