@@ -5,39 +5,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use buildchain_graph::{Engine, Event, Graph, GraphError, PathKeys, Reporter, Status, Task};
+mod common;
 
-/// Records events (status lines) for assertions.
-#[derive(Default)]
-struct Recorder(Mutex<Vec<String>>);
-
-impl Reporter for Recorder {
-    fn event(&self, event: &Event) {
-        let line = match event {
-            Event::Started { task, .. } => format!("STARTED {task}"),
-            Event::Success { task, .. } => format!("SUCCESS {task}"),
-            Event::Skipped { task, .. } => format!("SKIPPED {task}"),
-            Event::Failed { task, error, .. } => format!("FAILED {task}: {error}"),
-            _ => return,
-        };
-        self.0.lock().unwrap().push(line);
-    }
-}
-
-impl Recorder {
-    fn lines(&self) -> Vec<String> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-    fn statuses(&self, prefix: &str) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .lines()
-            .into_iter()
-            .filter_map(|l| l.strip_prefix(prefix).map(|s| s.trim().to_string()))
-            .collect();
-        v.sort();
-        v
-    }
-}
+use buildchain_graph::{Engine, Graph, GraphError, PathKeys, Status, Task};
+use common::Recorder;
 
 fn s(names: &[&str]) -> Vec<String> {
     names.iter().map(|n| n.to_string()).collect()
@@ -188,7 +159,7 @@ fn first_failure_stops_new_work_and_reports_every_failure() {
     let ran = ran.lock().unwrap().clone();
     assert!(!ran.contains(&"after".to_string()) && !ran.contains(&"queued".to_string()));
     assert!(rec
-        .lines()
+        .take()
         .iter()
         .any(|l| l == "FAILED fail-slow: fail-slow broke"));
 }

@@ -6,31 +6,12 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+mod common;
 
 use buildchain_graph::{Engine, Event, Graph, PathKeys, Reporter, Task};
-
-#[derive(Default)]
-struct Recorder(Mutex<Vec<String>>);
-
-impl Reporter for Recorder {
-    fn event(&self, event: &Event) {
-        let line = match event {
-            Event::Started { task, .. } => format!("STARTED {task}"),
-            Event::Skipped { task, .. } => format!("SKIPPED {task}"),
-            Event::Failed { task, error, .. } => format!("FAILED {task}: {error}"),
-            Event::Log { task, message } if task.is_empty() => format!("LOG {message}"),
-            _ => return,
-        };
-        self.0.lock().unwrap().push(line);
-    }
-}
-
-impl Recorder {
-    fn take(&self) -> Vec<String> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-}
+use common::Recorder;
 
 fn engine(root: &Path, tasks: Vec<Task>) -> Engine {
     let mut graph = Graph::new();
