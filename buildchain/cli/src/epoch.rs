@@ -15,7 +15,7 @@ use anyhow::{Context as _, Result};
 /// 1980-01-01T00:00:00Z.
 pub const DEFAULT_EPOCH: i64 = 315_532_800;
 
-/// Where the epoch came from (said by `info` and in the docs).
+/// Where the epoch came from (the rule applied; checked by the tests of this rule).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
     Variable,

@@ -54,18 +54,6 @@ impl AtomicFile {
         &self.temp
     }
 
-    /// The target this file becomes.
-    pub fn target(&self) -> &Path {
-        &self.target
-    }
-
-    /// The open temporary file.
-    pub fn file(&self) -> &File {
-        self.file
-            .as_ref()
-            .expect("AtomicFile: the file is only taken by commit, which consumes it")
-    }
-
     /// Flushes the content to disk and renames the temporary file to the target.
     pub fn commit(mut self) -> Result<(), FsError> {
         let Some(mut file) = self.file.take() else {
@@ -121,6 +109,20 @@ pub fn write_atomic(target: &Path, contents: &[u8], mode: Option<u32>) -> Result
     let temp = file.temp_path().to_path_buf();
     file.write_all(contents).at("write", &temp)?;
     file.commit()
+}
+
+/// Writes `contents` to `target` under a temporary name renamed over it, without the
+/// sweep of stale temporaries and without the flush to disk of [`write_atomic`]: for a
+/// cache written often (the engine's state), whose loss after a crash only costs work, in
+/// a directory whose stale temporaries the caller removes once per run.
+pub fn write_cache(target: &Path, contents: &[u8]) -> Result<(), FsError> {
+    let temp = temp_path_for(target)?;
+    fs::write(&temp, contents).at("write", &temp)?;
+    if let Err(e) = fs::rename(&temp, target) {
+        let _ = fs::remove_file(&temp);
+        return Err(FsError::new("rename into place", target, e));
+    }
+    Ok(())
 }
 
 /// Writes a new file (inside a directory being built) with exactly the permission bits

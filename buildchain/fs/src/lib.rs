@@ -10,7 +10,7 @@ mod error;
 mod temp;
 mod walk;
 
-pub use atomic::{replace_dir, write_atomic, write_new, AtomicFile, StagingDir};
+pub use atomic::{replace_dir, write_atomic, write_cache, write_new, AtomicFile, StagingDir};
 pub use digest::{sha256_file, sha256_file_with_size};
 pub use error::{FsError, IoResultExt};
 pub use temp::{

@@ -94,8 +94,9 @@ impl Engine {
     ) -> Result<RunSummary, GraphError> {
         let mut state = self.load_state(reporter)?;
         self.forget_undefined(&mut state, reporter)?;
-        self.unlink_links_on_the_way(&state, reporter)?;
-        self.prune(&state, reporter)?;
+        let declared = self.declared_outputs(&state);
+        self.unlink_links_on_the_way(&declared, reporter)?;
+        self.prune(&declared, reporter)?;
         let state = Mutex::new(state);
         let stopping = AtomicBool::new(false);
         let runner = Runner {
@@ -167,7 +168,7 @@ impl Engine {
     /// directories, and must never write (or prune) through a link to elsewhere.
     fn unlink_links_on_the_way(
         &self,
-        state: &State,
+        declared: &HashSet<PathBuf>,
         reporter: &dyn Reporter,
     ) -> Result<(), GraphError> {
         let Some(root) = &self.output_root else {
@@ -181,7 +182,7 @@ impl Engine {
             .collect();
         let ctx = CleanContext::new("", false, Some(root));
         let mut checked: HashSet<PathBuf> = HashSet::new();
-        for output in self.declared_outputs(state) {
+        for output in declared {
             let Ok(rest) = output.strip_prefix(root) else {
                 continue;
             };
@@ -190,7 +191,7 @@ impl Engine {
             for (i, component) in components.iter().enumerate() {
                 dir.push(component);
                 let is_output = i + 1 == components.len();
-                if (is_output && !created.contains(&output)) || !checked.insert(dir.clone()) {
+                if (is_output && !created.contains(output)) || !checked.insert(dir.clone()) {
                     continue;
                 }
                 match std::fs::symlink_metadata(&dir) {
@@ -218,16 +219,19 @@ impl Engine {
     }
 
     /// Removes from the pruned directories what no task declares.
-    fn prune(&self, state: &State, reporter: &dyn Reporter) -> Result<(), GraphError> {
+    fn prune(
+        &self,
+        declared: &HashSet<PathBuf>,
+        reporter: &dyn Reporter,
+    ) -> Result<(), GraphError> {
         if self.prune_dirs.is_empty() {
             return Ok(());
         }
         let Some(root) = &self.output_root else {
             return Ok(());
         };
-        let declared = self.declared_outputs(state);
         let mut on_the_way: HashSet<PathBuf> = HashSet::new();
-        for path in &declared {
+        for path in declared {
             let mut p = path.parent();
             while let Some(dir) = p {
                 if !on_the_way.insert(dir.to_path_buf()) {
@@ -240,7 +244,7 @@ impl Engine {
         for dir in &self.prune_dirs {
             let is_dir = std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir());
             let pruned = if is_dir {
-                prune_dir(dir, &declared, &on_the_way, &ctx)
+                prune_dir(dir, declared, &on_the_way, &ctx)
             } else {
                 // Not a directory (a link, a file): nothing no task declares may stay.
                 ctx.remove(dir)

@@ -168,12 +168,6 @@ pub fn stamp_with(path: &Path, meta: &fs::Metadata, previous: Option<&Stamp>) ->
     })
 }
 
-/// Every entry under `dir` (the directory itself first) with its metadata, not following
-/// symlinks, sorted by path bytes. A missing `dir` is empty.
-pub fn walk_tree(dir: &Path) -> io::Result<Vec<(PathBuf, fs::Metadata)>> {
-    Ok(buildchain_fs::walk_tree(dir)?)
-}
-
 /// sha256 over a list of strings, each length-prefixed (unambiguous).
 pub(crate) fn hash_fields<'a>(fields: impl IntoIterator<Item = &'a str>) -> String {
     let mut hasher = Sha256::new();

@@ -15,7 +15,7 @@ use crate::fingerprint::PathKeys;
 use crate::graph::Graph;
 use crate::state::{Record, State};
 use crate::task::Task;
-use crate::uptodate::{check, declared_keys, stamp_targets, Status};
+use crate::uptodate::{check, stamp_targets, Status};
 
 /// What happened to the tasks of a run.
 #[derive(Debug, Default, Clone)]
@@ -433,7 +433,7 @@ fn execute(task: &Task, any_dep_ran: bool, dynamic: bool, runner: &Runner<'_>) -
     }
     // Outputs this task no longer declares are removed.
     if let Some(previous) = &previous {
-        let current = declared_keys(task, runner.keys);
+        let current = &checked.record.declared;
         let cleaner = CleanContext::new(&task.name, false, runner.output_root);
         for key in previous.declared.iter().filter(|k| !current.contains(k)) {
             if let Err(e) = cleaner.remove(&runner.keys.path(key)) {

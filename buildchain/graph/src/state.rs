@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::GraphError;
 use crate::fingerprint::{hash_fields, Stamp};
-use buildchain_fs::write_atomic;
+use buildchain_fs::{remove_stale_temps, write_cache};
 
 const FORMAT: u32 = 3;
 
@@ -77,7 +77,8 @@ fn file_name(task: &str) -> String {
 
 impl State {
     /// Loads the state; a missing directory is an empty state. A corrupt or foreign file
-    /// is ignored with a warning (its task re-runs).
+    /// is ignored with a warning (its task re-runs). What killed runs left half-written is
+    /// removed first (records are then written without a sweep each, see [`State::set`]).
     pub fn load(dir: &Path) -> Result<State, GraphError> {
         let mut state = State {
             dir: dir.to_path_buf(),
@@ -88,6 +89,7 @@ impl State {
             path: dir.to_path_buf(),
             cause: source,
         };
+        remove_stale_temps(dir, None).map_err(|e| err(e.into()))?;
         let entries = match fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(state),
@@ -102,10 +104,6 @@ impl State {
                 path: path.clone(),
                 cause: source,
             })?;
-            if serde_json::from_slice::<FormatOnly>(&bytes).is_ok_and(|f| f.format != FORMAT) {
-                // Written by another version: its task simply re-runs.
-                continue;
-            }
             match serde_json::from_slice::<RecordFile>(&bytes) {
                 Ok(file)
                     if file.format == FORMAT
@@ -114,10 +112,16 @@ impl State {
                 {
                     state.tasks.insert(file.task, file.record);
                 }
+                // Written by another version: its task simply re-runs.
+                Ok(file) if file.format != FORMAT => {}
                 Ok(_) => state.warnings.push(format!(
                     "state file {}: foreign format or name: ignored, its task re-runs",
                     path.display()
                 )),
+                // Another version's record need not parse as this one's.
+                Err(_)
+                    if serde_json::from_slice::<FormatOnly>(&bytes)
+                        .is_ok_and(|f| f.format != FORMAT) => {}
                 Err(e) => state.warnings.push(format!(
                     "state file {}: {e}: ignored, its task re-runs",
                     path.display()
@@ -152,7 +156,7 @@ impl State {
             record: &record,
         };
         let bytes = serde_json::to_vec(&file).map_err(|e| err(io::Error::other(e)))?;
-        write_atomic(&path, &bytes, None).map_err(|e| err(e.into()))?;
+        write_cache(&path, &bytes).map_err(|e| err(e.into()))?;
         self.tasks.insert(task.to_string(), record);
         Ok(())
     }

@@ -6,9 +6,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::error::render_chain;
-use crate::fingerprint::{hash_fields, stamp, stamp_with, walk_tree, PathKeys, Stamp};
+use crate::fingerprint::{hash_fields, stamp, stamp_with, PathKeys, Stamp};
 use crate::state::Record;
 use crate::task::Task;
+use buildchain_fs::walk_tree;
 
 /// Whether a task would run, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]

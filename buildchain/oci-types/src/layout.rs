@@ -2,10 +2,7 @@
 //! (`Directory Transport Version: 1.1\n`), one file per blob named by its bare hex digest,
 //! `<hex>.manifest.json` per child manifest of an index, `signature-N`.
 
-use std::path::Path;
-
 use crate::digest::Digest;
-use crate::manifest::Manifest;
 
 /// The content of the `version` file.
 pub const DIR_VERSION: &str = "Directory Transport Version: 1.1\n";
@@ -34,25 +31,6 @@ pub fn blob_file(digest: &Digest) -> &str {
     digest.hex()
 }
 
-/// Whether `dir` holds a complete `dir:` image: a `version` file, a parsable image manifest,
-/// and each of its blobs as a regular file of the size the manifest gives (a deleted or
-/// truncated blob makes it incomplete). Links are not followed.
-pub fn image_complete(dir: &Path) -> bool {
-    let Ok(bytes) = std::fs::read(dir.join(MANIFEST_FILE)) else {
-        return false;
-    };
-    let Ok(manifest @ Manifest::Image { .. }) = Manifest::parse(&bytes, None) else {
-        return false;
-    };
-    let regular = |p: &Path| std::fs::symlink_metadata(p).ok().filter(|m| m.is_file());
-    if regular(&dir.join(VERSION_FILE)).is_none() {
-        return false;
-    }
-    manifest.blobs().iter().all(|blob| {
-        regular(&dir.join(blob_file(&blob.digest))).is_some_and(|m| m.len() == blob.size)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,25 +51,5 @@ mod tests {
         ] {
             assert!(!is_layout_file(bad), "{bad}");
         }
-    }
-
-    #[test]
-    fn completeness() {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        let config = b"{}";
-        let layer = b"layer";
-        let (c, l) = (Digest::of(config), Digest::of(layer));
-        let manifest = format!(
-            r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","size":2,"digest":"{c}"}},"layers":[{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":5,"digest":"{l}"}}]}}"#
-        );
-        std::fs::write(d.join(MANIFEST_FILE), manifest).unwrap();
-        std::fs::write(d.join(VERSION_FILE), DIR_VERSION).unwrap();
-        std::fs::write(d.join(c.hex()), config).unwrap();
-        assert!(!image_complete(d), "a blob is missing");
-        std::fs::write(d.join(l.hex()), b"lay").unwrap();
-        assert!(!image_complete(d), "a blob is truncated");
-        std::fs::write(d.join(l.hex()), layer).unwrap();
-        assert!(image_complete(d));
     }
 }

@@ -17,16 +17,13 @@ use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context as _, Result};
 use buildchain_fs::dedup::dedup_tree;
-use buildchain_fs::write_atomic;
 use buildchain_graph::Task;
 use buildchain_oci::build::{build_image, input_files, Base, BuildContext, ImageDefinition};
 use buildchain_oci::{pull_image, BarsProgress, NoProgress, OciError, Progress, PullOptions};
-use buildchain_oci_types::layout::image_complete;
 use buildchain_oci_types::{Digest, ImageReference};
-use serde::{Deserialize, Serialize};
 
 use super::iso::MKDIR_ROOT;
-use super::{files_under, mkdir_task, Cfg};
+use super::{mkdir_task, Cfg};
 use crate::versions::Image;
 
 pub const MKDIR: &str = "_image_mkdir_root";
@@ -129,14 +126,14 @@ fn build_task(cfg: &Cfg, image: &Image) -> Task {
     );
     let ctx = Arc::new(ctx);
     let (dir2, ctx2) = (def_dir.clone(), ctx.clone());
-    let d = dest.clone();
+    // The image directory is a target: the engine stamps each of its files, so a missing
+    // or damaged blob re-runs the build.
     task.target(dest.clone())
         .version(version)
         .calc_file_deps(move || -> Result<Vec<PathBuf>> {
             let def = ImageDefinition::load(&dir2)?;
             Ok(input_files(&def, &ctx2)?)
         })
-        .uptodate(move || -> Result<bool> { Ok(image_complete(&d)) })
         .action(move |tctx| -> Result<()> {
             let def = ImageDefinition::load(&def_dir)?;
             let report = build_image(&def, &ctx, &dest)?;
@@ -148,15 +145,6 @@ fn build_task(cfg: &Cfg, image: &Image) -> Task {
             ));
             Ok(())
         })
-}
-
-/// What a pull left, next to the cache: lets a re-run check the pin with no network, also
-/// when the pin names an index (whose selected manifest is what `manifest.json` holds).
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-struct PullRecord {
-    reference: String,
-    manifest_digest: String,
-    index_digest: Option<String>,
 }
 
 fn pull_task(cfg: &Cfg, image: &Image) -> Result<Task> {
@@ -176,22 +164,18 @@ fn pull_task(cfg: &Cfg, image: &Image) -> Result<Task> {
     let ca_file = ca_name.as_ref().map(|f| cfg.repo_root.join(f));
     let dest = image_dir(cfg, image);
     let cache = pull_cache(cfg);
-    let record = cache
-        .join("pulls")
-        .join(&image.name)
-        .join(format!("{}.json", image.version));
-    let (d, r, p) = (dest.clone(), record.clone(), pin.clone());
     let what = format!("{}:{} from {}", image.name, image.version, image.source);
     Ok(Task::new(task_name(cfg, image))
         .doc(format!(
             "Pull the image {text}{} (pinned, every digest verified).",
             if insecure { " over plain HTTP" } else { "" }
         ))
-        .targets([dest.clone(), record.clone()])
+        // The pin is in the version, and the engine stamps every file of the image
+        // directory: up to date, with no network, while it holds what was pulled.
+        .target(dest.clone())
         .version(format!(
             "image-pull v1 {text} insecure={insecure} auth_file={auth_name:?} ca_file={ca_name:?} platform=linux/amd64"
         ))
-        .uptodate(move || pulled_matches(&d, &r, &p))
         .action(move |tctx| -> Result<()> {
             let options = PullOptions {
                 insecure,
@@ -206,7 +190,6 @@ fn pull_task(cfg: &Cfg, image: &Image) -> Result<Task> {
                 },
                 ..PullOptions::default()
             };
-            let _ = std::fs::remove_file(&record);
             let report = match pull_image(&reference, &dest, &options) {
                 Ok(report) => report,
                 Err(e) => {
@@ -223,21 +206,6 @@ fn pull_task(cfg: &Cfg, image: &Image) -> Result<Task> {
                     });
                 }
             };
-            let rec = PullRecord {
-                reference: reference.to_string(),
-                manifest_digest: report.manifest_digest.to_string(),
-                index_digest: report.index_digest.as_ref().map(Digest::to_string),
-            };
-            if let Some(parent) = record.parent() {
-                std::fs::create_dir_all(parent)
-                    .with_context(|| format!("{}: cannot create", parent.display()))?;
-            }
-            write_atomic(
-                &record,
-                serde_json::to_string_pretty(&rec)?.as_bytes(),
-                None,
-            )
-            .with_context(|| format!("{}: cannot write", record.display()))?;
             tctx.log(format!(
                 "{}: manifest {}{}, {} blobs, {} bytes downloaded, {} from the cache",
                 report.image,
@@ -256,12 +224,11 @@ fn pull_task(cfg: &Cfg, image: &Image) -> Result<Task> {
 
 fn dedup_task(cfg: &Cfg, image_tasks: Vec<String>) -> Task {
     let dir = cfg.iso_root().join("images");
-    let d = dir.clone();
     Task::new(DEDUP)
         .doc("Hardlink identical files of root/images (shared layers are then stored once in the ISO).")
         .task_dep(MKDIR)
         .task_deps(image_tasks)
-        .calc_file_deps(move || files_under(&d))
+        .tree_dep(dir.clone())
         .version("image-dedup v1")
         .action(move |tctx| -> Result<()> {
             if let Some(Some(bars)) = PULL_BARS.get() {
@@ -291,28 +258,7 @@ fn pull_progress() -> Arc<dyn Progress> {
     }
 }
 
-fn sha256_of(path: &Path) -> Option<String> {
-    buildchain_fs::sha256_file(path)
-        .ok()
-        .map(|hex| format!("sha256:{hex}"))
-}
-
 /// `dir/manifest.json` hashes to `digest`.
 fn manifest_is(dir: &Path, digest: &str) -> bool {
-    sha256_of(&dir.join("manifest.json")).as_deref() == Some(digest)
-}
-
-/// The image at `dest` is the one pulled for `pin` (per the record) and complete.
-fn pulled_matches(dest: &Path, record: &Path, pin: &str) -> Result<bool> {
-    let Ok(text) = std::fs::read(record) else {
-        return Ok(false);
-    };
-    let Ok(rec) = serde_json::from_slice::<PullRecord>(&text) else {
-        return Ok(false);
-    };
-    let pinned = match &rec.index_digest {
-        Some(index) => index == pin,
-        None => rec.manifest_digest == pin,
-    };
-    Ok(pinned && manifest_is(dest, &rec.manifest_digest) && image_complete(dest))
+    Digest::of_file(&dir.join("manifest.json")).is_ok_and(|(d, _)| d.to_string() == digest)
 }

@@ -347,10 +347,19 @@ fn repodata_task(cfg: &Cfg, repo: &Repository, built: Vec<String>, epoch: u64) -
     );
     let expected_built: Vec<PathBuf> = built.iter().map(|n| dir.join(n)).collect();
     let (calc_dir, calc_manifest) = (dir.clone(), manifest.clone());
-    let (check_dir, check_manifest, check_built) = (dir.clone(), manifest.clone(), built.clone());
+    let check_dir = dir.clone();
     let key_name = local_key_copy.as_ref().map(|(_, t)| gpg_key_name_of(t));
-    let clean_dir = dir.clone();
-    let clean_key = local_key_copy.as_ref().map(|(_, t)| t.clone());
+    // What the repository directory holds besides repodata/: its built packages, its
+    // downloads (per the download manifest), its key.
+    let own_entries = move || -> Vec<String> {
+        let mut keep = built.clone();
+        if has_downloads {
+            keep.extend(DownloadManifest::names_at(&manifest));
+        }
+        keep.extend(key_name.clone());
+        keep
+    };
+    let keep_of_check = own_entries.clone();
     let task = task
         .version(version)
         .calc_file_deps(move || -> Result<Vec<PathBuf>> {
@@ -368,26 +377,16 @@ fn repodata_task(cfg: &Cfg, repo: &Repository, built: Vec<String>, epoch: u64) -
         // else (a stray file, a link, a killed writer's temporary) makes the task run and
         // remove it.
         .uptodate(move || -> Result<bool> {
-            let mut keep = check_built.clone();
-            if has_downloads {
-                keep.extend(DownloadManifest::names_at(&check_manifest));
-            }
-            keep.extend(key_name.clone());
-            Ok(foreign_entries(&check_dir, &keep)?.is_empty())
+            Ok(foreign_entries(&check_dir, &keep_of_check())?.is_empty())
         })
         .action(move |ctx| -> Result<()> {
-            let mut keep: Vec<String> = built.clone();
-            if has_downloads {
-                keep.extend(DownloadManifest::names_at(&manifest));
-            }
             if let Some((source, target)) = &local_key_copy {
                 let bytes = fs::read(source)
                     .with_context(|| format!("{}: cannot read the GPG key", source.display()))?;
                 write_atomic(target, &bytes, Some(0o644))
                     .with_context(|| format!("{}: cannot write", target.display()))?;
-                keep.push(gpg_key_name_of(target));
             }
-            for path in remove_foreign_entries(&dir, &keep)? {
+            for path in remove_foreign_entries(&dir, &own_entries())? {
                 ctx.log(format!("removed {} (produced by no task)", path.display()));
             }
             let report = write_repodata(
@@ -404,14 +403,8 @@ fn repodata_task(cfg: &Cfg, repo: &Repository, built: Vec<String>, epoch: u64) -
                 report.repomd.display()
             ));
             Ok(())
-        })
-        .clean(move |ctx| -> Result<()> {
-            ctx.remove(&clean_dir.join("repodata"))?;
-            if let Some(key) = &clean_key {
-                ctx.remove(key)?;
-            }
-            Ok(())
         });
+    // Cleaning removes the targets: repodata/ and the key copy.
     Ok(task)
 }
 
