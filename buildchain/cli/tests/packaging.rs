@@ -107,7 +107,6 @@ fn built_packages_are_verifiable_indexed_and_rebuilt_only_when_changed() {
         with_status(&out, "STARTED"),
         [
             "_iso_build",
-            "_iso_digest",
             "_package_build:metalk8s-sosreport",
             "_package_repodata:metalk8s-scality-el8"
         ],

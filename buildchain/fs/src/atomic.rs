@@ -17,10 +17,11 @@ fn sweep_for(target: &Path) -> Result<(), FsError> {
 /// A file being written under a temporary name next to its target:
 /// [`AtomicFile::commit`] makes it the target, dropping it uncommitted removes it.
 pub struct AtomicFile {
-    file: Option<File>,
+    file: File,
     temp: PathBuf,
     target: PathBuf,
     mode: Option<u32>,
+    committed: bool,
 }
 
 impl AtomicFile {
@@ -36,10 +37,11 @@ impl AtomicFile {
             .open(&temp)
             .at("create", &temp)?;
         Ok(AtomicFile {
-            file: Some(file),
+            file,
             temp,
             target: target.to_path_buf(),
             mode: None,
+            committed: false,
         })
     }
 
@@ -54,46 +56,42 @@ impl AtomicFile {
         &self.temp
     }
 
+    /// The open temporary file, for writers that need positioned writes or several
+    /// threads (`&File` implements `Write`).
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
     /// Flushes the content to disk and renames the temporary file to the target.
     pub fn commit(mut self) -> Result<(), FsError> {
-        let Some(mut file) = self.file.take() else {
-            return Ok(());
-        };
         let temp = self.temp.clone();
-        file.flush().at("write", &temp)?;
+        self.file.flush().at("write", &temp)?;
         if let Some(mode) = self.mode {
             use std::os::unix::fs::PermissionsExt;
-            file.set_permissions(fs::Permissions::from_mode(mode))
+            self.file
+                .set_permissions(fs::Permissions::from_mode(mode))
                 .at("set the permissions of", &temp)?;
         }
-        file.sync_all().at("flush to disk", &temp)?;
-        drop(file);
-        if let Err(e) = fs::rename(&temp, &self.target) {
-            let _ = fs::remove_file(&temp);
-            return Err(FsError::new("rename into place", &self.target, e));
-        }
+        self.file.sync_all().at("flush to disk", &temp)?;
+        fs::rename(&temp, &self.target)
+            .map_err(|e| FsError::new("rename into place", &self.target, e))?;
+        self.committed = true;
         Ok(())
     }
 }
 
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self.file.as_mut() {
-            Some(f) => f.write(buf),
-            None => Err(io::Error::other("AtomicFile already committed")),
-        }
+        self.file.write(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
-        match self.file.as_mut() {
-            Some(f) => f.flush(),
-            None => Ok(()),
-        }
+        self.file.flush()
     }
 }
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if self.file.take().is_some() {
+        if !self.committed {
             let _ = fs::remove_file(&self.temp);
         }
     }

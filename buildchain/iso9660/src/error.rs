@@ -6,6 +6,9 @@ use std::path::PathBuf;
 /// Errors of the writer, the reader and the isomd5 functions.
 #[derive(Debug, thiserror::Error)]
 pub enum IsoError {
+    /// Creating, flushing or renaming the output failed.
+    #[error(transparent)]
+    Output(#[from] buildchain_fs::FsError),
     /// An I/O operation on `path` failed.
     #[error("{path}: {cause}")]
     Io {

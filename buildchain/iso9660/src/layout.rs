@@ -110,7 +110,18 @@ pub struct Layout {
     pub volume_id: String,
     pub volume_date: i64,
     pub ecma: Vec<EcmaDir>,
+    /// Path-table order: breadth-first over sorted children.
     pub ecma_order: Vec<usize>,
+    /// The order of the directory extents on disk: the root, then `rr_moved` and everything
+    /// relocated into it, then the rest in path-table order. libarchive reads directories by
+    /// increasing offset and attaches a relocated directory when it meets its CL record;
+    /// nested relocations must all be attached before the outermost one (whose CL lives in
+    /// the main tree), as genisoimage's layout guarantees.
+    pub ecma_extent_order: Vec<usize>,
+    /// The relocation directory `rr_moved`, when a directory was relocated.
+    relocation_dir: Option<usize>,
+    /// The serial number (PX inode) of `rr_moved`: one past the tree's.
+    relocation_serial: u32,
     pub ecma_pt: PathTables,
     pub joliet: Vec<JolietDir>,
     pub joliet_order: Vec<usize>,
@@ -180,6 +191,9 @@ impl Layout {
             volume_date,
             ecma: Vec::new(),
             ecma_order: Vec::new(),
+            ecma_extent_order: Vec::new(),
+            relocation_dir: None,
+            relocation_serial: 0,
             ecma_pt: PathTables::default(),
             joliet: Vec::new(),
             joliet_order: Vec::new(),
@@ -246,6 +260,23 @@ impl Layout {
             atime,
             ctime,
         }
+    }
+
+    /// Attributes of ECMA directory `d`: `rr_moved` gets its own (read-only, one link per
+    /// relocated directory, a serial number of its own, the root's times), and the root
+    /// counts `rr_moved` among its links.
+    pub fn dir_attrs(&self, d: usize) -> Attrs {
+        let dir = &self.ecma[d];
+        let mut a = self.attrs(dir.node);
+        if dir.is_relocation_dir {
+            let relocated = dir.entries.len() as u32;
+            a.mode = 0o040555;
+            a.nlink = 2 + relocated;
+            a.serial = self.relocation_serial;
+        } else if d == 0 && self.relocation_dir.is_some() {
+            a.nlink += 1;
+        }
+        a
     }
 
     fn build_ecma_tree(&mut self, rules: &IsoNameRules) -> Result<(), IsoError> {
@@ -372,7 +403,24 @@ impl Layout {
             }
             i += 1;
         }
+        // Extent order: the relocation subtree right after the root.
+        let mut in_relocation = vec![false; self.ecma.len()];
+        for &d in &order {
+            in_relocation[d] =
+                self.ecma[d].is_relocation_dir || (d != 0 && in_relocation[self.ecma[d].parent]);
+        }
+        let mut extents = vec![0usize];
+        extents.extend(order.iter().copied().filter(|&d| in_relocation[d]));
+        extents.extend(
+            order
+                .iter()
+                .copied()
+                .filter(|&d| d != 0 && !in_relocation[d]),
+        );
+        self.ecma_extent_order = extents;
         self.ecma_order = order;
+        self.relocation_dir = relocation_dir;
+        self.relocation_serial = self.tree.nodes.iter().map(|n| n.serial).max().unwrap_or(0) + 1;
         Ok(())
     }
 
@@ -458,7 +506,7 @@ impl Layout {
             self.joliet[d].sectors = (dir.len() as u64 / SECTOR) as u32;
         }
         let mut next: u64 = u64::from(PVD_LBA + self.vd_count);
-        for &d in &self.ecma_order {
+        for &d in &self.ecma_extent_order {
             self.ecma[d].lba = next as u32;
             next += u64::from(self.ecma[d].sectors + self.ecma[d].ca_sectors);
         }
@@ -539,9 +587,9 @@ impl Layout {
         let rr = self.rock_ridge != RockRidge::Off;
         let mut stream = DirStream::default();
         let mut ca = ContinuationArea::new(dir.lba + dir.sectors);
-        let own = self.attrs(dir.node);
+        let own = self.dir_attrs(d);
         let parent = &self.ecma[dir.parent];
-        let parent_attrs = self.attrs(parent.node);
+        let parent_attrs = self.dir_attrs(dir.parent);
         // "."
         let sua = if rr {
             let mut fixed = Vec::new();
@@ -550,10 +598,9 @@ impl Layout {
             }
             fixed.push(px_of(&own));
             fixed.push(tf_of(&own));
-            let mut movable = vec![susp::nm_flag(susp::NM_CURRENT)];
-            if d == 0 {
-                movable.push(susp::er());
-            }
+            // No NM on "." and "..": readers name them themselves (libarchive would call
+            // the root ".", isoinfo would print blank names), and genisoimage writes none.
+            let movable = if d == 0 { vec![susp::er()] } else { Vec::new() };
             susp::place(fixed, movable, max_sua(1), &mut ca)
         } else {
             Vec::new()
@@ -572,12 +619,7 @@ impl Layout {
             if let Some(orig) = dir.relocated_from {
                 fixed.push(susp::pl(self.ecma[orig].lba));
             }
-            susp::place(
-                fixed,
-                vec![susp::nm_flag(susp::NM_PARENT)],
-                max_sua(1),
-                &mut ca,
-            )
+            susp::place(fixed, Vec::new(), max_sua(1), &mut ca)
         } else {
             Vec::new()
         };
@@ -617,9 +659,12 @@ impl Layout {
                 }
                 EntryKind::Dir(x) => {
                     let child = &self.ecma[x];
-                    let a = self.attrs(child.node);
+                    let a = self.dir_attrs(x);
                     let sua = if rr {
                         let mut fixed = vec![px_of(&a), tf_of(&a)];
+                        // RE marks a relocated directory. On rr_moved too (genisoimage
+                        // writes none there): Linux and xorriso then hide the empty-looking
+                        // directory, bsdtar hides it by name either way.
                         if child.relocated_from.is_some() || child.is_relocation_dir {
                             fixed.push(susp::re());
                         }
@@ -643,7 +688,7 @@ impl Layout {
                 }
                 EntryKind::Placeholder(x) => {
                     let child = &self.ecma[x];
-                    let a = self.attrs(child.node);
+                    let a = self.dir_attrs(x);
                     let fixed = vec![px_of(&a), tf_of(&a), susp::cl(child.lba)];
                     let sua =
                         susp::place(fixed, susp::nm(&self.node(child.node).name), max, &mut ca);

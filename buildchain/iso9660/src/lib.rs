@@ -12,6 +12,7 @@ mod error;
 pub mod isomd5;
 mod layout;
 pub mod names;
+mod pipeline;
 mod reader;
 mod scan;
 mod susp;
@@ -56,6 +57,10 @@ pub struct IsoOptions {
     pub source_date_epoch: Option<i64>,
     /// Embed the isomd5sum checksum in the same pass (`--implantisomd5`).
     pub implant_md5: bool,
+    /// Compute the SHA-256 of the finished image (`--sha256sum FILE`): in the same pass,
+    /// or, with `implant_md5`, from the page cache right after it (the implanted sum is
+    /// part of the hashed bytes and is known only at the end).
+    pub sha256: bool,
     /// Zero sectors appended inside the volume (mkisofs `-pad`: 150; `-no-pad`: 0).
     pub padding_sectors: u32,
     /// Called with (bytes written, total bytes) every few MiB while the image is written.
@@ -91,6 +96,7 @@ impl Default for IsoOptions {
             gid: None,
             source_date_epoch: None,
             implant_md5: false,
+            sha256: false,
             padding_sectors: 150,
             progress: None,
         }
@@ -126,6 +132,8 @@ pub struct ImageSummary {
     pub bytes: u64,
     /// The implanted isomd5sum MD5 (lower-case hex), when implanted.
     pub implanted_md5: Option<String>,
+    /// SHA-256 of the image file (lower-case hex), when asked for.
+    pub sha256: Option<String>,
 }
 
 /// Writes the image of `source` (a directory) to `output`, atomically (temporary name in

@@ -1,7 +1,7 @@
 //! Name mapping: host names to ISO 9660 identifiers (levels 1-3, mkisofs `-l` style) and to
 //! Joliet UCS-2 identifiers, with collisions resolved by a numeric suffix (never dropped).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Limits of ISO 9660 identifiers for a level / `-full-iso9660-filenames` combination.
 #[derive(Debug, Clone, Copy)]
@@ -129,6 +129,7 @@ pub fn map_iso_name(name: &[u8], is_dir: bool, rules: &IsoNameRules) -> IsoName 
 pub fn resolve_iso_collisions(names: Vec<IsoName>, rules: &IsoNameRules) -> Vec<Vec<u8>> {
     let mut taken: HashSet<Vec<u8>> = HashSet::with_capacity(names.len());
     let mut first_seen: HashSet<Vec<u8>> = HashSet::with_capacity(names.len());
+    let mut next_counter: HashMap<Vec<u8>, u64> = HashMap::new();
     let mut clashing = vec![false; names.len()];
     for (i, n) in names.iter().enumerate() {
         if !first_seen.insert(n.key()) {
@@ -145,7 +146,9 @@ pub fn resolve_iso_collisions(names: Vec<IsoName>, rules: &IsoNameRules) -> Vec<
                 Some(ext) => rules.file_name_max.min(rules.file_total_max - ext.len()),
             };
             let original = n.base.clone();
-            let mut counter: u64 = 1;
+            // Each clashing name resumes its counter where the last one of its group
+            // stopped: k names of one group cost O(k) tries, not O(k²).
+            let counter = next_counter.entry(n.key()).or_insert(1);
             loop {
                 let digits = counter.to_string().into_bytes();
                 let keep = original.len().min(max.saturating_sub(digits.len()));
@@ -155,11 +158,11 @@ pub fn resolve_iso_collisions(names: Vec<IsoName>, rules: &IsoNameRules) -> Vec<
                     base,
                     ext: n.ext.clone(),
                 };
+                *counter += 1;
                 if taken.insert(candidate.key()) {
                     n = candidate;
                     break;
                 }
-                counter += 1;
             }
         }
         out.push(n.identifier());
@@ -224,6 +227,7 @@ fn truncate_utf16(s: &str, max: usize) -> Vec<u16> {
 /// Makes Joliet names of one directory unique (numeric suffix before the extension).
 pub fn resolve_joliet_collisions(names: Vec<Vec<u16>>, max_units: usize) -> Vec<Vec<u16>> {
     let mut seen: HashSet<Vec<u16>> = HashSet::with_capacity(names.len());
+    let mut next_counter: HashMap<Vec<u16>, u64> = HashMap::new();
     let mut clashing = vec![false; names.len()];
     for (i, n) in names.iter().enumerate() {
         clashing[i] = !seen.insert(n.clone());
@@ -242,9 +246,10 @@ pub fn resolve_joliet_collisions(names: Vec<Vec<u16>>, max_units: usize) -> Vec<
             Some(d) => (n[..d].to_vec(), n[d..].to_vec()),
             None => (n.clone(), Vec::new()),
         };
-        let mut counter: u64 = 1;
+        let counter = next_counter.entry(n.clone()).or_insert(1);
         loop {
             let digits: Vec<u16> = counter.to_string().encode_utf16().collect();
+            *counter += 1;
             let mut keep = base
                 .len()
                 .min(max_units.saturating_sub(digits.len() + ext.len()));
@@ -259,7 +264,6 @@ pub fn resolve_joliet_collisions(names: Vec<Vec<u16>>, max_units: usize) -> Vec<
                 out.push(candidate);
                 break;
             }
-            counter += 1;
         }
     }
     out

@@ -637,6 +637,8 @@ impl Walker<'_> {
         let rr = tree == Tree::RockRidge;
         let mut entries = Vec::new();
         let mut visited: HashSet<u32> = HashSet::from([root.extent]);
+        // Directories in which a relocated (RE) directory was skipped.
+        let mut relocation_dirs: HashSet<String> = HashSet::new();
         let mut stack: Vec<(u32, u32, String, usize)> =
             vec![(root.extent, root.size, String::new(), 1)];
         while let Some((lba, size, dir_path, depth)) = stack.pop() {
@@ -709,6 +711,7 @@ impl Walker<'_> {
                     Susp::default()
                 };
                 if susp.relocated {
+                    relocation_dirs.insert(dir_path.clone());
                     continue;
                 }
                 let name = match tree {
@@ -810,6 +813,20 @@ impl Walker<'_> {
                 }));
             }
             stack.extend(subdirs.into_iter().rev());
+        }
+        // The relocation directory (`rr_moved` at the root, as genisoimage and mkiso write
+        // it, with no RE of its own) is hidden once everything in it was relocated, as
+        // libarchive does.
+        for name in ["rr_moved", ".rr_moved"] {
+            let holds_only_relocated = relocation_dirs.contains(name)
+                && !entries.iter().any(|e| {
+                    e.path
+                        .strip_prefix(name)
+                        .is_some_and(|r| r.starts_with('/'))
+                });
+            if holds_only_relocated {
+                entries.retain(|e| e.path != name);
+            }
         }
         Ok(entries)
     }

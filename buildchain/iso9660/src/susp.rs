@@ -10,8 +10,6 @@ pub const ER_DESCRIPTOR: &[u8] =
 pub const ER_SOURCE: &[u8] =
     b"PLEASE CONTACT THE IEEE STANDARDS DEPARTMENT, PISCATAWAY, NJ, USA FOR THE 1282 SPECIFICATION.";
 
-pub const NM_CURRENT: u8 = 0x02;
-pub const NM_PARENT: u8 = 0x04;
 /// Size of a CE entry.
 pub const CE_LEN: usize = 28;
 /// Most name bytes in one NM entry / component bytes in one SL component record.
@@ -79,11 +77,6 @@ pub fn pl(lba: u32) -> Vec<u8> {
 
 pub fn re() -> Vec<u8> {
     entry(b"RE", &[])
-}
-
-/// NM with only a flag (CURRENT for ".", PARENT for "..").
-pub fn nm_flag(flag: u8) -> Vec<u8> {
-    entry(b"NM", &[flag])
 }
 
 /// NM entries for `name`, split at 250 bytes with CONTINUE.

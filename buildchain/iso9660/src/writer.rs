@@ -1,23 +1,32 @@
-//! Writes a planned image in one sequential pass through a large buffer; the isomd5sum MD5
-//! runs on a second thread over the same buffers, so implanting costs no second read.
+//! Writes a planned image in one sequential pass. The main thread lays out directory records
+//! and reads the sources into a bounded pool of buffers ([`crate::pipeline`]); the buffers
+//! are written to the image, hashed for isomd5sum and for SHA-256 on threads of their own,
+//! so reading, writing and hashing overlap and no byte is read twice.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Write};
 use std::os::unix::fs::{FileExt, MetadataExt};
-use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::thread::JoinHandle;
+use std::path::Path;
+
+use buildchain_fs::AtomicFile;
+use sha2::{Digest as _, Sha256};
 
 use crate::error::{io_err, IsoError};
-use crate::isomd5::{self, Isomd5Hasher, Isomd5Sum};
+use crate::isomd5::{self, Isomd5Hasher};
 use crate::layout::{Layout, SECTOR};
+use crate::pipeline::{Feed, Pipeline, StageStopped};
 use crate::scan::DataObject;
 use crate::{ImageSummary, IsoOptions, Progress};
 
-const BUF_SIZE: usize = 4 << 20;
-const POOL: usize = 4;
+/// Buffer size and count, measured on the 2 GiB benchmark tree (`ci/bench.sh iso`): larger
+/// buffers gain nothing, fewer let the MD5 thread starve while a file is opened.
+const BUF_SIZE: usize = 1 << 20;
+const BUFFERS: usize = 16;
+/// Dirty pages are handed to the disk every this many bytes, so the fsync before the
+/// rename finds little left to write.
+const WRITEBACK_EVERY: u64 = 32 << 20;
 
-/// Writes the image of `source` to `output` atomically (temporary name, then rename).
+/// Writes the image of `source` to `output` atomically (temporary name, fsync, rename).
 pub fn write_image(
     source: &Path,
     output: &Path,
@@ -29,164 +38,77 @@ pub fn write_image(
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     let layout = Layout::plan(tree, options, now)?;
-    let temp = TempOutput::create(output)?;
-    let md5 = emit(
-        &layout,
-        &temp.file,
-        &temp.path,
-        options.implant_md5,
-        options.progress.as_ref(),
-    )?;
-    let bytes = layout.total_sectors * SECTOR;
-    temp.commit(output)?;
+    if output.file_name().is_none() {
+        return Err(IsoError::BadOption(format!(
+            "output {} has no file name",
+            output.display()
+        )));
+    }
+    let temp = AtomicFile::create(output)?;
+    let written = emit(&layout, temp.file(), temp.temp_path(), options)?;
+    temp.commit()?;
     Ok(ImageSummary {
         sectors: layout.total_sectors,
-        bytes,
-        implanted_md5: md5,
+        bytes: layout.total_sectors * SECTOR,
+        implanted_md5: written.md5,
+        sha256: written.sha256,
     })
 }
 
-/// A temporary file next to the output, removed on drop unless committed.
-struct TempOutput {
-    path: PathBuf,
-    file: File,
-    committed: bool,
+/// What the pass computed besides the bytes.
+#[derive(Debug)]
+struct Written {
+    md5: Option<String>,
+    sha256: Option<String>,
 }
 
-impl TempOutput {
-    fn create(output: &Path) -> Result<Self, IsoError> {
-        let name = output.file_name().ok_or_else(|| {
-            IsoError::BadOption(format!("output {} has no file name", output.display()))
-        })?;
-        let mut temp_name = std::ffi::OsString::from(".");
-        temp_name.push(name);
-        temp_name.push(format!(".tmp-{}", std::process::id()));
-        let path = output.with_file_name(temp_name);
-        let file = OpenOptions::new()
-            .write(true)
-            .read(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
-        Ok(TempOutput {
-            path,
-            file,
-            committed: false,
-        })
-    }
-
-    fn commit(mut self, output: &Path) -> Result<(), IsoError> {
-        std::fs::rename(&self.path, output).map_err(io_err(output))?;
-        self.committed = true;
-        Ok(())
-    }
-}
-
-impl Drop for TempOutput {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
-/// The MD5 thread: receives filled buffers, hashes them, returns them for reuse.
-struct HashThread {
-    to_hash: SyncSender<(Vec<u8>, usize)>,
-    returned: Receiver<Vec<u8>>,
-    handle: JoinHandle<Isomd5Hasher>,
-}
-
-/// Sequential writer of the image bytes.
-struct Emitter<'a> {
-    file: &'a File,
-    path: &'a Path,
+/// The producer: lays the image bytes into pool buffers, in order.
+struct Emitter<'p> {
+    pipe: &'p mut Pipeline,
+    path: &'p Path,
     buf: Vec<u8>,
     fill: usize,
     pos: u64,
-    spare: Vec<Vec<u8>>,
-    allocated: usize,
-    hash: Option<HashThread>,
-    progress: Option<&'a Progress>,
-    total: u64,
 }
 
-impl<'a> Emitter<'a> {
-    fn new(
-        file: &'a File,
-        path: &'a Path,
-        hasher: Option<Isomd5Hasher>,
-        progress: Option<&'a Progress>,
-        total: u64,
-    ) -> Self {
-        let hash = hasher.map(|mut hasher| {
-            let (to_hash, rx) = mpsc::sync_channel::<(Vec<u8>, usize)>(POOL);
-            let (back, returned) = mpsc::channel();
-            let handle = std::thread::spawn(move || {
-                for (buf, len) in rx {
-                    hasher.update(&buf[..len]);
-                    let _ = back.send(buf);
-                }
-                hasher
-            });
-            HashThread {
-                to_hash,
-                returned,
-                handle,
-            }
-        });
-        Emitter {
-            file,
+impl<'p> Emitter<'p> {
+    fn new(pipe: &'p mut Pipeline, path: &'p Path) -> Result<Self, IsoError> {
+        let buf = pipe.take().map_err(|_| stage_gone(path))?;
+        Ok(Emitter {
+            pipe,
             path,
-            buf: vec![0u8; BUF_SIZE],
+            buf,
             fill: 0,
             pos: 0,
-            spare: Vec::new(),
-            allocated: 1,
-            hash,
-            progress,
-            total,
-        }
+        })
     }
 
-    fn flush(&mut self) -> Result<(), IsoError> {
+    /// Room left in the current buffer, handing it on first when it is full.
+    fn room(&mut self) -> Result<usize, StageStopped> {
+        if self.fill == self.buf.len() {
+            self.flush()?;
+        }
+        Ok(self.buf.len() - self.fill)
+    }
+
+    fn flush(&mut self) -> Result<(), StageStopped> {
         if self.fill == 0 {
             return Ok(());
         }
-        (&*self.file)
-            .write_all(&self.buf[..self.fill])
-            .map_err(io_err(self.path))?;
+        let next = self.pipe.take()?;
+        let full = std::mem::replace(&mut self.buf, next);
+        self.pipe.send(full, self.fill)?;
         self.pos += self.fill as u64;
-        if let Some(p) = self.progress {
-            (p.0)(self.pos, self.total);
-        }
-        if let Some(h) = &self.hash {
-            let next = match self.spare.pop() {
-                Some(b) => b,
-                None if self.allocated < POOL => {
-                    self.allocated += 1;
-                    vec![0u8; BUF_SIZE]
-                }
-                None => h.returned.recv().map_err(|_| hash_thread_gone(self.path))?,
-            };
-            let full = std::mem::replace(&mut self.buf, next);
-            h.to_hash
-                .send((full, self.fill))
-                .map_err(|_| hash_thread_gone(self.path))?;
-            while let Ok(b) = h.returned.try_recv() {
-                self.spare.push(b);
-            }
-        }
         self.fill = 0;
         Ok(())
     }
 
     fn put(&mut self, mut bytes: &[u8]) -> Result<(), IsoError> {
         while !bytes.is_empty() {
-            if self.fill == BUF_SIZE {
-                self.flush()?;
-            }
-            let n = (BUF_SIZE - self.fill).min(bytes.len());
+            let n = self
+                .room()
+                .map_err(|_| stage_gone(self.path))?
+                .min(bytes.len());
             self.buf[self.fill..self.fill + n].copy_from_slice(&bytes[..n]);
             self.fill += n;
             bytes = &bytes[n..];
@@ -196,10 +118,7 @@ impl<'a> Emitter<'a> {
 
     fn zeros(&mut self, mut n: u64) -> Result<(), IsoError> {
         while n > 0 {
-            if self.fill == BUF_SIZE {
-                self.flush()?;
-            }
-            let k = ((BUF_SIZE - self.fill) as u64).min(n) as usize;
+            let k = (self.room().map_err(|_| stage_gone(self.path))? as u64).min(n) as usize;
             self.buf[self.fill..self.fill + k].fill(0);
             self.fill += k;
             n -= k as u64;
@@ -234,10 +153,8 @@ impl<'a> Emitter<'a> {
         check_unchanged(&f, d)?;
         let mut left = d.size;
         while left > 0 {
-            if self.fill == BUF_SIZE {
-                self.flush()?;
-            }
-            let want = ((BUF_SIZE - self.fill) as u64).min(left) as usize;
+            let room = self.room().map_err(|_| stage_gone(self.path))?;
+            let want = (room as u64).min(left) as usize;
             let n = f
                 .read(&mut self.buf[self.fill..self.fill + want])
                 .map_err(io_err(path))?;
@@ -261,24 +178,96 @@ impl<'a> Emitter<'a> {
         self.pad_sector()
     }
 
-    fn finish(mut self) -> Result<Option<Isomd5Sum>, IsoError> {
-        self.flush()?;
-        match self.hash.take() {
-            None => Ok(None),
-            Some(h) => {
-                drop(h.to_hash);
-                let hasher = h.handle.join().map_err(|_| hash_thread_gone(self.path))?;
-                Ok(Some(hasher.finish()))
-            }
-        }
+    /// Hands on the last buffer; the stages end when the pipeline is dropped.
+    fn finish(mut self) -> Result<(), IsoError> {
+        self.flush().map_err(|_| stage_gone(self.path))
     }
 }
 
-fn hash_thread_gone(path: &Path) -> IsoError {
+/// The error of a producer whose stage stopped without saying why (a stage that fails
+/// returns its own error, which the caller reports instead).
+fn stage_gone(path: &Path) -> IsoError {
     IsoError::Io {
         path: path.to_path_buf(),
-        cause: std::io::Error::other("the MD5 thread stopped unexpectedly"),
+        cause: std::io::Error::other("a writer or hasher thread stopped unexpectedly"),
     }
+}
+
+/// Writes every chunk to the image in order; reports progress and starts write-back as
+/// it goes.
+fn write_stage(
+    feed: Feed,
+    file: &File,
+    path: &Path,
+    progress: Option<&Progress>,
+    total: u64,
+) -> Result<(), IsoError> {
+    let mut out = file;
+    let (mut pos, mut flushed) = (0u64, 0u64);
+    for chunk in feed {
+        out.write_all(&chunk).map_err(io_err(path))?;
+        pos += chunk.len() as u64;
+        if pos - flushed >= WRITEBACK_EVERY {
+            start_writeback(file, flushed, pos - flushed);
+            flushed = pos;
+        }
+        if let Some(p) = progress {
+            (p.0)(pos, total);
+        }
+    }
+    Ok(())
+}
+
+/// Asks the kernel to start writing `[offset, offset + len)` to disk without waiting: the
+/// fsync at the end then has little left to do. Advisory; failure changes nothing.
+fn start_writeback(file: &File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return;
+    };
+    // SAFETY: sync_file_range only reads its integer arguments; the descriptor is open
+    // for as long as `file` is borrowed.
+    unsafe {
+        libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+
+fn md5_stage(feed: Feed, mut hasher: Isomd5Hasher) -> Isomd5Hasher {
+    for chunk in feed {
+        hasher.update(&chunk);
+    }
+    hasher
+}
+
+fn sha256_stage(feed: Feed) -> String {
+    let mut hasher = Sha256::new();
+    for chunk in feed {
+        hasher.update(&chunk[..]);
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// SHA-256 of the finished image, read back from the page cache. Used when an isomd5sum
+/// is implanted: the sum lands in the primary volume descriptor at byte 33,651 and is only
+/// known once every byte has been hashed, so no SHA-256 of the final bytes can run
+/// alongside the MD5.
+fn sha256_of_written(file: &File, path: &Path, len: u64) -> Result<String, IsoError> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; BUF_SIZE];
+    let mut pos = 0u64;
+    while pos < len {
+        let want = (len - pos).min(BUF_SIZE as u64) as usize;
+        file.read_exact_at(&mut buf[..want], pos)
+            .map_err(io_err(path))?;
+        hasher.update(&buf[..want]);
+        pos += want as u64;
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Joins a stage thread, turning a panic into an error naming the image.
+fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>, path: &Path) -> Result<T, IsoError> {
+    handle.join().map_err(|_| stage_gone(path))
 }
 
 fn check_unchanged(f: &File, d: &DataObject) -> Result<(), IsoError> {
@@ -312,24 +301,72 @@ fn write_path_tables(out: &mut Emitter, layout: &Layout, joliet: bool) -> Result
     out.pad_sector()
 }
 
-/// Writes every part of the image in LBA order; returns the implanted MD5 if any.
+/// Writes every part of the image in LBA order, through the write and hash stages.
 fn emit(
     layout: &Layout,
     file: &File,
     path: &Path,
-    implant: bool,
-    progress: Option<&Progress>,
-) -> Result<Option<String>, IsoError> {
-    let hasher = implant.then(|| Isomd5Hasher::new(layout.total_sectors));
+    options: &IsoOptions,
+) -> Result<Written, IsoError> {
     let total = layout.total_sectors * SECTOR;
-    let mut out = Emitter::new(file, path, hasher, progress, total);
+    let implant = options.implant_md5;
+    let mut pipe = Pipeline::new(BUFFERS, BUF_SIZE);
+    let write_feed = pipe.stage();
+    let md5_feed = implant.then(|| pipe.stage());
+    let sha_feed = (options.sha256 && !implant).then(|| pipe.stage());
+    let progress = options.progress.as_ref();
+    let (produced, written, md5, mut sha256) = std::thread::scope(|s| {
+        let writer = s.spawn(move || write_stage(write_feed, file, path, progress, total));
+        let md5 = md5_feed.map(|feed| {
+            let hasher = Isomd5Hasher::new(layout.total_sectors);
+            s.spawn(move || md5_stage(feed, hasher))
+        });
+        let sha = sha_feed.map(|feed| s.spawn(move || sha256_stage(feed)));
+        let produced = produce(layout, &mut pipe, path);
+        // Dropping the pipeline ends every feed, so each stage returns.
+        drop(pipe);
+        let written = join(writer, path);
+        let md5 = md5.map(|h| join(h, path)).transpose();
+        let sha = sha.map(|h| join(h, path)).transpose();
+        (produced, written, md5, sha)
+    });
+    // A stage's own error says more than the producer's "stopped unexpectedly".
+    written??;
+    produced?;
+    let md5 = md5?.map(|hasher| hasher.finish());
+    if let Some(sum) = &md5 {
+        file.write_all_at(&isomd5::app_use_area(sum, false), isomd5::APP_USE_OFFSET)
+            .map_err(io_err(path))?;
+        if options.sha256 {
+            // Read back while the data goes to disk: the fsync before the rename then
+            // costs nothing more.
+            let (synced, sum) = std::thread::scope(|s| {
+                let sync = s.spawn(|| file.sync_data());
+                let sum = sha256_of_written(file, path, total);
+                (sync.join(), sum)
+            });
+            synced
+                .map_err(|_| stage_gone(path))?
+                .map_err(io_err(path))?;
+            sha256 = Ok(Some(sum?));
+        }
+    }
+    Ok(Written {
+        md5: md5.map(|s| s.md5),
+        sha256: sha256?,
+    })
+}
+
+/// Lays out the image bytes, in order, into the pipeline.
+fn produce(layout: &Layout, pipe: &mut Pipeline, path: &Path) -> Result<(), IsoError> {
+    let mut out = Emitter::new(pipe, path)?;
     out.zeros(16 * SECTOR)?;
     out.put(&layout.volume_descriptor(false))?;
     if !layout.joliet.is_empty() {
         out.put(&layout.volume_descriptor(true))?;
     }
     out.put(&Layout::terminator())?;
-    for &d in &layout.ecma_order {
+    for &d in &layout.ecma_extent_order {
         out.seek_lba(u64::from(layout.ecma[d].lba))?;
         let (dir, ca) = layout.encode_ecma_dir(d);
         out.put(&dir)?;
@@ -354,12 +391,7 @@ fn emit(
         out.copy_file(d)?;
     }
     out.seek_lba(layout.total_sectors)?;
-    let sum = out.finish()?;
-    if let Some(sum) = &sum {
-        file.write_all_at(&isomd5::app_use_area(sum, false), isomd5::APP_USE_OFFSET)
-            .map_err(io_err(path))?;
-    }
-    Ok(sum.map(|s| s.md5))
+    out.finish()
 }
 
 #[cfg(test)]
@@ -379,9 +411,10 @@ mod tests {
         let layout = Layout::plan(tree, &IsoOptions::metalk8s("T", Some(0)), 0).unwrap();
         std::fs::write(src.join("a.txt"), b"second, longer").unwrap();
         let output = dir.path().join("out.iso");
-        let temp = TempOutput::create(&output).unwrap();
-        let temp_path = temp.path.clone();
-        let err = emit(&layout, &temp.file, &temp.path, true, None).unwrap_err();
+        let opts = IsoOptions::metalk8s("T", Some(0));
+        let temp = AtomicFile::create(&output).unwrap();
+        let temp_path = temp.temp_path().to_path_buf();
+        let err = emit(&layout, temp.file(), &temp_path, &opts).unwrap_err();
         drop(temp);
         match err {
             IsoError::ChangedDuringWrite { path, .. } => assert!(path.ends_with("a.txt")),
@@ -397,8 +430,14 @@ mod tests {
             .open(src.join("b.txt"))
             .unwrap();
         f.set_modified(std::time::UNIX_EPOCH).unwrap();
-        let temp = TempOutput::create(&output).unwrap();
-        let err = emit(&layout, &temp.file, &temp.path, false, None).unwrap_err();
+        let temp = AtomicFile::create(&output).unwrap();
+        let err = emit(
+            &layout,
+            temp.file(),
+            temp.temp_path(),
+            &IsoOptions::default(),
+        )
+        .unwrap_err();
         assert!(matches!(err, IsoError::ChangedDuringWrite { .. }), "{err}");
     }
 
@@ -432,6 +471,7 @@ mod tests {
             &IsoOptions::default(),
         )
         .unwrap_err();
-        assert!(matches!(err, IsoError::Io { .. }), "{err}");
+        assert!(matches!(err, IsoError::Output(_)), "{err}");
+        assert!(err.to_string().contains("no/such/dir"), "{err}");
     }
 }

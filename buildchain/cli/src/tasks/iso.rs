@@ -29,7 +29,7 @@ pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
                 cfg.project_name
             ))
             .task_dep("populate-iso")
-            .subtasks(["_iso_build", "_iso_digest"]),
+            .subtasks(["_iso_build"]),
         Task::new("populate-iso")
             .doc("Populate the ISO tree ($BUILD_ROOT/root).")
             .subtasks(["_iso_add_tree", "salt-tree", "images", "packaging"]),
@@ -46,7 +46,6 @@ pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
         copy_dir(cfg, "_iso_add_tree:examples", "examples", "examples")?,
         copy_dir(cfg, "_iso_add_tree:documentation", "docs", "documentation")?,
         iso_build(cfg),
-        iso_digest(cfg),
     ])
 }
 
@@ -144,30 +143,36 @@ fn copy_dir(cfg: &Cfg, name: &str, from: &str, to: &str) -> Result<Task> {
 }
 
 fn iso_options(cfg: &Cfg) -> IsoOptions {
-    IsoOptions::metalk8s(&cfg.volume_id(), Some(cfg.epoch.seconds))
+    IsoOptions {
+        sha256: true,
+        ..IsoOptions::metalk8s(&cfg.volume_id(), Some(cfg.epoch.seconds))
+    }
 }
 
+/// The ISO, its implanted MD5 and its `SHA256SUM` (`<hex>  <iso name>`), in one pass over
+/// the tree: the SHA-256 comes from the writer, nothing reads the image again.
 fn iso_build(cfg: &Cfg) -> Task {
-    let (root, iso, digest) = (
+    let (root, iso, digest, name) = (
         cfg.iso_root(),
         cfg.iso_path(),
         cfg.build_root.join("SHA256SUM"),
+        cfg.iso_name(),
     );
     let opts = iso_options(cfg);
     Task::new("_iso_build")
         .doc(format!(
-            "Write the ISO image {} (MD5 implanted).",
+            "Write the ISO image {} (MD5 implanted) and SHA256SUM.",
             cfg.iso_name()
         ))
         .task_dep("populate-iso")
         .file_dep(cfg.repo("VERSION"))
         // Every file of the ISO root, and its structure, as populate-iso left it.
         .tree_dep(root.clone())
-        .target(iso.clone())
-        .version(format!("mkiso v1 {opts:?}"))
+        .targets([iso.clone(), digest.clone()])
+        .version(format!("mkiso v2 {name} {opts:?}"))
         .action(move |ctx| -> Result<()> {
             // Never leave a stale image (or its digest) next to a failed build.
-            for old in [&iso, &digest] {
+            for old in [&digest, &iso] {
                 match fs::remove_file(old) {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                         return Err(e).with_context(|| format!("{}: cannot remove", old.display()))
@@ -177,32 +182,22 @@ fn iso_build(cfg: &Cfg) -> Task {
             }
             let summary = write_image(&root, &iso, &opts)
                 .with_context(|| format!("{}: cannot write the ISO", iso.display()))?;
+            let sha256 = summary
+                .sha256
+                .as_deref()
+                .context("the ISO writer returned no SHA-256")?;
+            write_atomic(
+                &digest,
+                format!("{sha256}  {name}\n").as_bytes(),
+                Some(0o644),
+            )
+            .with_context(|| format!("{}: cannot write", digest.display()))?;
             ctx.log(format!(
-                "{} sectors, {} bytes, implanted MD5 {}",
+                "{} sectors, {} bytes, implanted MD5 {}, SHA-256 {sha256}",
                 summary.sectors,
                 summary.bytes,
                 summary.implanted_md5.as_deref().unwrap_or("none")
             ));
             Ok(())
-        })
-}
-
-fn iso_digest(cfg: &Cfg) -> Task {
-    let (iso, out, name) = (
-        cfg.iso_path(),
-        cfg.build_root.join("SHA256SUM"),
-        cfg.iso_name(),
-    );
-    let i = iso.clone();
-    Task::new("_iso_digest")
-        .doc("Write SHA256SUM (`<hex>  <iso name>`).")
-        .task_dep("_iso_build")
-        .file_dep(iso)
-        .target(out.clone())
-        .version(format!("sha256sum v1 {name}"))
-        .action(move |_| -> Result<()> {
-            let hex = buildchain_fs::sha256_file(&i)?;
-            write_atomic(&out, format!("{hex}  {name}\n").as_bytes(), Some(0o644))
-                .with_context(|| format!("{}: cannot write", out.display()))
         })
 }

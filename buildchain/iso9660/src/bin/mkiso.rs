@@ -23,12 +23,14 @@ options (mkisofs-compatible):
   -input-charset, -output-charset utf-8   the only charset supported
   -pad, -no-pad                  add (default) or omit 150 padding sectors
   --implantisomd5                embed the isomd5sum checksum (checkisomd5) in the same pass
+  --sha256sum FILE               also write FILE as `sha256sum` does (`<hex>  <image name>`)
 environment: SOURCE_DATE_EPOCH fixes the volume dates and clamps every timestamp";
 
 struct Args {
     options: IsoOptions,
     output: PathBuf,
     source: PathBuf,
+    sha256sum: Option<PathBuf>,
     quiet: bool,
 }
 
@@ -37,6 +39,7 @@ fn parse(args: Vec<String>) -> Result<Option<Args>> {
     let mut output = None;
     let mut source: Option<PathBuf> = None;
     let mut quiet = false;
+    let mut sha256sum = None;
     let mut it = args.into_iter();
     let mut only_operands = false;
     while let Some(arg) = it.next() {
@@ -103,6 +106,10 @@ fn parse(args: Vec<String>) -> Result<Option<Args>> {
             "-pad" | "--pad" => options.padding_sectors = 150,
             "-no-pad" | "--no-pad" => options.padding_sectors = 0,
             "--implantisomd5" | "-implantisomd5" => options.implant_md5 = true,
+            "--sha256sum" | "-sha256sum" => {
+                sha256sum = Some(PathBuf::from(value(&arg)?));
+                options.sha256 = true;
+            }
             other => bail!("unknown option {other}\n{USAGE}"),
         }
     }
@@ -119,6 +126,7 @@ fn parse(args: Vec<String>) -> Result<Option<Args>> {
         options,
         output,
         source,
+        sha256sum,
         quiet,
     }))
 }
@@ -134,6 +142,11 @@ fn run() -> Result<()> {
             args.source.display()
         )
     })?;
+    if let (Some(sum_file), Some(hex)) = (&args.sha256sum, &summary.sha256) {
+        let name = args.output.file_name().unwrap_or(args.output.as_os_str());
+        let line = format!("{hex}  {}\n", name.to_string_lossy());
+        buildchain_fs::write_atomic(sum_file, line.as_bytes(), Some(0o644))?;
+    }
     if !args.quiet {
         eprintln!(
             "{}: {} sectors ({} bytes){}",
