@@ -3,30 +3,71 @@
 //! (the file writer, the isomd5sum MD5, the SHA-256); the buffer goes back to the pool when
 //! the last stage has dropped it. Memory is the pool and nothing else, however large the
 //! image; the producer waits only when every buffer is in flight, so reading sources,
-//! writing the image and hashing it overlap.
+//! writing the image and hashing it overlap. Buffers start on a 4 KiB boundary, as
+//! `O_DIRECT` writes need.
 
 use std::ops::Deref;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 
-/// Image bytes at an offset, shared by the stages; returns its storage to the pool on drop.
+/// Alignment of every buffer: the page size, which covers any device's logical block.
+pub const ALIGN: usize = 4096;
+
+/// A pool buffer: `size` bytes starting at an `ALIGN`-aligned address inside `storage`.
+pub struct Buffer {
+    storage: Vec<u8>,
+    start: usize,
+    size: usize,
+}
+
+impl Buffer {
+    fn new(size: usize) -> Self {
+        let storage = vec![0u8; size + ALIGN];
+        let start = storage.as_ptr().align_offset(ALIGN).min(ALIGN);
+        Buffer {
+            storage,
+            start,
+            size,
+        }
+    }
+}
+
+impl Deref for Buffer {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.storage[self.start..self.start + self.size]
+    }
+}
+
+impl std::ops::DerefMut for Buffer {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        &mut self.storage[self.start..self.start + self.size]
+    }
+}
+
+/// Image bytes shared by the stages; returns its buffer to the pool on drop.
 pub struct Chunk {
-    data: Vec<u8>,
+    buffer: Option<Buffer>,
     len: usize,
-    recycle: Sender<Vec<u8>>,
+    recycle: Sender<Buffer>,
 }
 
 impl Deref for Chunk {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        &self.data[..self.len]
+        match &self.buffer {
+            Some(b) => &b[..self.len],
+            None => &[],
+        }
     }
 }
 
 impl Drop for Chunk {
     fn drop(&mut self) {
         // The pool is gone only when the producer is, and then nobody needs the buffer.
-        let _ = self.recycle.send(std::mem::take(&mut self.data));
+        if let Some(b) = self.buffer.take() {
+            let _ = self.recycle.send(b);
+        }
     }
 }
 
@@ -39,8 +80,8 @@ pub struct StageStopped;
 
 /// The producer's end: empty buffers out, full chunks to every stage.
 pub struct Pipeline {
-    free: Receiver<Vec<u8>>,
-    recycle: Sender<Vec<u8>>,
+    free: Receiver<Buffer>,
+    recycle: Sender<Buffer>,
     stages: Vec<SyncSender<Arc<Chunk>>>,
     buffer_size: usize,
     allocated: usize,
@@ -70,13 +111,13 @@ impl Pipeline {
 
     /// An empty buffer of `buffer_size` bytes, waiting for one to come back when all are
     /// in flight.
-    pub fn take(&mut self) -> Result<Vec<u8>, StageStopped> {
+    pub fn take(&mut self) -> Result<Buffer, StageStopped> {
         if let Ok(buf) = self.free.try_recv() {
             return Ok(buf);
         }
         if self.allocated < self.buffers {
             self.allocated += 1;
-            return Ok(vec![0u8; self.buffer_size]);
+            return Ok(Buffer::new(self.buffer_size));
         }
         // Every buffer is held by a chunk, and every chunk by a stage's channel or thread:
         // one comes back unless every stage is gone, which `send` has already reported.
@@ -84,9 +125,9 @@ impl Pipeline {
     }
 
     /// Hands the first `len` bytes of `data` to every stage.
-    pub fn send(&mut self, data: Vec<u8>, len: usize) -> Result<(), StageStopped> {
+    pub fn send(&mut self, buffer: Buffer, len: usize) -> Result<(), StageStopped> {
         let chunk = Arc::new(Chunk {
-            data,
+            buffer: Some(buffer),
             len,
             recycle: self.recycle.clone(),
         });
@@ -124,6 +165,10 @@ mod tests {
                 pipe.send(buf, 1).unwrap();
             }
             assert!(pipe.allocated <= 3);
+            let buf = pipe.take().unwrap();
+            assert_eq!(buf.as_ptr() as usize % ALIGN, 0);
+            assert_eq!(buf.len(), 4);
+            pipe.send(buf, 0).unwrap();
             drop(pipe);
             let expected: Vec<u8> = (0..100).collect();
             for h in handles {

@@ -1,10 +1,12 @@
 //! Writes a planned image in one sequential pass. The main thread lays out directory records
 //! and reads the sources into a bounded pool of buffers ([`crate::pipeline`]); the buffers
 //! are written to the image, hashed for isomd5sum and for SHA-256 on threads of their own,
-//! so reading, writing and hashing overlap and no byte is read twice.
+//! so reading, writing and hashing overlap and no byte is read twice. The image is written
+//! with `O_DIRECT` where the file system allows it: straight from the pool to the disk,
+//! without filling the page cache with gigabytes nobody reads back.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
 
@@ -14,14 +16,18 @@ use sha2::{Digest as _, Sha256};
 use crate::error::{io_err, IsoError};
 use crate::isomd5::{self, Isomd5Hasher};
 use crate::layout::{Layout, SECTOR};
-use crate::pipeline::{Feed, Pipeline, StageStopped};
+use crate::pipeline::{Buffer, Feed, Pipeline, StageStopped, ALIGN};
 use crate::scan::DataObject;
 use crate::{ImageSummary, IsoOptions, Progress};
 
-/// Buffer size and count, measured on the 2 GiB benchmark tree (`ci/bench.sh iso`): larger
-/// buffers gain nothing, fewer let the MD5 thread starve while a file is opened.
+/// Buffer size and count of the write pass (16 MiB in all), measured on the 2 GiB benchmark
+/// tree (`ci/bench.sh iso`): 4 x 4 MiB, 3 x 512 KiB, 8 x 128 KiB and 32 x 256 KiB were no
+/// faster; the MD5 thread is the bottleneck and never waits for a buffer.
 const BUF_SIZE: usize = 1 << 20;
 const BUFFERS: usize = 16;
+/// The read-back for SHA-256 waits on the disk: fewer, larger reads (16 MiB in all).
+const READ_BACK_SIZE: usize = 8 << 20;
+const READ_BACK_BUFFERS: usize = 2;
 /// Dirty pages are handed to the disk every this many bytes, so the fsync before the
 /// rename finds little left to write.
 const WRITEBACK_EVERY: u64 = 32 << 20;
@@ -45,7 +51,14 @@ pub fn write_image(
         )));
     }
     let temp = AtomicFile::create(output)?;
-    let written = emit(&layout, temp.file(), temp.temp_path(), options)?;
+    let direct = open_direct(temp.temp_path());
+    let sink = Sink {
+        file: temp.file(),
+        direct,
+        path: temp.temp_path(),
+    };
+    let written = emit(&layout, &sink, options)?;
+    drop(sink);
     temp.commit()?;
     Ok(ImageSummary {
         sectors: layout.total_sectors,
@@ -62,11 +75,30 @@ struct Written {
     sha256: Option<String>,
 }
 
+/// Where the image goes: the temporary file, and a second descriptor on it opened with
+/// `O_DIRECT` when the file system supports that.
+struct Sink<'a> {
+    file: &'a File,
+    direct: Option<File>,
+    path: &'a Path,
+}
+
+/// An `O_DIRECT` descriptor on `path`, or none where the file system refuses one (tmpfs,
+/// some network and FUSE file systems): the buffered descriptor then does all the work.
+fn open_direct(path: &Path) -> Option<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(path)
+        .ok()
+}
+
 /// The producer: lays the image bytes into pool buffers, in order.
 struct Emitter<'p> {
     pipe: &'p mut Pipeline,
     path: &'p Path,
-    buf: Vec<u8>,
+    buf: Buffer,
     fill: usize,
     pos: u64,
 }
@@ -193,22 +225,38 @@ fn stage_gone(path: &Path) -> IsoError {
     }
 }
 
-/// Writes every chunk to the image in order; reports progress and starts write-back as
-/// it goes.
+/// Writes every chunk to the image in order, directly to the disk when the chunk is
+/// aligned and the file system takes `O_DIRECT`, else through the page cache (then starting
+/// write-back as it goes, so the fsync at the end has little left to do).
 fn write_stage(
     feed: Feed,
-    file: &File,
-    path: &Path,
+    sink: &Sink,
     progress: Option<&Progress>,
     total: u64,
 ) -> Result<(), IsoError> {
-    let mut out = file;
+    let mut direct = sink.direct.as_ref();
     let (mut pos, mut flushed) = (0u64, 0u64);
     for chunk in feed {
-        out.write_all(&chunk).map_err(io_err(path))?;
+        let aligned = chunk.len().is_multiple_of(ALIGN)
+            && (chunk.as_ptr() as usize).is_multiple_of(ALIGN)
+            && pos.is_multiple_of(ALIGN as u64);
+        let mut written = false;
+        if let (Some(d), true) = (direct, aligned) {
+            match d.write_all_at(&chunk, pos) {
+                Ok(()) => written = true,
+                // The file system takes the flag but not these writes: stop trying.
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => direct = None,
+                Err(e) => return Err(io_err(sink.path)(e)),
+            }
+        }
+        if !written {
+            sink.file
+                .write_all_at(&chunk, pos)
+                .map_err(io_err(sink.path))?;
+        }
         pos += chunk.len() as u64;
-        if pos - flushed >= WRITEBACK_EVERY {
-            start_writeback(file, flushed, pos - flushed);
+        if !written && pos - flushed >= WRITEBACK_EVERY {
+            start_writeback(sink.file, flushed, pos - flushed);
             flushed = pos;
         }
         if let Some(p) = progress {
@@ -247,22 +295,80 @@ fn sha256_stage(feed: Feed) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// SHA-256 of the finished image, read back from the page cache. Used when an isomd5sum
-/// is implanted: the sum lands in the primary volume descriptor at byte 33,651 and is only
-/// known once every byte has been hashed, so no SHA-256 of the final bytes can run
-/// alongside the MD5.
+/// SHA-256 of the finished image, read back. Used when an isomd5sum is implanted: the sum
+/// lands in the primary volume descriptor at byte 33,651 and is only known once every byte
+/// has been hashed, so no SHA-256 of the final bytes can run alongside the MD5. The reads
+/// (direct from the disk where possible, like the writes) overlap the hashing.
 fn sha256_of_written(file: &File, path: &Path, len: u64) -> Result<String, IsoError> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; BUF_SIZE];
+    use std::os::unix::fs::OpenOptionsExt;
+    let direct = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(path)
+        .ok();
+    let mut pipe = Pipeline::new(READ_BACK_BUFFERS, READ_BACK_SIZE);
+    let feed = pipe.stage();
+    std::thread::scope(|s| {
+        let hasher = s.spawn(move || sha256_stage(feed));
+        let read = read_into(&mut pipe, direct.as_ref(), file, path, len);
+        drop(pipe);
+        let sum = join(hasher, path);
+        read?;
+        sum
+    })
+}
+
+/// Feeds `[0, len)` of the image to the pipeline, through `direct` while it works.
+fn read_into(
+    pipe: &mut Pipeline,
+    mut direct: Option<&File>,
+    file: &File,
+    path: &Path,
+    len: u64,
+) -> Result<(), IsoError> {
     let mut pos = 0u64;
     while pos < len {
-        let want = (len - pos).min(BUF_SIZE as u64) as usize;
-        file.read_exact_at(&mut buf[..want], pos)
-            .map_err(io_err(path))?;
-        hasher.update(&buf[..want]);
-        pos += want as u64;
+        let mut buf = pipe.take().map_err(|_| stage_gone(path))?;
+        let want = (len - pos).min(buf.len() as u64) as usize;
+        // Direct reads take whole blocks; the buffer has room, the file ends at `len`.
+        let block = want.next_multiple_of(ALIGN).min(buf.len());
+        let got = match direct.map(|d| read_full_at(d, &mut buf[..block], pos)) {
+            Some(Ok(n)) => n,
+            Some(Err(e)) if e.raw_os_error() == Some(libc::EINVAL) => {
+                direct = None;
+                read_full_at(file, &mut buf[..want], pos).map_err(io_err(path))?
+            }
+            Some(Err(e)) => return Err(io_err(path)(e)),
+            None => read_full_at(file, &mut buf[..want], pos).map_err(io_err(path))?,
+        };
+        let got = got.min(want);
+        if got < want {
+            return Err(IsoError::Io {
+                path: path.to_path_buf(),
+                cause: std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("the image ends at {} of {len} bytes", pos + got as u64),
+                ),
+            });
+        }
+        pipe.send(buf, got).map_err(|_| stage_gone(path))?;
+        pos += got as u64;
     }
-    Ok(hex::encode(hasher.finalize()))
+    Ok(())
+}
+
+/// Reads at `pos` until `buf` is full or the file ends; returns the bytes read.
+fn read_full_at(file: &File, buf: &mut [u8], pos: u64) -> std::io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read_at(&mut buf[done..], pos + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
 }
 
 /// Joins a stage thread, turning a panic into an error naming the image.
@@ -302,12 +408,8 @@ fn write_path_tables(out: &mut Emitter, layout: &Layout, joliet: bool) -> Result
 }
 
 /// Writes every part of the image in LBA order, through the write and hash stages.
-fn emit(
-    layout: &Layout,
-    file: &File,
-    path: &Path,
-    options: &IsoOptions,
-) -> Result<Written, IsoError> {
+fn emit(layout: &Layout, sink: &Sink, options: &IsoOptions) -> Result<Written, IsoError> {
+    let (file, path) = (sink.file, sink.path);
     let total = layout.total_sectors * SECTOR;
     let implant = options.implant_md5;
     let mut pipe = Pipeline::new(BUFFERS, BUF_SIZE);
@@ -316,7 +418,7 @@ fn emit(
     let sha_feed = (options.sha256 && !implant).then(|| pipe.stage());
     let progress = options.progress.as_ref();
     let (produced, written, md5, mut sha256) = std::thread::scope(|s| {
-        let writer = s.spawn(move || write_stage(write_feed, file, path, progress, total));
+        let writer = s.spawn(move || write_stage(write_feed, sink, progress, total));
         let md5 = md5_feed.map(|feed| {
             let hasher = Isomd5Hasher::new(layout.total_sectors);
             s.spawn(move || md5_stage(feed, hasher))
@@ -414,7 +516,13 @@ mod tests {
         let opts = IsoOptions::metalk8s("T", Some(0));
         let temp = AtomicFile::create(&output).unwrap();
         let temp_path = temp.temp_path().to_path_buf();
-        let err = emit(&layout, temp.file(), &temp_path, &opts).unwrap_err();
+        let sink = Sink {
+            file: temp.file(),
+            direct: open_direct(&temp_path),
+            path: &temp_path,
+        };
+        let err = emit(&layout, &sink, &opts).unwrap_err();
+        drop(sink);
         drop(temp);
         match err {
             IsoError::ChangedDuringWrite { path, .. } => assert!(path.ends_with("a.txt")),
@@ -431,13 +539,12 @@ mod tests {
             .unwrap();
         f.set_modified(std::time::UNIX_EPOCH).unwrap();
         let temp = AtomicFile::create(&output).unwrap();
-        let err = emit(
-            &layout,
-            temp.file(),
-            temp.temp_path(),
-            &IsoOptions::default(),
-        )
-        .unwrap_err();
+        let sink = Sink {
+            file: temp.file(),
+            direct: None,
+            path: temp.temp_path(),
+        };
+        let err = emit(&layout, &sink, &IsoOptions::default()).unwrap_err();
         assert!(matches!(err, IsoError::ChangedDuringWrite { .. }), "{err}");
     }
 
