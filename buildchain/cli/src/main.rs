@@ -55,6 +55,10 @@ struct Cli {
     /// Fail at once when another run holds the build root, instead of waiting for it.
     #[arg(long, global = true)]
     no_wait: bool,
+    /// After a failure, run every task whose dependencies succeeded and report all the
+    /// failures at the end (the default of `buildchain lint`).
+    #[arg(short = 'k', long, global = true)]
+    keep_going: bool,
 }
 
 #[derive(Subcommand)]
@@ -171,9 +175,19 @@ fn load(cli: &Cli) -> Result<(Arc<Config>, Engine)> {
         .with_output_root(&cfg.build_root)
         .with_pruned_dir(&root)
         .with_pruned_dir(root.join("images"))
-        .with_pruned_dir(root.join("packages"));
+        .with_pruned_dir(root.join("packages"))
+        .with_keep_going(cli.keep_going || only_lint(&cli.tasks));
     buildroot::check_location(&cfg.build_root, &cfg.repo_root, &copied_dirs(&cfg, &engine))?;
     Ok((cfg, engine))
+}
+
+/// Lint runs show every finding in one run: each file is its own task, and a failing file
+/// does not stop the others.
+fn only_lint(tasks: &[String]) -> bool {
+    !tasks.is_empty()
+        && tasks
+            .iter()
+            .all(|t| t == "lint" || t.starts_with("lint:") || t.starts_with("_lint:"))
 }
 
 /// Resolves names and globs; public names accept `_` for `-` (`populate_iso`).
@@ -291,6 +305,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// The ISO's volume id comes from PROJECT_NAME and VERSION: refused before any task runs,
+/// not by `_iso_build` after everything else was built.
+fn check_volume_id(cfg: &Config) -> Result<()> {
+    let id = cfg.volume_id();
+    if id.len() > 32 {
+        let suffix_room = 32usize.saturating_sub(id.len() - cfg.version.suffix.len());
+        bail!(
+            "{}: the ISO volume id \"<PROJECT_NAME> <VERSION>\" = {id:?} has {} characters, \
+             ISO 9660 allows 32: shorten VERSION_SUFFIX (at most {suffix_room} characters \
+             here) or PROJECT_NAME",
+            cfg.repo_root.join("VERSION").display(),
+            id.len()
+        );
+    }
+    buildchain_iso9660::validate_volume_id(&id).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: PROJECT_NAME and VERSION make the ISO volume id: {e}",
+            cfg.repo_root.join("VERSION").display()
+        )
+    })
+}
+
 fn warn_all(warnings: Vec<String>, verbose: bool) {
     if verbose {
         for w in warnings {
@@ -310,6 +346,7 @@ fn build(cli: &Cli, cfg: &Config, engine: &Engine) -> Result<ExitCode> {
         cli.tasks.clone()
     };
     let names = resolve(engine, &requested)?;
+    check_volume_id(cfg)?;
     let jobs = cli.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -352,7 +389,12 @@ fn build(cli: &Cli, cfg: &Config, engine: &Engine) -> Result<ExitCode> {
     if !summary.not_run.is_empty() {
         let _ = writeln!(
             err,
-            "buildchain: not run because of the failure: {}",
+            "buildchain: not run because a dependency failed{}: {}",
+            if cli.keep_going || only_lint(&cli.tasks) {
+                ""
+            } else {
+                " or the run stopped at the first failure (-k goes on)"
+            },
             summary.not_run.join(", ")
         );
     }

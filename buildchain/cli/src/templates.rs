@@ -40,6 +40,17 @@ pub fn context_version(cfg: &Config) -> String {
     context(cfg).to_string()
 }
 
+/// The context templates are linted with: the values that change with every commit
+/// (`git`, `build_timestamp`) or host (`build_host`) pinned, so a lint's result, and its
+/// fingerprint, depend only on what can change a finding: the template and the version.
+pub fn lint_context(cfg: &Config) -> Value {
+    let mut ctx = context(cfg);
+    ctx["git"] = json!("0.0.0-0-g0000000");
+    ctx["build_timestamp"] = json!(crate::epoch::format_utc(0));
+    ctx["build_host"] = json!("lint");
+    ctx
+}
+
 /// Renders the template file `path` (shown in errors) with `ctx`.
 pub fn render_file(path: &Path, ctx: &Value) -> Result<String> {
     let text = std::fs::read_to_string(path)
@@ -52,7 +63,7 @@ pub fn render(text: &str, ctx: &Value) -> Result<String> {
     hb.set_strict_mode(true);
     hb.register_escape_fn(handlebars::no_escape);
     hb.render_template(text, ctx)
-        .map_err(|e| anyhow::anyhow!("{e}"))
+        .map_err(|e| anyhow::anyhow!("{}", e.to_string().replace("\"Unnamed template\" ", "")))
 }
 
 #[cfg(test)]

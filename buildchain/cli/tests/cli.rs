@@ -202,6 +202,29 @@ fn bad_input_fails_naming_the_file_or_task() {
             "VERSION_MINOR must be a number",
         ],
     );
+    // A volume id over 32 characters: refused before any task runs, naming VERSION.
+    let long = version
+        .lines()
+        .map(|l| {
+            if l.starts_with("VERSION_SUFFIX=") {
+                "VERSION_SUFFIX=-dev.20240101.abcdef".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    fs::write(repo.path().join("VERSION"), long).unwrap();
+    let out = repo.run(&["iso"], &[]);
+    fails_with(
+        &out,
+        &[
+            "VERSION: the ISO volume id",
+            "has 34 characters",
+            "VERSION_SUFFIX",
+        ],
+    );
+    assert!(!stdout(&out).contains("STARTED"), "{}", stdout(&out));
     fs::write(repo.path().join("VERSION"), &version).unwrap();
 
     let versions = fs::read_to_string(repo.path().join("versions.toml")).unwrap();

@@ -67,6 +67,17 @@ fn lint_passes_on_the_repository_and_relints_only_what_changed() {
         "{out}"
     );
 
+    // Another commit, build time or host changes no finding: nothing is linted again
+    // (the template lints pin those values).
+    let out = ok(&repo.run(
+        &["lint"],
+        &[
+            ("BUILD_HOST", "another-host"),
+            ("SOURCE_DATE_EPOCH", "1234567890"),
+        ],
+    ));
+    assert_eq!(with_status(&out, "STARTED"), Vec::<String>::new(), "{out}");
+
     // One file changed: only its task runs.
     let yaml = repo.path().join("examples/bootstrap.yaml");
     let text = fs::read_to_string(&yaml).unwrap();
@@ -185,4 +196,57 @@ fn broken_jinja_state_fails_naming_the_file() {
         "lint:sls",
         &["pillar/broken.sls.in:2", "key-duplicates"],
     );
+}
+
+/// One `buildchain lint` run reports every finding: two broken files of two kinds are both
+/// named, the other files are still linted, and the summary lists both failures.
+#[test]
+fn one_lint_run_reports_every_finding() {
+    let repo = repo_with_ci();
+    fs::write(
+        repo.path().join("examples/broken.yaml"),
+        "apiVersion: v1\nkind: Broken\napiVersion: v2\n",
+    )
+    .unwrap();
+    fs::write(
+        repo.path().join("ci/broken.sh"),
+        "#!/bin/bash\nif true; then\n  echo broken\n",
+    )
+    .unwrap();
+    let out = repo.run(&["lint", "-n", "1"], &[]);
+    let err = fails(
+        &out,
+        &[
+            "examples/broken.yaml:3:1: ",
+            "ci/broken.sh:",
+            "buildchain: failed: ",
+        ],
+    );
+    let summary = err
+        .lines()
+        .find(|l| l.starts_with("buildchain: failed: "))
+        .unwrap_or_default();
+    assert!(
+        summary.contains("_lint:yaml/examples/broken.yaml")
+            && summary.contains("_lint:shell/ci/broken.sh"),
+        "{err}"
+    );
+    let stdout = stdout(&out);
+    assert!(
+        with_status(&stdout, "SUCCESS").contains(&"_lint:shell/ci/test.sh".to_string()),
+        "the other files are linted too:\n{stdout}"
+    );
+
+    // The same with the tasks named, and -k given explicitly.
+    let out = repo.run(
+        &[
+            "-k",
+            "-n",
+            "1",
+            "_lint:yaml/examples/broken.yaml",
+            "_lint:shell/ci/broken.sh",
+        ],
+        &[],
+    );
+    fails(&out, &["examples/broken.yaml:3:1: ", "ci/broken.sh:"]);
 }

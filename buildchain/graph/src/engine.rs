@@ -21,6 +21,7 @@ pub struct Engine {
     keys: PathKeys,
     output_root: Option<PathBuf>,
     prune_dirs: Vec<PathBuf>,
+    keep_going: bool,
 }
 
 impl Engine {
@@ -33,7 +34,16 @@ impl Engine {
             keys: PathKeys::new(),
             output_root: None,
             prune_dirs: Vec::new(),
+            keep_going: false,
         }
+    }
+
+    /// After a failure, go on running every task whose dependencies succeeded (make `-k`,
+    /// ninja `-k 0`, doit `--continue`); by default nothing new starts after the first
+    /// failure. Either way every failure is in the summary.
+    pub fn with_keep_going(mut self, keep_going: bool) -> Self {
+        self.keep_going = keep_going;
+        self
     }
 
     /// The directory outputs live in (a build root). Set, it bounds every removal the
@@ -105,6 +115,7 @@ impl Engine {
             state: &state,
             reporter,
             stopping: &stopping,
+            keep_going: self.keep_going,
         };
         schedule::run(&self.graph, selection, jobs, &runner)
     }

@@ -1,6 +1,7 @@
 //! Running a selection on N worker threads: a task starts once all its task dependencies
-//! completed; after the first failure nothing new starts, running tasks finish, and every
-//! failure is reported.
+//! completed; after the first failure nothing new starts (unless keep-going: then every
+//! task whose dependencies succeeded still runs), running tasks finish, and every failure
+//! is reported.
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -26,7 +27,8 @@ pub struct RunSummary {
     pub skipped: Vec<String>,
     /// Failed tasks with their error.
     pub failed: Vec<(String, String)>,
-    /// Tasks not started because of a failure.
+    /// Tasks not started because of a failure (of a dependency, or anywhere when not
+    /// keeping going).
     pub not_run: Vec<String>,
 }
 
@@ -161,6 +163,8 @@ pub(crate) struct Runner<'a> {
     pub state: &'a Mutex<State>,
     pub reporter: &'a dyn Reporter,
     pub stopping: &'a AtomicBool,
+    /// Keep starting tasks after a failure (those whose dependencies succeeded).
+    pub keep_going: bool,
 }
 
 pub(crate) fn run(
@@ -238,7 +242,11 @@ pub(crate) fn run(
                 summary
                     .failed
                     .push((run.nodes[i].task.name.clone(), message));
-                runner.stopping.store(true, Ordering::Relaxed);
+                // Keeping going, what depends on the failure never becomes ready and
+                // ends in `not_run`; the rest goes on.
+                if !runner.keep_going {
+                    runner.stopping.store(true, Ordering::Relaxed);
+                }
             }
             Outcome::Done { ran, children } => {
                 run.nodes[i].ran = ran;
@@ -288,7 +296,8 @@ pub(crate) fn run(
         .filter(|n| n.state != NodeState::Done && n.state != NodeState::Failed)
         .map(|n| n.task.name.clone())
         .collect();
-    if !runner.stopping.load(Ordering::Relaxed) && !stuck.is_empty() {
+    let stopped = runner.stopping.load(Ordering::Relaxed) || !summary.failed.is_empty();
+    if !stopped && !stuck.is_empty() {
         return Err(GraphError::Cycle(stuck));
     }
     summary.not_run = stuck;

@@ -165,6 +165,48 @@ fn first_failure_stops_new_work_and_reports_every_failure() {
 }
 
 #[test]
+fn keep_going_runs_every_task_whose_dependencies_succeeded() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = |name: &str, fail: bool| {
+        let n = name.to_string();
+        Task::new(name).action(move |_| -> Result<(), String> {
+            if fail {
+                Err(format!("{n} broke"))
+            } else {
+                Ok(())
+            }
+        })
+    };
+    let e = engine(
+        dir.path(),
+        vec![
+            task("a-fails", true),
+            task("b-fails", true),
+            task("after-a", false).task_dep("a-fails"),
+            task("independent", false),
+            task("after-independent", false).task_dep("independent"),
+            Task::new("all").task_deps(["after-a", "b-fails", "after-independent"]),
+        ],
+    )
+    .with_keep_going(true);
+    // One worker: without keep-going nothing would start after the first failure.
+    let summary = e.run(&s(&["all"]), 1, &Recorder::default()).unwrap();
+    let mut failed: Vec<&str> = summary.failed.iter().map(|(n, _)| n.as_str()).collect();
+    failed.sort();
+    assert_eq!(failed, vec!["a-fails", "b-fails"]);
+    let mut executed = summary.executed.clone();
+    executed.sort();
+    assert_eq!(executed, vec!["after-independent", "independent"]);
+    let mut not_run = summary.not_run.clone();
+    not_run.sort();
+    assert_eq!(
+        not_run,
+        vec!["after-a", "all"],
+        "only what depends on a failure"
+    );
+}
+
+#[test]
 fn up_to_date_decisions() {
     let dir = tempfile::tempdir().unwrap();
     let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));

@@ -135,7 +135,8 @@ pub struct Layout {
     pub total_sectors: u64,
 }
 
-fn validate_volume_id(id: &str) -> Result<(), IsoError> {
+/// Checks a volume identifier: at most 32 printable ASCII characters.
+pub fn validate_volume_id(id: &str) -> Result<(), IsoError> {
     let bad = |reason: &str| IsoError::BadVolumeId {
         id: id.to_string(),
         reason: reason.to_string(),
@@ -163,9 +164,9 @@ impl Layout {
     /// Plans the image of `tree`.
     pub fn plan(tree: SourceTree, options: &IsoOptions, now: i64) -> Result<Layout, IsoError> {
         validate_volume_id(&options.volume_id)?;
-        if !(1..=4).contains(&options.iso_level) {
+        if !(1..=3).contains(&options.iso_level) {
             return Err(IsoError::BadOption(format!(
-                "ISO level {} (1, 2, 3 or 4 expected)",
+                "ISO level {} (1, 2 or 3 expected)",
                 options.iso_level
             )));
         }

@@ -22,6 +22,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use error::{CorruptKind, IsoError};
+pub use layout::validate_volume_id;
 pub use reader::{EntryKind, IsoEntry, IsoFileReader, IsoImage, Tree, VolumeInfo};
 
 /// Rock Ridge mode, as mkisofs's `-R` / `-r`.
@@ -47,7 +48,7 @@ pub struct IsoOptions {
     pub joliet_long: bool,
     /// `-l`: 30-character names even at ISO level 1.
     pub full_iso9660_filenames: bool,
-    /// 1 or 2: one extent per file; 3 (or 4, treated as 3): multi-extent files over 4 GiB.
+    /// 1 or 2: one extent per file; 3: multi-extent files over 4 GiB.
     pub iso_level: u8,
     /// Force this owner in Rock Ridge (mkisofs `-uid`).
     pub uid: Option<u32>,

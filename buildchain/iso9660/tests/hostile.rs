@@ -355,7 +355,14 @@ fn bad_flags_and_options() {
     );
     assert!(err.contains("volume id"), "{err}");
     let err = mkiso_fails(dir.path(), &src, &["--iso-level", "9"]);
-    assert!(err.contains("9"), "{err}");
+    assert!(err.contains("9: expected 1, 2 or 3"), "{err}");
+    // Level 4 (ISO 9660:1999) is refused rather than written as level 3.
+    let err = mkiso_fails(dir.path(), &src, &["-iso-level", "4"]);
+    assert!(err.contains("4 (ISO 9660:1999) is not supported"), "{err}");
+    // A missing source is named once, with its cause said once.
+    let err = mkiso_fails(dir.path(), &dir.path().join("missing"), &[]);
+    assert_eq!(err.matches("missing").count(), 1, "{err}");
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
     let o = run(mkiso()
         .arg("-o")
         .arg(dir.path().join("y.iso"))

@@ -162,7 +162,7 @@ fn sls_tasks(cfg: &Cfg) -> Result<Vec<Task>> {
         };
         let version = if is_template {
             // The handlebars rendering: the template context is part of the definition.
-            format!("{version} template {}", templates::context_version(cfg))
+            format!("{version} template {}", templates::lint_context(cfg))
         } else {
             version.clone()
         };
@@ -176,7 +176,7 @@ fn sls_tasks(cfg: &Cfg) -> Result<Vec<Task>> {
                 .action(move |_| -> Result<()> {
                     let context = sls_context(&cfg2)?;
                     let findings = if is_template {
-                        let rendered = templates::render_file(&f, &templates::context(&cfg2))?;
+                        let rendered = templates::render_file(&f, &templates::lint_context(&cfg2))?;
                         sls::lint_str(&f, &rendered, &context)
                     } else {
                         sls::lint_file(&f, &context).map_err(could_not_run)?
@@ -250,7 +250,7 @@ fn shell_tasks(cfg: &Cfg) -> Result<Vec<Task>> {
         );
     }
     let templates = discover(cfg, FileKind::ShellTemplate)?;
-    let template_version = format!("{version} template {}", templates::context_version(cfg));
+    let template_version = format!("{version} template {}", templates::lint_context(cfg));
     for template in &templates {
         let set = sourced_set(template, &templates);
         let (cfg2, bin2, t) = (cfg.clone(), PathBuf::from(&bin), template.clone());
@@ -260,7 +260,7 @@ fn shell_tasks(cfg: &Cfg) -> Result<Vec<Task>> {
                 .file_deps([cfg.repo("VERSION"), cfg.repo("versions.toml")])
                 .version(template_version.clone())
                 .action(move |_| -> Result<()> {
-                    let ctx = templates::context(&cfg2);
+                    let ctx = templates::lint_context(&cfg2);
                     let rendered = set
                         .iter()
                         .map(|p| Ok((p.clone(), templates::render_file(p, &ctx)?)))

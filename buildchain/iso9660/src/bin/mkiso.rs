@@ -79,8 +79,8 @@ fn parse(args: Vec<String>) -> Result<Option<Args>> {
                     "1" => 1,
                     "2" => 2,
                     "3" => 3,
-                    "4" => 3,
-                    _ => bail!("{arg} {v}: expected 1, 2, 3 or 4"),
+                    "4" => bail!("{arg} 4 (ISO 9660:1999) is not supported: use 3"),
+                    _ => bail!("{arg} {v}: expected 1, 2 or 3"),
                 };
             }
             "-uid" | "--uid" | "-gid" | "--gid" => {
@@ -135,13 +135,8 @@ fn run() -> Result<()> {
     let Some(args) = parse(std::env::args().skip(1).collect())? else {
         return Ok(());
     };
-    let summary = write_image(&args.source, &args.output, &args.options).with_context(|| {
-        format!(
-            "cannot write {} from {}",
-            args.output.display(),
-            args.source.display()
-        )
-    })?;
+    // Errors name the file they are about (the source, the image or its temporary name).
+    let summary = write_image(&args.source, &args.output, &args.options)?;
     if let (Some(sum_file), Some(hex)) = (&args.sha256sum, &summary.sha256) {
         let name = args.output.file_name().unwrap_or(args.output.as_os_str());
         let line = format!("{hex}  {}\n", name.to_string_lossy());
