@@ -68,7 +68,9 @@ impl PathKeys {
 
 /// The recorded state of one file, directory or (inside tree deps) symlink.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
+// Externally tagged (`{"file": {…}}`): parsed in one pass, where an internally tagged
+// enum makes serde buffer every value first (a third of a no-op's state loading).
+#[serde(rename_all = "lowercase")]
 pub enum Stamp {
     File {
         sha256: String,
@@ -93,14 +95,47 @@ pub enum Stamp {
 }
 
 impl Stamp {
-    /// The content part of the stamp (what fingerprints are made of): no times, no inodes.
-    pub fn content(&self) -> String {
-        match self {
-            Stamp::File { sha256, mode, .. } => format!("{sha256} {mode:o}"),
-            Stamp::Dir { mode } => format!("dir {mode:o}"),
-            Stamp::Link { target } => format!("link {target}"),
-            Stamp::Special { mode } => format!("special {mode:o}"),
+    /// Whether two stamps have the same [`Stamp::content`], without building it.
+    pub fn same_content(&self, other: &Stamp) -> bool {
+        match (self, other) {
+            (
+                Stamp::File {
+                    sha256: a,
+                    mode: ma,
+                    ..
+                },
+                Stamp::File {
+                    sha256: b,
+                    mode: mb,
+                    ..
+                },
+            ) => a == b && ma == mb,
+            (Stamp::Dir { mode: a }, Stamp::Dir { mode: b }) => a == b,
+            (Stamp::Link { target: a }, Stamp::Link { target: b }) => a == b,
+            (Stamp::Special { mode: a }, Stamp::Special { mode: b }) => a == b,
+            _ => false,
         }
+    }
+
+    /// Writes [`Stamp::content`] into `out` (cleared first).
+    pub fn write_content(&self, out: &mut String) {
+        use std::fmt::Write;
+        out.clear();
+        // Writing to a String cannot fail.
+        let _ = match self {
+            Stamp::File { sha256, mode, .. } => write!(out, "{sha256} {mode:o}"),
+            Stamp::Dir { mode } => write!(out, "dir {mode:o}"),
+            Stamp::Link { target } => write!(out, "link {target}"),
+            Stamp::Special { mode } => write!(out, "special {mode:o}"),
+        };
+    }
+
+    /// The content part of the stamp (what fingerprints are made of): no times, no inodes.
+    #[cfg(test)]
+    pub fn content(&self) -> String {
+        let mut out = String::new();
+        self.write_content(&mut out);
+        out
     }
 }
 
@@ -170,12 +205,26 @@ pub fn stamp_with(path: &Path, meta: &fs::Metadata, previous: Option<&Stamp>) ->
 
 /// sha256 over a list of strings, each length-prefixed (unambiguous).
 pub(crate) fn hash_fields<'a>(fields: impl IntoIterator<Item = &'a str>) -> String {
-    let mut hasher = Sha256::new();
+    let mut hasher = FieldHasher::default();
     for field in fields {
-        hasher.update((field.len() as u64).to_le_bytes());
-        hasher.update(field.as_bytes());
+        hasher.field(field);
     }
-    hex::encode(hasher.finalize())
+    hasher.finish()
+}
+
+/// [`hash_fields`] fed one field at a time (no list of fields built first).
+#[derive(Default)]
+pub(crate) struct FieldHasher(Sha256);
+
+impl FieldHasher {
+    pub fn field(&mut self, field: &str) {
+        self.0.update((field.len() as u64).to_le_bytes());
+        self.0.update(field.as_bytes());
+    }
+
+    pub fn finish(self) -> String {
+        hex::encode(self.0.finalize())
+    }
 }
 
 #[cfg(test)]

@@ -396,12 +396,12 @@ fn execute(task: &Task, any_dep_ran: bool, dynamic: bool, runner: &Runner<'_>) -
             children,
         };
     };
-    let previous: Option<Record> = runner
+    let previous: Option<std::sync::Arc<Record>> = runner
         .state
         .lock()
         .ok()
-        .and_then(|s| s.get(&task.name).cloned());
-    let checked = match check(task, runner.keys, previous.as_ref()) {
+        .and_then(|s| s.get_shared(&task.name));
+    let checked = match check(task, runner.keys, previous.as_deref()) {
         Ok(c) => c,
         Err(e) => return fail(task, runner, started, e),
     };

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +13,7 @@ use crate::error::GraphError;
 use crate::fingerprint::{hash_fields, Stamp};
 use buildchain_fs::{remove_stale_temps, write_cache};
 
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 
 /// What the last successful run of a task saw.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,7 +54,7 @@ struct RecordFileRef<'a> {
 #[derive(Debug)]
 pub(crate) struct State {
     dir: PathBuf,
-    tasks: BTreeMap<String, Record>,
+    tasks: BTreeMap<String, Arc<Record>>,
     /// Files that were ignored because unreadable (reported, never trusted).
     pub warnings: Vec<String>,
 }
@@ -110,7 +111,7 @@ impl State {
                         && path.file_name().and_then(|n| n.to_str())
                             == Some(&file_name(&file.task)) =>
                 {
-                    state.tasks.insert(file.task, file.record);
+                    state.tasks.insert(file.task, Arc::new(file.record));
                 }
                 // Written by another version: its task simply re-runs.
                 Ok(file) if file.format != FORMAT => {}
@@ -132,7 +133,12 @@ impl State {
     }
 
     pub fn get(&self, task: &str) -> Option<&Record> {
-        self.tasks.get(task)
+        self.tasks.get(task).map(|r| &**r)
+    }
+
+    /// The record of `task`, shared (a big tree's record is not copied to be checked).
+    pub fn get_shared(&self, task: &str) -> Option<Arc<Record>> {
+        self.tasks.get(task).cloned()
     }
 
     fn path_of(&self, task: &str) -> PathBuf {
@@ -141,7 +147,7 @@ impl State {
 
     /// Records a success (written atomically; nothing written when unchanged).
     pub fn set(&mut self, task: &str, record: Record) -> Result<(), GraphError> {
-        if self.tasks.get(task) == Some(&record) {
+        if self.tasks.get(task).is_some_and(|r| **r == record) {
             return Ok(());
         }
         let path = self.path_of(task);
@@ -157,7 +163,7 @@ impl State {
         };
         let bytes = serde_json::to_vec(&file).map_err(|e| err(io::Error::other(e)))?;
         write_cache(&path, &bytes).map_err(|e| err(e.into()))?;
-        self.tasks.insert(task.to_string(), record);
+        self.tasks.insert(task.to_string(), Arc::new(record));
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::error::render_chain;
-use crate::fingerprint::{hash_fields, stamp, stamp_with, PathKeys, Stamp};
+use crate::fingerprint::{hash_fields, stamp, stamp_with, FieldHasher, PathKeys, Stamp};
 use crate::state::Record;
 use crate::task::Task;
 use buildchain_fs::walk_tree;
@@ -210,14 +210,15 @@ pub(crate) fn check(
         }
     }
     let definition = definition_hash(task, keys);
-    let contents: Vec<(&String, String)> =
-        dep_stamps.iter().map(|(k, s)| (k, s.content())).collect();
-    let mut fields = vec![definition.as_str()];
-    for (key, content) in &contents {
-        fields.push(key.as_str());
-        fields.push(content.as_str());
+    let mut hasher = FieldHasher::default();
+    hasher.field(&definition);
+    let mut content = String::new();
+    for (key, stamp) in &dep_stamps {
+        hasher.field(key);
+        stamp.write_content(&mut content);
+        hasher.field(&content);
     }
-    let fingerprint = hash_fields(fields);
+    let fingerprint = hasher.finish();
     let targets = stamp_targets(task, keys, previous)?;
     let record = Record {
         definition,
@@ -240,7 +241,7 @@ fn first_change(before: &BTreeMap<String, Stamp>, now: &BTreeMap<String, Stamp>)
     for (key, stamp) in now {
         match before.get(key) {
             None => return Some(format!("target {key} was not there after its last run")),
-            Some(old) if old.content() != stamp.content() => {
+            Some(old) if !old.same_content(stamp) => {
                 return Some(format!("target {key} was modified"))
             }
             _ => {}
@@ -309,7 +310,12 @@ fn decide(
     let changed: Vec<String> = current
         .file_deps
         .iter()
-        .filter(|(k, s)| previous.file_deps.get(*k).map(Stamp::content) != Some(s.content()))
+        .filter(|(k, s)| {
+            !previous
+                .file_deps
+                .get(*k)
+                .is_some_and(|p| p.same_content(s))
+        })
         .map(|(k, _)| k.clone())
         .collect();
     if !changed.is_empty() {
