@@ -43,8 +43,11 @@ impl PathKeys {
                     return format!("{alias}:");
                 }
                 if let Some(rel) = rest.strip_prefix(b"/") {
-                    let rel = std::ffi::OsStr::from_bytes(rel);
-                    return format!("{alias}:{}", Path::new(rel).display());
+                    let mut key = String::with_capacity(alias.len() + 1 + rel.len());
+                    key.push_str(alias);
+                    key.push(':');
+                    key.push_str(&String::from_utf8_lossy(rel));
+                    return key;
                 }
             }
         }

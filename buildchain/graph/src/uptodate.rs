@@ -88,17 +88,15 @@ pub(crate) fn stamp_targets(
     keys: &PathKeys,
     previous: Option<&Record>,
 ) -> Result<TargetStamps, String> {
-    let mut out = TargetStamps {
-        stamps: BTreeMap::new(),
-        missing: Vec::new(),
-    };
+    let mut stamps = Vec::new();
+    let mut missing = Vec::new();
     let prev = |key: &str| previous.and_then(|r| r.targets.get(key));
     for target in &task.targets {
         let key = keys.key(target);
         let meta = match fs::metadata(target) {
             Ok(meta) => meta,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                out.missing.push(key);
+                missing.push(key);
                 continue;
             }
             Err(e) => return Err(format!("target {}: {e}", target.display())),
@@ -106,7 +104,7 @@ pub(crate) fn stamp_targets(
         if !meta.is_dir() {
             let s = stamp_output(target, &meta, prev(&key))
                 .map_err(|e| format!("target {}: {e}", target.display()))?;
-            out.stamps.insert(key, s);
+            stamps.push((key, s));
             continue;
         }
         let entries = walk_tree(target).map_err(|e| format!("target {}: {e}", target.display()))?;
@@ -114,25 +112,28 @@ pub(crate) fn stamp_targets(
             let key = keys.key(&path);
             let s = stamp_output(&path, &meta, prev(&key))
                 .map_err(|e| format!("target {}: {e}", path.display()))?;
-            out.stamps.insert(key, s);
+            stamps.push((key, s));
         }
     }
     for dir in &task.created_dirs {
         let key = keys.key(dir);
         // Not following links: a link where the directory belongs is not the directory.
         match fs::symlink_metadata(dir) {
-            Ok(meta) if meta.file_type().is_symlink() => out.missing.push(key),
+            Ok(meta) if meta.file_type().is_symlink() => missing.push(key),
             Ok(meta) if meta.is_dir() => {
                 let s = stamp_with(dir, &meta, None)
                     .map_err(|e| format!("created directory {}: {e}", dir.display()))?;
-                out.stamps.insert(key, s);
+                stamps.push((key, s));
             }
             Ok(_) => return Err(format!("{} is not a directory", dir.display())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => out.missing.push(key),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => missing.push(key),
             Err(e) => return Err(format!("created directory {}: {e}", dir.display())),
         }
     }
-    Ok(out)
+    Ok(TargetStamps {
+        stamps: stamps.into_iter().collect(),
+        missing,
+    })
 }
 
 /// A stamp of an output entry: what cannot be read (a FIFO planted in a directory target)
@@ -183,13 +184,14 @@ pub(crate) fn check(
     previous: Option<&Record>,
 ) -> Result<Check, String> {
     let mut file_deps = file_deps_of(task)?;
-    let mut dep_stamps = BTreeMap::new();
+    // Collected in order, then built at once (a sorted bulk build, not 10k inserts).
+    let mut dep_stamps = Vec::new();
     for dep in &file_deps {
         let key = keys.key(dep);
         let prev = previous.and_then(|r| r.file_deps.get(&key));
         match stamp(dep, prev) {
             Ok(Some(s)) => {
-                dep_stamps.insert(key, s);
+                dep_stamps.push((key, s));
             }
             Ok(None) => return Err(format!("file dependency {} does not exist", dep.display())),
             Err(e) => return Err(format!("file dependency {}: {e}", dep.display())),
@@ -206,9 +208,10 @@ pub(crate) fn check(
             if !meta.is_dir() {
                 file_deps.push(path);
             }
-            dep_stamps.insert(key, s);
+            dep_stamps.push((key, s));
         }
     }
+    let dep_stamps: BTreeMap<String, Stamp> = dep_stamps.into_iter().collect();
     let definition = definition_hash(task, keys);
     let mut hasher = FieldHasher::default();
     hasher.field(&definition);

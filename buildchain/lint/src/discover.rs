@@ -69,6 +69,66 @@ pub fn find_in(repo_root: &Path, dirs: &[&str], kind: FileKind) -> Result<Vec<Pa
     Ok(found)
 }
 
+/// Every file of every kind, from one walk of the distribution directories (a build
+/// discovers all kinds; walking once per kind read a big `docs/` three times).
+pub struct Discovered {
+    /// (path, file name) of every regular file, sorted by path.
+    files: Vec<(PathBuf, String)>,
+    repo_root: PathBuf,
+}
+
+impl Discovered {
+    /// The files of `kind`, as [`find`] lists them.
+    pub fn of(&self, kind: FileKind) -> Vec<PathBuf> {
+        let dirs: Vec<PathBuf> = kind.dirs().iter().map(|d| self.repo_root.join(d)).collect();
+        let salt = self.repo_root.join("salt");
+        self.files
+            .iter()
+            .filter(|(path, name)| kind.matches(name) && dirs.iter().any(|d| path.starts_with(d)))
+            .filter(|(path, _)| {
+                !(kind == FileKind::Yaml && path.starts_with(&salt) && has_jinja(path))
+            })
+            .map(|(path, _)| path.clone())
+            .collect()
+    }
+}
+
+/// Walks the distribution directories of `repo_root` once (see [`Discovered::of`]).
+pub fn find_all(repo_root: &Path) -> Result<Discovered, LintError> {
+    let mut files = Vec::new();
+    for dir in DISTRIBUTION_DIRS {
+        let start = repo_root.join(dir);
+        if start.is_dir() {
+            walk_all(&start, &mut files)?;
+        }
+    }
+    files.sort();
+    Ok(Discovered {
+        files,
+        repo_root: repo_root.to_path_buf(),
+    })
+}
+
+fn walk_all(dir: &Path, found: &mut Vec<(PathBuf, String)>) -> Result<(), LintError> {
+    let read_error = |source| LintError::Read {
+        path: dir.to_path_buf(),
+        cause: source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(read_error)? {
+        let entry = entry.map_err(read_error)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let file_type = entry.file_type().map_err(read_error)?;
+        if file_type.is_dir() {
+            if !skipped_dir(&name) {
+                walk_all(&entry.path(), found)?;
+            }
+        } else if file_type.is_file() {
+            found.push((entry.path(), name));
+        }
+    }
+    Ok(())
+}
+
 fn walk(dir: &Path, kind: FileKind, found: &mut Vec<PathBuf>) -> Result<(), LintError> {
     let read_error = |source| LintError::Read {
         path: dir.to_path_buf(),

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 use buildchain_graph::Task;
-use buildchain_lint::discover::{find, FileKind};
+use buildchain_lint::discover::{find_all, Discovered, FileKind};
 use buildchain_lint::sls::SlsContext;
 use buildchain_lint::yaml::YamlConfig;
 use buildchain_lint::{shell, sls, yaml, Finding, LintError};
@@ -23,21 +23,23 @@ use crate::templates;
 const LINT_VERSION: &str = "lint v2";
 
 pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
+    let found = find_all(&cfg.repo_root)
+        .with_context(|| format!("{}: cannot list the files to lint", cfg.repo_root.display()))?;
     let groups = [
         (
             "lint:yaml",
             "Check that every YAML file parses, without duplicate keys, yamllint-style.",
-            yaml_tasks(cfg)?,
+            yaml_tasks(cfg, &found)?,
         ),
         (
             "lint:sls",
             "Render every Salt state and pillar file (Jinja, stub grains/pillar; *.sls.in once rendered) and parse the result as YAML.",
-            sls_tasks(cfg)?,
+            sls_tasks(cfg, &found)?,
         ),
         (
             "lint:shell",
             "Run shellcheck (SHELLCHECK_BIN) on the shell scripts (*.sh, and *.sh.in once rendered).",
-            shell_tasks(cfg)?,
+            shell_tasks(cfg, &found)?,
         ),
     ];
     let mut tasks = Vec::new();
@@ -60,17 +62,6 @@ fn relative(cfg: &Config, path: &Path) -> PathBuf {
     path.strip_prefix(&cfg.repo_root)
         .unwrap_or(path)
         .to_path_buf()
-}
-
-/// The repository's files of `kind` (buildchain-lint's discovery: the distribution's
-/// directories, not the Rust crates, whose test fixtures are broken on purpose).
-fn discover(cfg: &Config, kind: FileKind) -> Result<Vec<PathBuf>> {
-    find(&cfg.repo_root, kind).with_context(|| {
-        format!(
-            "{}: cannot list the files to lint ({kind:?})",
-            cfg.repo_root.display()
-        )
-    })
 }
 
 /// The task linting `file` (`_lint:<kind>/<path>`), depending on it.
@@ -100,9 +91,10 @@ fn report(cfg: &Config, mut findings: Vec<Finding>) -> Result<()> {
     bail!("{} finding(s):\n{}", lines.len(), lines.join("\n"))
 }
 
-fn yaml_tasks(cfg: &Cfg) -> Result<Vec<Task>> {
+fn yaml_tasks(cfg: &Cfg, found: &Discovered) -> Result<Vec<Task>> {
     let config = YamlConfig::default();
-    Ok(discover(cfg, FileKind::Yaml)?
+    Ok(found
+        .of(FileKind::Yaml)
         .into_iter()
         .map(|file| {
             let (cfg2, config2) = (cfg.clone(), config.clone());
@@ -141,16 +133,15 @@ fn importable(root: &Path) -> Result<Vec<PathBuf>> {
         .collect())
 }
 
-fn sls_tasks(cfg: &Cfg) -> Result<Vec<Task>> {
+fn sls_tasks(cfg: &Cfg, found: &Discovered) -> Result<Vec<Task>> {
     let (salt, pillar) = (cfg.repo("salt"), cfg.repo("pillar"));
     let (salt_imports, pillar_imports) = (importable(&salt)?, importable(&pillar)?);
     // versions.json is made of these, and the Salt environment of the product id.
     let inputs = [cfg.repo("VERSION"), cfg.repo("versions.toml")];
     let version = format!("{LINT_VERSION} sls saltenv={}", cfg.product_id());
-    let states = discover(cfg, FileKind::Sls)?
-        .into_iter()
-        .map(|f| (f, false));
-    let state_templates = discover(cfg, FileKind::SlsTemplate)?
+    let states = found.of(FileKind::Sls).into_iter().map(|f| (f, false));
+    let state_templates = found
+        .of(FileKind::SlsTemplate)
         .into_iter()
         .map(|f| (f, true));
     let mut tasks = Vec::new();
@@ -231,12 +222,12 @@ fn sourced_set(template: &Path, all: &[PathBuf]) -> Vec<PathBuf> {
     set
 }
 
-fn shell_tasks(cfg: &Cfg) -> Result<Vec<Task>> {
+fn shell_tasks(cfg: &Cfg, found: &Discovered) -> Result<Vec<Task>> {
     let bin = cfg.bin("shellcheck");
     // The program is a parameter: pointing SHELLCHECK_BIN elsewhere lints again.
     let version = format!("{LINT_VERSION} shell {bin}");
     let mut tasks = Vec::new();
-    for file in discover(cfg, FileKind::Shell)? {
+    for file in found.of(FileKind::Shell) {
         let (cfg2, bin2) = (cfg.clone(), PathBuf::from(&bin));
         tasks.push(
             file_task(cfg, "shell", &file)
@@ -249,7 +240,7 @@ fn shell_tasks(cfg: &Cfg) -> Result<Vec<Task>> {
                 }),
         );
     }
-    let templates = discover(cfg, FileKind::ShellTemplate)?;
+    let templates = found.of(FileKind::ShellTemplate);
     let template_version = format!("{version} template {}", templates::lint_context(cfg));
     for template in &templates {
         let set = sourced_set(template, &templates);
