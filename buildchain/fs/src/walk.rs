@@ -21,6 +21,21 @@ pub(crate) fn walk_error(root: &Path) -> impl Fn(walkdir::Error) -> FsError + '_
 /// read in parallel (rayon): a no-op build stats tens of thousands of entries, and the
 /// stats are what it waits for.
 pub fn walk_tree(dir: &Path) -> Result<Vec<(PathBuf, fs::Metadata)>, FsError> {
+    walk_tree_reusing(dir, &|_| None)
+}
+
+/// A walk already made of a directory: its entries as [`walk_tree`] returns them.
+pub type Walked = std::sync::Arc<Vec<(PathBuf, fs::Metadata)>>;
+
+/// [`walk_tree`], taking the entries of a sub-directory from `known` when it has a walk of
+/// it (the caller vouches that nothing changed since), instead of reading it again.
+pub fn walk_tree_reusing(
+    dir: &Path,
+    known: &(dyn Fn(&Path) -> Option<Walked> + Sync),
+) -> Result<Vec<(PathBuf, fs::Metadata)>, FsError> {
+    if let Some(walked) = known(dir) {
+        return Ok(walked.as_ref().clone());
+    }
     let meta = match fs::symlink_metadata(dir) {
         Ok(meta) => meta,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -29,7 +44,7 @@ pub fn walk_tree(dir: &Path) -> Result<Vec<(PathBuf, fs::Metadata)>, FsError> {
     let is_dir = meta.is_dir();
     let mut out = vec![(dir.to_path_buf(), meta)];
     if is_dir {
-        out.extend(entries_below(dir)?);
+        out.extend(entries_below(dir, known)?);
     }
     use std::os::unix::ffi::OsStrExt;
     out[1..].sort_unstable_by(|a, b| a.0.as_os_str().as_bytes().cmp(b.0.as_os_str().as_bytes()));
@@ -37,7 +52,10 @@ pub fn walk_tree(dir: &Path) -> Result<Vec<(PathBuf, fs::Metadata)>, FsError> {
 }
 
 /// The entries below `dir` (not sorted), its sub-directories walked in parallel.
-fn entries_below(dir: &Path) -> Result<Vec<(PathBuf, fs::Metadata)>, FsError> {
+fn entries_below(
+    dir: &Path,
+    known: &(dyn Fn(&Path) -> Option<Walked> + Sync),
+) -> Result<Vec<(PathBuf, fs::Metadata)>, FsError> {
     use rayon::prelude::*;
     let mut entries = Vec::new();
     for entry in fs::read_dir(dir).map_err(|e| FsError::new("walk", dir, e))? {
@@ -51,7 +69,11 @@ fn entries_below(dir: &Path) -> Result<Vec<(PathBuf, fs::Metadata)>, FsError> {
     let below: Vec<Vec<(PathBuf, fs::Metadata)>> = entries
         .par_iter()
         .filter(|(_, meta)| meta.is_dir())
-        .map(|(path, _)| entries_below(path))
+        .map(|(path, _)| match known(path) {
+            // The directory itself is already listed: what is below it.
+            Some(walked) => Ok(walked.iter().skip(1).cloned().collect()),
+            None => entries_below(path, known),
+        })
         .collect::<Result<_, _>>()?;
     entries.extend(below.into_iter().flatten());
     Ok(entries)

@@ -13,6 +13,7 @@ use crate::schedule::{self, Runner};
 use crate::state::State;
 use crate::task::CleanKind;
 use crate::uptodate::{check, Status};
+use crate::walks::Walks;
 
 /// A graph of tasks bound to a state directory.
 pub struct Engine {
@@ -116,6 +117,7 @@ impl Engine {
             reporter,
             stopping: &stopping,
             keep_going: self.keep_going,
+            walks: Walks::default(),
         };
         schedule::run(&self.graph, selection, jobs, &runner)
     }
@@ -295,7 +297,7 @@ impl Engine {
             .get(name)
             .ok_or_else(|| GraphError::UnknownTask(name.to_string()))?;
         let status = if task.has_action() {
-            match check(task, &self.keys, state.get(name)) {
+            match check(task, &self.keys, state.get(name), &Walks::default()) {
                 Ok(c) => c.status,
                 Err(message) => Status::Outdated(message),
             }

@@ -19,6 +19,7 @@ mod schedule;
 mod state;
 mod task;
 mod uptodate;
+mod walks;
 
 pub use clean::CleanContext;
 pub use context::{Context, Event, Progress, Reporter, SilentReporter};

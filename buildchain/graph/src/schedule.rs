@@ -17,6 +17,7 @@ use crate::graph::Graph;
 use crate::state::{Record, State};
 use crate::task::Task;
 use crate::uptodate::{check, stamp_targets, Status};
+use crate::walks::Walks;
 
 /// What happened to the tasks of a run.
 #[derive(Debug, Default, Clone)]
@@ -165,6 +166,8 @@ pub(crate) struct Runner<'a> {
     pub stopping: &'a AtomicBool,
     /// Keep starting tasks after a failure (those whose dependencies succeeded).
     pub keep_going: bool,
+    /// Tree walks shared by the checks of this run.
+    pub walks: Walks,
 }
 
 pub(crate) fn run(
@@ -401,7 +404,7 @@ fn execute(task: &Task, any_dep_ran: bool, dynamic: bool, runner: &Runner<'_>) -
         .lock()
         .ok()
         .and_then(|s| s.get_shared(&task.name));
-    let checked = match check(task, runner.keys, previous.as_deref()) {
+    let checked = match check(task, runner.keys, previous.as_deref(), &runner.walks) {
         Ok(c) => c,
         Err(e) => return fail(task, runner, started, e),
     };
@@ -435,6 +438,8 @@ fn execute(task: &Task, any_dep_ran: bool, dynamic: bool, runner: &Runner<'_>) -
             message: format!("runs because {reason}"),
         });
     }
+    // What this task removes and writes is no longer what earlier walks saw.
+    runner.walks.invalidate();
     // Forget the last success before touching anything: a run killed from here on
     // never leaves targets a later run believes.
     if let Err(e) = save(runner, |s| s.remove(&task.name)) {
@@ -462,9 +467,11 @@ fn execute(task: &Task, any_dep_ran: bool, dynamic: bool, runner: &Runner<'_>) -
         stopping: runner.stopping,
     };
     if let Err(e) = action(&ctx) {
+        runner.walks.invalidate();
         return fail(task, runner, started, render_chain(e.as_ref()));
     }
-    let targets = match stamp_targets(task, runner.keys, None) {
+    runner.walks.invalidate();
+    let targets = match stamp_targets(task, runner.keys, None, &runner.walks) {
         Ok(t) => t,
         Err(e) => return fail(task, runner, started, e),
     };

@@ -9,6 +9,7 @@ use crate::error::render_chain;
 use crate::fingerprint::{hash_fields, stamp, stamp_with, FieldHasher, PathKeys, Stamp};
 use crate::state::Record;
 use crate::task::Task;
+use crate::walks::Walks;
 use buildchain_fs::walk_tree;
 
 /// Whether a task would run, and why.
@@ -87,6 +88,7 @@ pub(crate) fn stamp_targets(
     task: &Task,
     keys: &PathKeys,
     previous: Option<&Record>,
+    walks: &Walks,
 ) -> Result<TargetStamps, String> {
     let mut stamps = Vec::new();
     let mut missing = Vec::new();
@@ -107,10 +109,12 @@ pub(crate) fn stamp_targets(
             stamps.push((key, s));
             continue;
         }
-        let entries = walk_tree(target).map_err(|e| format!("target {}: {e}", target.display()))?;
-        for (path, meta) in entries {
-            let key = keys.key(&path);
-            let s = stamp_output(&path, &meta, prev(&key))
+        let entries = walks
+            .walk(target)
+            .map_err(|e| format!("target {}: {e}", target.display()))?;
+        for (path, meta) in entries.iter() {
+            let key = keys.key(path);
+            let s = stamp_output(path, meta, prev(&key))
                 .map_err(|e| format!("target {}: {e}", path.display()))?;
             stamps.push((key, s));
         }
@@ -182,6 +186,7 @@ pub(crate) fn check(
     task: &Task,
     keys: &PathKeys,
     previous: Option<&Record>,
+    walks: &Walks,
 ) -> Result<Check, String> {
     let mut file_deps = file_deps_of(task)?;
     // Collected in order, then built at once (a sorted bulk build, not 10k inserts).
@@ -198,15 +203,16 @@ pub(crate) fn check(
         }
     }
     for dir in &task.tree_deps {
-        let entries =
-            walk_tree(dir).map_err(|e| format!("tree dependency {}: {e}", dir.display()))?;
-        for (path, meta) in entries {
-            let key = keys.key(&path);
+        let entries = walks
+            .walk(dir)
+            .map_err(|e| format!("tree dependency {}: {e}", dir.display()))?;
+        for (path, meta) in entries.iter() {
+            let key = keys.key(path);
             let prev = previous.and_then(|r| r.file_deps.get(&key));
-            let s = stamp_with(&path, &meta, prev)
+            let s = stamp_with(path, meta, prev)
                 .map_err(|e| format!("tree dependency {}: {e}", path.display()))?;
             if !meta.is_dir() {
-                file_deps.push(path);
+                file_deps.push(path.clone());
             }
             dep_stamps.push((key, s));
         }
@@ -222,7 +228,7 @@ pub(crate) fn check(
         hasher.field(&content);
     }
     let fingerprint = hasher.finish();
-    let targets = stamp_targets(task, keys, previous)?;
+    let targets = stamp_targets(task, keys, previous, walks)?;
     let record = Record {
         definition,
         fingerprint,
