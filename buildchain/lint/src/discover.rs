@@ -54,19 +54,7 @@ pub fn find(repo_root: &Path, kind: FileKind) -> Result<Vec<PathBuf>, LintError>
 
 /// The files of `kind` under `dirs` (relative to `repo_root`).
 pub fn find_in(repo_root: &Path, dirs: &[&str], kind: FileKind) -> Result<Vec<PathBuf>, LintError> {
-    let mut found = Vec::new();
-    for dir in dirs {
-        let start = repo_root.join(dir);
-        if start.is_dir() {
-            walk(&start, kind, &mut found)?;
-        }
-    }
-    if kind == FileKind::Yaml {
-        let salt = repo_root.join("salt");
-        found.retain(|path| !(path.starts_with(&salt) && has_jinja(path)));
-    }
-    found.sort();
-    Ok(found)
+    Ok(walk_dirs(repo_root, dirs)?.of_kind_in(kind, dirs))
 }
 
 /// Every file of every kind, from one walk of the distribution directories (a build
@@ -80,7 +68,12 @@ pub struct Discovered {
 impl Discovered {
     /// The files of `kind`, as [`find`] lists them.
     pub fn of(&self, kind: FileKind) -> Vec<PathBuf> {
-        let dirs: Vec<PathBuf> = kind.dirs().iter().map(|d| self.repo_root.join(d)).collect();
+        self.of_kind_in(kind, kind.dirs())
+    }
+
+    /// The files of `kind` under `dirs` (relative to the repository root).
+    fn of_kind_in(&self, kind: FileKind, dirs: &[&str]) -> Vec<PathBuf> {
+        let dirs: Vec<PathBuf> = dirs.iter().map(|d| self.repo_root.join(d)).collect();
         let salt = self.repo_root.join("salt");
         self.files
             .iter()
@@ -95,8 +88,13 @@ impl Discovered {
 
 /// Walks the distribution directories of `repo_root` once (see [`Discovered::of`]).
 pub fn find_all(repo_root: &Path) -> Result<Discovered, LintError> {
+    walk_dirs(repo_root, &DISTRIBUTION_DIRS)
+}
+
+/// Every regular file under `dirs` (relative to `repo_root`; missing ones skipped).
+fn walk_dirs(repo_root: &Path, dirs: &[&str]) -> Result<Discovered, LintError> {
     let mut files = Vec::new();
-    for dir in DISTRIBUTION_DIRS {
+    for dir in dirs {
         let start = repo_root.join(dir);
         if start.is_dir() {
             walk_all(&start, &mut files)?;
@@ -124,26 +122,6 @@ fn walk_all(dir: &Path, found: &mut Vec<(PathBuf, String)>) -> Result<(), LintEr
             }
         } else if file_type.is_file() {
             found.push((entry.path(), name));
-        }
-    }
-    Ok(())
-}
-
-fn walk(dir: &Path, kind: FileKind, found: &mut Vec<PathBuf>) -> Result<(), LintError> {
-    let read_error = |source| LintError::Read {
-        path: dir.to_path_buf(),
-        cause: source,
-    };
-    for entry in std::fs::read_dir(dir).map_err(read_error)? {
-        let entry = entry.map_err(read_error)?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let file_type = entry.file_type().map_err(read_error)?;
-        if file_type.is_dir() {
-            if !skipped_dir(&name) {
-                walk(&entry.path(), kind, found)?;
-            }
-        } else if file_type.is_file() && kind.matches(&name) {
-            found.push(entry.path());
         }
     }
     Ok(())
