@@ -268,10 +268,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Some(Command::Info { task }) => {
             warn_all(engine.graph_mut().expand(), cli.verbose);
-            let name = resolve(&engine, std::slice::from_ref(task))?
-                .into_iter()
-                .next()
-                .context("no task")?;
+            let names = resolve(&engine, std::slice::from_ref(task))?;
+            let name = match names.as_slice() {
+                [one] => one.clone(),
+                [] => bail!("no task matches {task:?}"),
+                many => bail!(
+                    "{task:?} matches {} tasks ({}{}): name one",
+                    many.len(),
+                    many.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
+                    if many.len() > 5 { ", …" } else { "" }
+                ),
+            };
             info(&mut out, &engine, &name)?;
             out.flush()?;
             Ok(ExitCode::SUCCESS)

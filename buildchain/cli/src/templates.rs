@@ -51,19 +51,21 @@ pub fn lint_context(cfg: &Config) -> Value {
     ctx
 }
 
-/// Renders the template file `path` (shown in errors) with `ctx`.
+/// Renders the template file `path` (named in errors, once) with `ctx`.
 pub fn render_file(path: &Path, ctx: &Value) -> Result<String> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("{}: cannot read", path.display()))?;
-    render(&text, ctx).with_context(|| format!("{}: template error", path.display()))
+    render_named(&path.display().to_string(), &text, ctx)
 }
 
-pub fn render(text: &str, ctx: &Value) -> Result<String> {
+/// Renders `text`; errors name `name` once: `Error rendering "NAME" line L, col C: …`.
+fn render_named(name: &str, text: &str, ctx: &Value) -> Result<String> {
     let mut hb = Handlebars::new();
     hb.set_strict_mode(true);
     hb.register_escape_fn(handlebars::no_escape);
-    hb.render_template(text, ctx)
-        .map_err(|e| anyhow::anyhow!("{}", e.to_string().replace("\"Unnamed template\" ", "")))
+    hb.register_template_string(name, text)
+        .map_err(|e| anyhow::anyhow!("{name}: template error: {e}"))?;
+    hb.render(name, ctx).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 #[cfg(test)]
@@ -73,9 +75,14 @@ mod tests {
     #[test]
     fn strict_rendering() {
         let ctx = json!({"version": "1.0"});
-        assert_eq!(render("V={{version}} <&>", &ctx).unwrap(), "V=1.0 <&>");
-        let err = render("line\n{{nope}}", &ctx).unwrap_err().to_string();
-        assert!(err.contains("nope"), "{err}");
-        assert!(render("{{#if}}", &ctx).is_err());
+        let render = |text: &str| render_named("t.in", text, &ctx);
+        assert_eq!(render("V={{version}} <&>").unwrap(), "V=1.0 <&>");
+        let err = render("line\n{{nope}}").unwrap_err().to_string();
+        assert!(
+            err.contains("nope") && err.contains("\"t.in\" line 2"),
+            "{err}"
+        );
+        assert!(!err.contains("Unnamed"), "{err}");
+        assert!(render("{{#if}}").is_err());
     }
 }

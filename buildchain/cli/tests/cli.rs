@@ -182,6 +182,10 @@ fn bad_input_fails_naming_the_file_or_task() {
     fails_with(&repo.run(&["nope:*"], &[]), &["no task matches 'nope:*'"]);
     fails_with(&repo.run(&["info", "nope"], &[]), &["unknown task 'nope'"]);
     fails_with(
+        &repo.run(&["info", "_iso_add_tree:*"], &[]),
+        &["matches 4 tasks", "_iso_add_tree:scripts", "name one"],
+    );
+    fails_with(
         &repo.run(&["iso"], &[("SOURCE_DATE_EPOCH", "yesterday")]),
         &["SOURCE_DATE_EPOCH"],
     );
