@@ -105,10 +105,21 @@ pub fn build(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    // The usual failure (no such directory) named once, before tempfile's own wording.
+    fs::metadata(&out_dir).map_err(io(&out_dir))?;
     let staging = tempfile::Builder::new()
         .prefix(".solution-archive-staging-")
         .tempdir_in(&out_dir)
-        .map_err(io(&out_dir))?;
+        .map_err(|e| {
+            // tempfile's error already names the path: keep only its cause.
+            let cause = std::io::Error::new(
+                e.kind(),
+                e.get_ref()
+                    .and_then(|inner| inner.source())
+                    .map_or_else(|| e.kind().to_string(), |s| s.to_string()),
+            );
+            io(&out_dir)(cause)
+        })?;
     let root = staging.path().join("root");
     // The output (and the staging directory) may lie inside the tree: never mirror them.
     let out_dir_real = fs::canonicalize(&out_dir).map_err(io(&out_dir))?;
