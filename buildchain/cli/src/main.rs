@@ -40,12 +40,13 @@ struct Cli {
     command: Option<Command>,
     /// Tasks to run, by name or glob (`images`, `_image_pull:*`); default `iso`.
     tasks: Vec<String>,
-    /// Number of tasks run in parallel (default: the number of CPUs).
+    /// Parallel workers: tasks at once (default: the number of CPUs); for pull, blobs at
+    /// once (default 4); for fetch-rpms and repodata, downloads and files at once.
     #[arg(short = 'n', long = "jobs", global = true)]
     jobs: Option<usize>,
-    /// How task events are printed.
-    #[arg(long, value_enum, default_value = "console", global = true)]
-    reporter: Kind,
+    /// How task events are printed [default: console].
+    #[arg(long, value_enum, global = true)]
+    reporter: Option<Kind>,
     /// The build root (default: BUILD_ROOT, else `_build` in the repository).
     #[arg(long, global = true)]
     build_root: Option<PathBuf>,
@@ -181,6 +182,29 @@ fn load(cli: &Cli) -> Result<(Arc<Config>, Engine)> {
     Ok((cfg, engine))
 }
 
+/// The commands that run no task (pull, dedup, fetch-rpms, repodata, build-rpm) refuse
+/// the options of task runs rather than ignore them.
+fn refuse_task_options(cli: &Cli) -> Result<()> {
+    let given: Vec<&str> = [
+        (cli.build_root.is_some(), "--build-root"),
+        (cli.reporter.is_some(), "--reporter"),
+        (cli.verbose, "--verbose"),
+        (cli.no_wait, "--no-wait"),
+        (cli.keep_going, "--keep-going"),
+    ]
+    .into_iter()
+    .filter_map(|(set, name)| set.then_some(name))
+    .collect();
+    if !given.is_empty() {
+        bail!(
+            "{} {} only to task runs (and list, info, clean), not to this command",
+            given.join(", "),
+            if given.len() == 1 { "applies" } else { "apply" }
+        );
+    }
+    Ok(())
+}
+
 /// Lint runs show every finding in one run: each file is its own task, and a failing file
 /// does not stop the others.
 fn only_lint(tasks: &[String]) -> bool {
@@ -221,6 +245,16 @@ fn resolve(engine: &Engine, patterns: &[String]) -> Result<Vec<String>> {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    if let Some(
+        Command::Pull(_)
+        | Command::Dedup { .. }
+        | Command::FetchRpms(_)
+        | Command::Repodata(_)
+        | Command::BuildRpm(_),
+    ) = &cli.command
+    {
+        refuse_task_options(&cli)?;
+    }
     match &cli.command {
         Some(Command::Pull(args)) => return image_commands::pull(args, cli.jobs),
         Some(Command::Dedup { dir }) => return image_commands::dedup(dir),
@@ -364,7 +398,7 @@ fn build(cli: &Cli, cfg: &Config, engine: &Engine) -> Result<ExitCode> {
     }
     let _lock = buildroot::open(&cfg.build_root, buildroot::Mode::Build, cli.no_wait)?;
     let output = Output::new(
-        cli.reporter,
+        cli.reporter.unwrap_or(Kind::Console),
         cli.verbose,
         Some(&cfg.build_root.join("build.log")),
     )?;
@@ -383,7 +417,7 @@ fn build(cli: &Cli, cfg: &Config, engine: &Engine) -> Result<ExitCode> {
         }
         return Err(anyhow::Error::new(e).context(format!(
             "cannot write the {} report to stdout: stopped",
-            cli.reporter.name()
+            cli.reporter.unwrap_or(Kind::Console).name()
         )));
     }
     if summary.success() {

@@ -181,6 +181,11 @@ fn bad_input_fails_naming_the_file_or_task() {
     fails_with(&repo.run(&["nope"], &[]), &["unknown task 'nope'"]);
     fails_with(&repo.run(&["nope:*"], &[]), &["no task matches 'nope:*'"]);
     fails_with(&repo.run(&["info", "nope"], &[]), &["unknown task 'nope'"]);
+    // Commands that run no task refuse the options of task runs instead of ignoring them.
+    fails_with(
+        &repo.run(&["dedup", "images", "--build-root", "elsewhere", "-v"], &[]),
+        &["--build-root, --verbose apply only to task runs"],
+    );
     fails_with(
         &repo.run(&["info", "_iso_add_tree:*"], &[]),
         &["matches 4 tasks", "_iso_add_tree:scripts", "name one"],
