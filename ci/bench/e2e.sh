@@ -140,4 +140,4 @@ grep -E '^SUCCESS' "$work/ours.log" | sed -E 's/^SUCCESS +([^ ]+) \[([0-9.]+)s\]
 echo "reference: MetalK8s tool chain          $(printf '%6.2f' "$reference") s"
 cat "$ref/steps.txt"
 printf 'ratio ours/reference: %.2f (target <= 0.25)\n' "$(echo "$ours / $reference" | bc -l)"
-rm -rf "$work/repo" "$work/ref" "$work/storage"
+[ -n "${KEEP:-}" ] || rm -rf "$work/repo" "$work/ref" "$work/storage"

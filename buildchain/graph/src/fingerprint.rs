@@ -1,9 +1,11 @@
 //! Content fingerprints of files, with a metadata fast path, keyed by portable names.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -79,6 +81,9 @@ pub enum Stamp {
         sha256: String,
         size: u64,
         mtime_ns: i64,
+        /// Any write to the file changes it, even one that puts the mtime back.
+        #[serde(default)]
+        ctime_ns: i64,
         ino: u64,
         /// Permission bits: part of the content (copies keep them).
         #[serde(default)]
@@ -148,19 +153,62 @@ fn mtime_ns(meta: &fs::Metadata) -> i64 {
         .saturating_add(meta.mtime_nsec())
 }
 
-/// Stamps `path` (following symlinks). `None` when it does not exist. When size, mtime
-/// and inode equal those of `previous`, its hash is reused (the fast path); otherwise the
-/// content is hashed.
-pub fn stamp(path: &Path, previous: Option<&Stamp>) -> io::Result<Option<Stamp>> {
+fn ctime_ns(meta: &fs::Metadata) -> i64 {
+    meta.ctime()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(meta.ctime_nsec())
+}
+
+/// (device, inode, size, mtime ns, ctime ns): any write to the inode changes its ctime.
+type InodeKey = (u64, u64, u64, i64, i64);
+
+/// Content hashes of the inodes met in a run: a file hardlinked under many paths (a pulled
+/// blob in every image that uses it) is read once, not once per path.
+#[derive(Default)]
+pub(crate) struct InodeHashes(Mutex<HashMap<InodeKey, String>>);
+
+impl InodeHashes {
+    fn sha256(&self, path: &Path, meta: &fs::Metadata) -> io::Result<String> {
+        let key = (
+            meta.dev(),
+            meta.ino(),
+            meta.len(),
+            mtime_ns(meta),
+            ctime_ns(meta),
+        );
+        if let Some(known) = self.0.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(known);
+        }
+        let hash = buildchain_fs::sha256_file(path)?;
+        if let Ok(mut known) = self.0.lock() {
+            known.insert(key, hash.clone());
+        }
+        Ok(hash)
+    }
+}
+
+/// Stamps `path` (following symlinks). `None` when it does not exist. When size, mtime,
+/// ctime and inode equal those of `previous`, its hash is reused (the fast path); otherwise
+/// the content is hashed (once per inode and run, see [`InodeHashes`]).
+pub(crate) fn stamp(
+    path: &Path,
+    previous: Option<&Stamp>,
+    inodes: &InodeHashes,
+) -> io::Result<Option<Stamp>> {
     match fs::metadata(path) {
-        Ok(meta) => stamp_with(path, &meta, previous).map(Some),
+        Ok(meta) => stamp_with(path, &meta, previous, inodes).map(Some),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
 }
 
 /// Stamps `path` whose metadata is already known (symlinks are stamped as links).
-pub fn stamp_with(path: &Path, meta: &fs::Metadata, previous: Option<&Stamp>) -> io::Result<Stamp> {
+pub(crate) fn stamp_with(
+    path: &Path,
+    meta: &fs::Metadata,
+    previous: Option<&Stamp>,
+    inodes: &InodeHashes,
+) -> io::Result<Stamp> {
     let mode = meta.permissions().mode() & 0o7777;
     if meta.is_dir() {
         return Ok(Stamp::Dir { mode });
@@ -178,29 +226,32 @@ pub fn stamp_with(path: &Path, meta: &fs::Metadata, previous: Option<&Stamp>) ->
             "not a regular file, directory or symlink",
         ));
     }
-    let (size, mtime, ino) = (meta.len(), mtime_ns(meta), meta.ino());
+    let (size, mtime, ctime, ino) = (meta.len(), mtime_ns(meta), ctime_ns(meta), meta.ino());
     if let Some(Stamp::File {
         sha256,
         size: s,
         mtime_ns: m,
+        ctime_ns: c,
         ino: i,
         ..
     }) = previous
     {
-        if *s == size && *m == mtime && *i == ino {
+        if *s == size && *m == mtime && *c == ctime && *i == ino {
             return Ok(Stamp::File {
                 sha256: sha256.clone(),
                 size,
                 mtime_ns: mtime,
+                ctime_ns: ctime,
                 ino,
                 mode,
             });
         }
     }
     Ok(Stamp::File {
-        sha256: buildchain_fs::sha256_file(path)?,
+        sha256: inodes.sha256(path, meta)?,
         size,
         mtime_ns: mtime,
+        ctime_ns: ctime,
         ino,
         mode,
     })
@@ -259,7 +310,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("f");
         fs::write(&f, b"hello").unwrap();
-        let s1 = stamp(&f, None).unwrap().unwrap();
+        let s1 = stamp(&f, None, &InodeHashes::default()).unwrap().unwrap();
         assert_eq!(
             s1.content(),
             "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824 644"
@@ -269,34 +320,64 @@ mod tests {
             Stamp::File {
                 size,
                 mtime_ns,
+                ctime_ns,
                 ino,
                 ..
             } => Stamp::File {
                 sha256: "lie".into(),
                 size: *size,
                 mtime_ns: *mtime_ns,
+                ctime_ns: *ctime_ns,
                 ino: *ino,
                 mode: 0o644,
             },
             _ => unreachable!(),
         };
-        assert_eq!(stamp(&f, Some(&lie)).unwrap().unwrap().content(), "lie 644");
+        assert_eq!(
+            stamp(&f, Some(&lie), &InodeHashes::default())
+                .unwrap()
+                .unwrap()
+                .content(),
+            "lie 644"
+        );
+        // A same-size rewrite whose mtime is put back is still seen: its ctime moved.
+        let before = fs::metadata(&f).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        fs::write(&f, b"HELLO").unwrap();
+        fs::File::options()
+            .write(true)
+            .open(&f)
+            .unwrap()
+            .set_modified(before)
+            .unwrap();
+        let again = stamp(&f, Some(&s1), &InodeHashes::default())
+            .unwrap()
+            .unwrap();
+        assert!(!again.same_content(&s1), "{again:?}");
+        fs::write(&f, b"hello").unwrap();
         // …but any metadata change makes it hash again.
         fs::write(&f, b"hellO").unwrap();
-        let s2 = stamp(&f, Some(&lie)).unwrap().unwrap();
+        let s2 = stamp(&f, Some(&lie), &InodeHashes::default())
+            .unwrap()
+            .unwrap();
         assert_ne!(s2.content(), "lie 644");
         assert_ne!(s2.content(), s1.content());
-        assert_eq!(stamp(&dir.path().join("missing"), None).unwrap(), None);
+        assert_eq!(
+            stamp(&dir.path().join("missing"), None, &InodeHashes::default()).unwrap(),
+            None
+        );
         let fifo = dir.path().join("fifo");
         assert!(std::process::Command::new("mkfifo")
             .arg(&fifo)
             .status()
             .unwrap()
             .success());
-        let err = stamp(&fifo, None).unwrap_err().to_string();
+        let err = stamp(&fifo, None, &InodeHashes::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not a regular file"), "{err}");
         assert!(matches!(
-            stamp(dir.path(), None).unwrap(),
+            stamp(dir.path(), None, &InodeHashes::default()).unwrap(),
             Some(Stamp::Dir { .. })
         ));
     }

@@ -6,7 +6,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::error::render_chain;
-use crate::fingerprint::{hash_fields, stamp, stamp_with, FieldHasher, PathKeys, Stamp};
+use crate::fingerprint::{
+    hash_fields, stamp, stamp_with, FieldHasher, InodeHashes, PathKeys, Stamp,
+};
 use crate::state::Record;
 use crate::task::Task;
 use crate::walks::Walks;
@@ -104,7 +106,7 @@ pub(crate) fn stamp_targets(
             Err(e) => return Err(format!("target {}: {e}", target.display())),
         };
         if !meta.is_dir() {
-            let s = stamp_output(target, &meta, prev(&key))
+            let s = stamp_output(target, &meta, prev(&key), &walks.inodes)
                 .map_err(|e| format!("target {}: {e}", target.display()))?;
             stamps.push((key, s));
             continue;
@@ -114,7 +116,7 @@ pub(crate) fn stamp_targets(
             .map_err(|e| format!("target {}: {e}", target.display()))?;
         for (path, meta) in entries.iter() {
             let key = keys.key(path);
-            let s = stamp_output(path, meta, prev(&key))
+            let s = stamp_output(path, meta, prev(&key), &walks.inodes)
                 .map_err(|e| format!("target {}: {e}", path.display()))?;
             stamps.push((key, s));
         }
@@ -125,7 +127,7 @@ pub(crate) fn stamp_targets(
         match fs::symlink_metadata(dir) {
             Ok(meta) if meta.file_type().is_symlink() => missing.push(key),
             Ok(meta) if meta.is_dir() => {
-                let s = stamp_with(dir, &meta, None)
+                let s = stamp_with(dir, &meta, None, &walks.inodes)
                     .map_err(|e| format!("created directory {}: {e}", dir.display()))?;
                 stamps.push((key, s));
             }
@@ -142,8 +144,13 @@ pub(crate) fn stamp_targets(
 
 /// A stamp of an output entry: what cannot be read (a FIFO planted in a directory target)
 /// is recorded as such, so that the task re-runs and replaces it rather than failing.
-fn stamp_output(path: &Path, meta: &fs::Metadata, previous: Option<&Stamp>) -> io::Result<Stamp> {
-    match stamp_with(path, meta, previous) {
+fn stamp_output(
+    path: &Path,
+    meta: &fs::Metadata,
+    previous: Option<&Stamp>,
+    inodes: &InodeHashes,
+) -> io::Result<Stamp> {
+    match stamp_with(path, meta, previous, inodes) {
         Err(e) if e.kind() == io::ErrorKind::InvalidInput => Ok(Stamp::Special {
             mode: std::os::unix::fs::PermissionsExt::mode(&meta.permissions()),
         }),
@@ -194,7 +201,7 @@ pub(crate) fn check(
     for dep in &file_deps {
         let key = keys.key(dep);
         let prev = previous.and_then(|r| r.file_deps.get(&key));
-        match stamp(dep, prev) {
+        match stamp(dep, prev, &walks.inodes) {
             Ok(Some(s)) => {
                 dep_stamps.push((key, s));
             }
@@ -209,7 +216,7 @@ pub(crate) fn check(
         for (path, meta) in entries.iter() {
             let key = keys.key(path);
             let prev = previous.and_then(|r| r.file_deps.get(&key));
-            let s = stamp_with(path, meta, prev)
+            let s = stamp_with(path, meta, prev, &walks.inodes)
                 .map_err(|e| format!("tree dependency {}: {e}", path.display()))?;
             if !meta.is_dir() {
                 file_deps.push(path.clone());

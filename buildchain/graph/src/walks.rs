@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::fingerprint::InodeHashes;
 use buildchain_fs::{walk_tree_reusing, FsError, Walked};
 
 /// Walks made since the last action started or ended.
@@ -16,6 +17,9 @@ pub(crate) struct Walks {
     /// Bumped before and after every action: walks of an older epoch are never reused.
     epoch: AtomicU64,
     done: Mutex<HashMap<PathBuf, (u64, Walked)>>,
+    /// Content hashes by inode (kept across actions: keyed by ctime, which any write
+    /// changes).
+    pub inodes: InodeHashes,
 }
 
 impl Walks {
