@@ -346,8 +346,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// The ISO's volume id comes from PROJECT_NAME and VERSION: refused before any task runs,
-/// not by `_iso_build` after everything else was built.
+/// The ISO's volume id comes from PROJECT_NAME and VERSION: refused before any task of a
+/// run that builds the ISO, not by `_iso_build` after everything else was built.
 fn check_volume_id(cfg: &Config) -> Result<()> {
     let id = cfg.volume_id();
     if id.len() > 32 {
@@ -387,7 +387,9 @@ fn build(cli: &Cli, cfg: &Config, engine: &Engine) -> Result<ExitCode> {
         cli.tasks.clone()
     };
     let names = resolve(engine, &requested)?;
-    check_volume_id(cfg)?;
+    if engine.graph().runs(&names, "_iso_build") {
+        check_volume_id(cfg)?;
+    }
     let jobs = cli.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())

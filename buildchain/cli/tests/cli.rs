@@ -234,6 +234,8 @@ fn bad_input_fails_naming_the_file_or_task() {
         ],
     );
     assert!(!stdout(&out).contains("STARTED"), "{}", stdout(&out));
+    // A run that does not build the ISO is not refused.
+    ok(&repo.run(&["_iso_mkdir_root"], &[]));
     fs::write(repo.path().join("VERSION"), &version).unwrap();
 
     let versions = fs::read_to_string(repo.path().join("versions.toml")).unwrap();

@@ -76,6 +76,11 @@ impl AtomicFile {
         fs::rename(&temp, &self.target)
             .map_err(|e| FsError::new("rename into place", &self.target, e))?;
         self.committed = true;
+        // The rename itself reaches the disk with its directory.
+        let dir = parent_of(&self.target);
+        fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .at("flush to disk", dir)?;
         Ok(())
     }
 }

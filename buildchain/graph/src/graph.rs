@@ -128,6 +128,12 @@ impl Graph {
         errors
     }
 
+    /// Whether running `names` runs `task` (it is one of them or one of their dependencies).
+    pub fn runs(&self, names: &[String], task: &str) -> bool {
+        self.closure(names)
+            .is_ok_and(|order| order.iter().any(|&i| self.tasks[i].name == task))
+    }
+
     /// The selected tasks and everything they depend on, dependencies first.
     pub(crate) fn closure(&self, names: &[String]) -> Result<Vec<usize>, GraphError> {
         #[derive(Clone, Copy, PartialEq)]

@@ -97,8 +97,17 @@ impl State {
             Err(e) => return Err(err(e)),
         };
         for entry in entries {
-            let path = entry.map_err(err)?.path();
+            let entry = entry.map_err(err)?;
+            let path = entry.path();
             if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            // A FIFO would block the read for ever; a directory or link is no record.
+            if !entry.file_type().is_ok_and(|t| t.is_file()) {
+                state.warnings.push(format!(
+                    "state file {}: not a regular file: ignored",
+                    path.display()
+                ));
                 continue;
             }
             let bytes = fs::read(&path).map_err(|source| GraphError::State {

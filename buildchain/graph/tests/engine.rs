@@ -682,6 +682,24 @@ fn corrupt_state_file_means_rerun_not_trust() {
     .unwrap();
     ok();
     assert_eq!(runs.load(Ordering::SeqCst), 3);
+    // Neither a FIFO (it would block the read) nor a directory named like a record stop
+    // the run: ignored with a warning.
+    assert!(std::process::Command::new("mkfifo")
+        .arg(state_dir.join("zz-fifo.json"))
+        .status()
+        .unwrap()
+        .success());
+    fs::create_dir(state_dir.join("zz-dir.json")).unwrap();
+    let rec = Recorder::default();
+    assert!(e.run(&s(&["copy"]), 1, &rec).unwrap().success());
+    let warnings = rec.take();
+    assert!(
+        warnings
+            .iter()
+            .any(|l| l.contains("zz-fifo.json") && l.contains("not a regular file")),
+        "{warnings:?}"
+    );
+    assert_eq!(runs.load(Ordering::SeqCst), 3);
 }
 
 #[test]

@@ -6,6 +6,10 @@ use std::path::PathBuf;
 /// Errors of the writer, the reader and the isomd5 functions.
 #[derive(Debug, thiserror::Error)]
 pub enum IsoError {
+    /// The output path exists and is not a regular file (a link, a directory, a device):
+    /// the image replaces a file by renaming over it, it never writes through.
+    #[error("{path}: is {kind}: the image is written to a regular file (write it to a file, then copy it where it goes)")]
+    OutputNotAFile { path: PathBuf, kind: &'static str },
     /// Creating, flushing or renaming the output failed.
     #[error(transparent)]
     Output(#[from] buildchain_fs::FsError),

@@ -42,6 +42,11 @@ pub struct DataObject {
     pub size: u64,
     pub mtime: i64,
     pub mtime_nsec: i64,
+    /// Any write changes it, even one that puts the mtime back.
+    pub ctime: i64,
+    pub ctime_nsec: i64,
+    pub dev: u64,
+    pub ino: u64,
     /// First LBA, set by the layout.
     pub lba: u32,
 }
@@ -146,6 +151,10 @@ impl Scanner {
                         size: meta.len(),
                         mtime: meta.mtime(),
                         mtime_nsec: meta.mtime_nsec(),
+                        ctime: meta.ctime(),
+                        ctime_nsec: meta.ctime_nsec(),
+                        dev: meta.dev(),
+                        ino: meta.ino(),
                         lba: 0,
                     });
                     self.by_inode.insert(key, (self.data.len() - 1, serial));

@@ -38,6 +38,7 @@ pub fn write_image(
     output: &Path,
     options: &IsoOptions,
 ) -> Result<ImageSummary, IsoError> {
+    check_output(output)?;
     let tree = crate::scan::scan(source)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -65,6 +66,37 @@ pub fn write_image(
         bytes: layout.total_sectors * SECTOR,
         implanted_md5: written.md5,
         sha256: written.sha256,
+    })
+}
+
+/// Refuses, before any work, an output that exists and is not a regular file: renaming
+/// over `/dev/null` or a link would replace it, writing through is not atomic.
+fn check_output(output: &Path) -> Result<(), IsoError> {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = match std::fs::symlink_metadata(output) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err(output)(e)),
+        Ok(meta) => {
+            let t = meta.file_type();
+            if t.is_file() {
+                return Ok(());
+            }
+            if t.is_symlink() {
+                "a symbolic link"
+            } else if t.is_dir() {
+                "a directory"
+            } else if t.is_char_device() || t.is_block_device() {
+                "a device"
+            } else if t.is_fifo() {
+                "a FIFO"
+            } else {
+                "a socket"
+            }
+        }
+    };
+    Err(IsoError::OutputNotAFile {
+        path: output.to_path_buf(),
+        kind,
     })
 }
 
@@ -181,7 +213,7 @@ impl<'p> Emitter<'p> {
     /// Copies a file's content, checking it has not changed since it was scanned.
     fn copy_file(&mut self, d: &DataObject) -> Result<(), IsoError> {
         let path = &d.path;
-        let mut f = File::open(path).map_err(io_err(path))?;
+        let mut f = open_source(d)?;
         check_unchanged(&f, d)?;
         let mut left = d.size;
         while left > 0 {
@@ -376,8 +408,37 @@ fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>, path: &Path) -> Result<
     handle.join().map_err(|_| stage_gone(path))
 }
 
+/// Opens a source file without following a link and without blocking (a FIFO put in
+/// its place would block the open for ever); what `check_unchanged` then checks.
+fn open_source(d: &DataObject) -> Result<File, IsoError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(&d.path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => IsoError::ChangedDuringWrite {
+                path: d.path.clone(),
+                what: "became a symbolic link".into(),
+            },
+            _ => io_err(&d.path)(e),
+        })
+}
+
 fn check_unchanged(f: &File, d: &DataObject) -> Result<(), IsoError> {
     let m = f.metadata().map_err(io_err(&d.path))?;
+    if !m.is_file() || (m.dev(), m.ino()) != (d.dev, d.ino) {
+        return Err(IsoError::ChangedDuringWrite {
+            path: d.path.clone(),
+            what: "replaced by another file".into(),
+        });
+    }
+    if (m.ctime(), m.ctime_nsec()) != (d.ctime, d.ctime_nsec) {
+        return Err(IsoError::ChangedDuringWrite {
+            path: d.path.clone(),
+            what: "written to (its ctime changed)".into(),
+        });
+    }
     if m.len() != d.size {
         return Err(IsoError::ChangedDuringWrite {
             path: d.path.clone(),
@@ -546,6 +607,55 @@ mod tests {
         };
         let err = emit(&layout, &sink, &IsoOptions::default()).unwrap_err();
         assert!(matches!(err, IsoError::ChangedDuringWrite { .. }), "{err}");
+    }
+
+    /// A source replaced by a FIFO after the scan is an error, not a read blocked for ever;
+    /// an output that is a link, a directory or a FIFO is refused before any work.
+    #[test]
+    fn fifos_and_links_are_never_opened_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        std::fs::create_dir(&src).unwrap();
+        std::fs::write(src.join("z"), b"data").unwrap();
+        let layout =
+            Layout::plan(crate::scan::scan(&src).unwrap(), &IsoOptions::default(), 0).unwrap();
+        std::fs::remove_file(src.join("z")).unwrap();
+        let fifo = |p: &Path| {
+            assert!(std::process::Command::new("mkfifo")
+                .arg(p)
+                .status()
+                .unwrap()
+                .success())
+        };
+        fifo(&src.join("z"));
+        let output = dir.path().join("out.iso");
+        let temp = AtomicFile::create(&output).unwrap();
+        let sink = Sink {
+            file: temp.file(),
+            direct: None,
+            path: temp.temp_path(),
+        };
+        let err = emit(&layout, &sink, &IsoOptions::default()).unwrap_err();
+        assert!(
+            matches!(&err, IsoError::ChangedDuringWrite { path, .. } if path.ends_with("z")),
+            "{err}"
+        );
+
+        let link = dir.path().join("link.iso");
+        std::os::unix::fs::symlink(&output, &link).unwrap();
+        let pipe = dir.path().join("pipe.iso");
+        fifo(&pipe);
+        for (out, kind) in [
+            (link, "a symbolic link"),
+            (dir.path().to_path_buf(), "a directory"),
+            (pipe, "a FIFO"),
+        ] {
+            let err = write_image(&src, &out, &IsoOptions::default()).unwrap_err();
+            assert!(
+                matches!(&err, IsoError::OutputNotAFile { kind: k, .. } if *k == kind),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -356,6 +356,18 @@ fn bad_flags_and_options() {
     assert!(err.contains("volume id"), "{err}");
     let err = mkiso_fails(dir.path(), &src, &["--iso-level", "9"]);
     assert!(err.contains("9: expected 1, 2 or 3"), "{err}");
+    // The sum file is checked before the image is written.
+    let err = mkiso_fails(
+        dir.path(),
+        &src,
+        &[
+            "--sha256sum",
+            &dir.path().join("out/x.iso").display().to_string(),
+        ],
+    );
+    assert!(err.contains("is the image itself"), "{err}");
+    let err = mkiso_fails(dir.path(), &src, &["--sha256sum", "/no/such/dir/SUM"]);
+    assert!(err.contains("no directory /no/such/dir"), "{err}");
     // Level 4 (ISO 9660:1999) is refused rather than written as level 3.
     let err = mkiso_fails(dir.path(), &src, &["-iso-level", "4"]);
     assert!(err.contains("4 (ISO 9660:1999) is not supported"), "{err}");

@@ -131,16 +131,59 @@ fn parse(args: Vec<String>) -> Result<Option<Args>> {
     }))
 }
 
+/// A `sha256sum` line for `name`: names holding a newline or a backslash are escaped and
+/// the line starts with `\`, as coreutils writes them (so `sha256sum -c` reads it back).
+fn sum_line(hex: &str, name: &str) -> String {
+    if name.contains(['\n', '\\']) {
+        let escaped = name.replace('\\', "\\\\").replace('\n', "\\n");
+        format!("\\{hex}  {escaped}\n")
+    } else {
+        format!("{hex}  {name}\n")
+    }
+}
+
 fn run() -> Result<()> {
-    let Some(args) = parse(std::env::args().skip(1).collect())? else {
+    let mut raw = Vec::new();
+    for arg in std::env::args_os().skip(1) {
+        raw.push(
+            arg.into_string()
+                .map_err(|a| anyhow!("argument {a:?} is not UTF-8: not supported"))?,
+        );
+    }
+    let Some(args) = parse(raw)? else {
         return Ok(());
     };
+    if let Some(sum_file) = &args.sha256sum {
+        // Checked before minutes of writing, not after the image replaced the old one.
+        if sum_file == &args.output {
+            bail!(
+                "--sha256sum {} is the image itself: give another file",
+                sum_file.display()
+            );
+        }
+        let dir = match sum_file.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => std::path::Path::new("."),
+        };
+        if !dir.is_dir() {
+            bail!(
+                "--sha256sum {}: no directory {}",
+                sum_file.display(),
+                dir.display()
+            );
+        }
+    }
     // Errors name the file they are about (the source, the image or its temporary name).
     let summary = write_image(&args.source, &args.output, &args.options)?;
     if let (Some(sum_file), Some(hex)) = (&args.sha256sum, &summary.sha256) {
         let name = args.output.file_name().unwrap_or(args.output.as_os_str());
-        let line = format!("{hex}  {}\n", name.to_string_lossy());
-        buildchain_fs::write_atomic(sum_file, line.as_bytes(), Some(0o644))?;
+        let line = sum_line(hex, &name.to_string_lossy());
+        buildchain_fs::write_atomic(sum_file, line.as_bytes(), Some(0o644)).with_context(|| {
+            format!(
+                "{} was written, but not its SHA-256 sum",
+                args.output.display()
+            )
+        })?;
     }
     if !args.quiet {
         eprintln!(
