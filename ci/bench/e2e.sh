@@ -25,28 +25,11 @@ done
 
 mkdir -p "$work"
 rm -rf "$work/storage" "$work/repo" "$work/ref"
-mkdir -p "$work/storage"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat > "$work/config.yml" <<YAML
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $work/storage
-http:
-  addr: 127.0.0.1:$port
-YAML
-/usr/bin/docker-registry serve "$work/config.yml" > "$work/registry.log" 2>&1 &
-registry_pid=$!
-cleanup() { kill "$registry_pid" 2>/dev/null || true; wait "$registry_pid" 2>/dev/null || true; }
-trap cleanup EXIT
-for _ in $(seq 100); do
-  (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.1
-done
+# shellcheck disable=SC1091  # ci/bench/lib/registry.sh is linted on its own
+. ci/bench/lib/registry.sh
+port=""  # set by start_registry
+start_registry "$work"
+trap stop_registry EXIT
 
 sha() { sha256sum "$1" | cut -c1-64; }
 # Layers: a gzip'd tar of one file; kept between runs (generating them is slow).

@@ -23,27 +23,12 @@ fi
 
 rm -rf "$work"
 mkdir -p "$work/storage" "$work/src"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat > "$work/config.yml" <<YAML
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $work/storage
-http:
-  addr: 127.0.0.1:$port
-YAML
-/usr/bin/docker-registry serve "$work/config.yml" > "$work/registry.log" 2>&1 &
-registry_pid=$!
-cleanup() { kill "$registry_pid" 2>/dev/null || true; wait "$registry_pid" 2>/dev/null || true; rm -rf "$work"; }
+# shellcheck disable=SC1091  # ci/bench/lib/registry.sh is linted on its own
+. "$(dirname "$0")/lib/registry.sh"
+port=""  # set by start_registry
+start_registry "$work"
+cleanup() { stop_registry; rm -rf "$work"; }
 trap cleanup EXIT
-for _ in $(seq 100); do
-  (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.1
-done
 
 sha() { sha256sum "$1" | cut -c1-64; }
 echo "generating $IMAGES images of ~50 MiB (3 gzip'd layers of random data each)"
