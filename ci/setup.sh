@@ -25,6 +25,8 @@ packages=(
   git              # SOURCE_DATE_EPOCH from HEAD, the trust tests' clones
   time             # GNU time: peak RSS of the hostile-server tests
   jq               # benchmark reports (ci/bench)
+  bc               # benchmark arithmetic (ci/bench/pull.sh, e2e.sh)
+  mount            # the iso9660 output tests mount small tmpfs file systems
 )
 
 missing=()
