@@ -61,12 +61,7 @@ for n in $(seq 1 "$IMAGES"); do
     diff_ids+="${diff_ids:+,}\"sha256:$diff_id\""
     descs+="${descs:+,}{\"mediaType\":\"application/vnd.docker.image.rootfs.diff.tar.gzip\",\"size\":$size,\"digest\":\"sha256:$digest\"}"
   done
-  printf '{"architecture":"amd64","os":"linux","config":{"Cmd":["/bin/true"]},"rootfs":{"type":"layers","diff_ids":[%s]}}' "$diff_ids" > "$dir/config.json"
-  chex=$(sha "$dir/config.json")
-  mv "$dir/config.json" "$dir/$chex"
-  printf '{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":%s,"digest":"sha256:%s"},"layers":[%s]}' \
-    "$(stat -c %s "$dir/$chex")" "$chex" "$descs" > "$dir/manifest.json"
-  printf 'Directory Transport Version: 1.1\n' > "$dir/version"
+  finish_image "$dir" "$diff_ids" "$descs"
   skopeo copy --quiet --dest-tls-verify=false "dir:$dir" "docker://127.0.0.1:$port/bench/img-$n:1.0"
   entries+=$(printf '\n[[images]]\nname = "img-%s"\nremote_name = "bench/img-%s"\nversion = "1.0"\nsource = "127.0.0.1:%s"\ndigest = "sha256:%s"\n' "$n" "$n" "$port" "$(sha "$dir/manifest.json")")
 done

@@ -47,12 +47,7 @@ for n in $(seq 1 "$IMAGES"); do
     mv "$dir/tmp/layer.tgz" "$dir/$hex"
   done
   rm -rf "$dir/tmp"
-  printf '{"architecture":"amd64","os":"linux","config":{"Cmd":["/bin/true"]},"rootfs":{"type":"layers","diff_ids":[%s]}}' "$diff_ids" > "$dir/config.json"
-  chex=$(sha "$dir/config.json")
-  mv "$dir/config.json" "$dir/$chex"
-  printf '{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":%s,"digest":"sha256:%s"},"layers":[%s]}' \
-    "$(stat -c %s "$dir/$chex")" "$chex" "$layers" > "$dir/manifest.json"
-  printf 'Directory Transport Version: 1.1\n' > "$dir/version"
+  finish_image "$dir" "$diff_ids" "$layers"
   skopeo copy --quiet --dest-tls-verify=false "dir:$dir" "docker://127.0.0.1:$port/bench/img-$n:1.0"
 done
 rm -rf "$work/src"

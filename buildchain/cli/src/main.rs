@@ -350,11 +350,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
 /// run that builds the ISO, not by `_iso_build` after everything else was built.
 fn check_volume_id(cfg: &Config) -> Result<()> {
     let id = cfg.volume_id();
-    if id.len() > 32 {
-        let suffix_room = 32usize.saturating_sub(id.len() - cfg.version.suffix.len());
+    let max = buildchain_iso9660::VOLUME_ID_MAX;
+    if id.len() > max {
+        let suffix_room = max.saturating_sub(id.len() - cfg.version.suffix.len());
         bail!(
             "{}: the ISO volume id \"<PROJECT_NAME> <VERSION>\" = {id:?} has {} characters, \
-             ISO 9660 allows 32: shorten VERSION_SUFFIX (at most {suffix_room} characters \
+             ISO 9660 allows {max}: shorten VERSION_SUFFIX (at most {suffix_room} characters \
              here) or PROJECT_NAME",
             cfg.repo_root.join("VERSION").display(),
             id.len()

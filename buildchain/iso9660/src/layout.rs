@@ -135,14 +135,17 @@ pub struct Layout {
     pub total_sectors: u64,
 }
 
-/// Checks a volume identifier: at most 32 printable ASCII characters.
+/// The longest volume identifier ISO 9660 holds (the PVD field), in characters.
+pub const VOLUME_ID_MAX: usize = 32;
+
+/// Checks a volume identifier: at most [`VOLUME_ID_MAX`] printable ASCII characters.
 pub fn validate_volume_id(id: &str) -> Result<(), IsoError> {
     let bad = |reason: &str| IsoError::BadVolumeId {
         id: id.to_string(),
         reason: reason.to_string(),
     };
-    if id.len() > 32 {
-        return Err(bad("longer than 32 characters"));
+    if id.len() > VOLUME_ID_MAX {
+        return Err(bad(&format!("longer than {VOLUME_ID_MAX} characters")));
     }
     if !id.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         return Err(bad("only printable ASCII characters are allowed"));

@@ -22,7 +22,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use error::{CorruptKind, IsoError};
-pub use layout::validate_volume_id;
+pub use layout::{validate_volume_id, VOLUME_ID_MAX};
 pub use reader::{EntryKind, IsoEntry, IsoFileReader, IsoImage, Tree, VolumeInfo};
 
 /// Rock Ridge mode, as mkisofs's `-R` / `-r`.

@@ -561,6 +561,24 @@ fn produce(layout: &Layout, pipe: &mut Pipeline, path: &Path) -> Result<(), IsoE
 mod tests {
     use super::*;
 
+    /// Emits `layout` into a temporary output next to `output` through the page cache;
+    /// the temporary is removed when the returned guard drops.
+    fn emit_beside(
+        layout: &Layout,
+        output: &Path,
+        options: &IsoOptions,
+    ) -> (Result<Written, IsoError>, AtomicFile) {
+        let temp = AtomicFile::create(output).unwrap();
+        let sink = Sink {
+            file: temp.file(),
+            direct: None,
+            path: temp.temp_path(),
+        };
+        let result = emit(layout, &sink, options);
+        drop(sink);
+        (result, temp)
+    }
+
     /// A file rewritten between the scan and the copy is an error naming it, and the
     /// temporary output is removed.
     #[test]
@@ -575,15 +593,9 @@ mod tests {
         std::fs::write(src.join("a.txt"), b"second, longer").unwrap();
         let output = dir.path().join("out.iso");
         let opts = IsoOptions::metalk8s("T", Some(0));
-        let temp = AtomicFile::create(&output).unwrap();
+        let (result, temp) = emit_beside(&layout, &output, &opts);
         let temp_path = temp.temp_path().to_path_buf();
-        let sink = Sink {
-            file: temp.file(),
-            direct: open_direct(&temp_path),
-            path: &temp_path,
-        };
-        let err = emit(&layout, &sink, &opts).unwrap_err();
-        drop(sink);
+        let err = result.unwrap_err();
         drop(temp);
         match err {
             IsoError::ChangedDuringWrite { path, .. } => assert!(path.ends_with("a.txt")),
@@ -599,13 +611,9 @@ mod tests {
             .open(src.join("b.txt"))
             .unwrap();
         f.set_modified(std::time::UNIX_EPOCH).unwrap();
-        let temp = AtomicFile::create(&output).unwrap();
-        let sink = Sink {
-            file: temp.file(),
-            direct: None,
-            path: temp.temp_path(),
-        };
-        let err = emit(&layout, &sink, &IsoOptions::default()).unwrap_err();
+        let err = emit_beside(&layout, &output, &IsoOptions::default())
+            .0
+            .unwrap_err();
         assert!(matches!(err, IsoError::ChangedDuringWrite { .. }), "{err}");
     }
 
@@ -629,13 +637,9 @@ mod tests {
         };
         fifo(&src.join("z"));
         let output = dir.path().join("out.iso");
-        let temp = AtomicFile::create(&output).unwrap();
-        let sink = Sink {
-            file: temp.file(),
-            direct: None,
-            path: temp.temp_path(),
-        };
-        let err = emit(&layout, &sink, &IsoOptions::default()).unwrap_err();
+        let err = emit_beside(&layout, &output, &IsoOptions::default())
+            .0
+            .unwrap_err();
         assert!(
             matches!(&err, IsoError::ChangedDuringWrite { path, .. } if path.ends_with("z")),
             "{err}"

@@ -18,7 +18,7 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
 /// Longest ISO 9660 volume identifier.
-pub const VOLUME_ID_MAX: usize = 32;
+pub use buildchain_iso9660::VOLUME_ID_MAX;
 
 /// Options of a build.
 #[derive(Debug, Clone, Default)]

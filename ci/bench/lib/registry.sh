@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Sourced by the benchmarks that need a registry: start_registry DIR starts Debian's
+# Sourced by the benchmarks that need a registry. start_registry DIR starts Debian's
 # docker-registry on a free 127.0.0.1 port with its storage under DIR/storage, waits until
 # it listens, and sets $port and $registry_pid; stop_registry stops it.
 
@@ -32,4 +32,18 @@ YAML
 stop_registry() {
   kill "$registry_pid" 2>/dev/null || true
   wait "$registry_pid" 2>/dev/null || true
+}
+
+# finish_image DIR DIFF_IDS LAYERS: completes the skopeo `dir:` layout in DIR, whose layer
+# blobs are already there, with its config (a minimal amd64 one, named by its digest), its
+# Docker v2.2 manifest and the `version` file. DIFF_IDS: the comma-separated
+# "sha256:…" diff ids; LAYERS: the comma-separated layer descriptors (JSON objects).
+finish_image() {
+  local dir=$1 diff_ids=$2 layers=$3 config
+  printf '{"architecture":"amd64","os":"linux","config":{"Cmd":["/bin/true"]},"rootfs":{"type":"layers","diff_ids":[%s]}}' "$diff_ids" > "$dir/config.json"
+  config=$(sha256sum "$dir/config.json" | cut -c1-64)
+  mv "$dir/config.json" "$dir/$config"
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":%s,"digest":"sha256:%s"},"layers":[%s]}' \
+    "$(stat -c %s "$dir/$config")" "$config" "$layers" > "$dir/manifest.json"
+  printf 'Directory Transport Version: 1.1\n' > "$dir/version"
 }
