@@ -166,7 +166,9 @@ fn load(cli: &Cli) -> Result<(Arc<Config>, Engine)> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let repo = find_repo_root(&cwd)?;
     let cfg = Arc::new(Config::load(&repo, cli.build_root.as_deref())?);
-    let graph = tasks::define(&cfg)?;
+    // A task run that cannot touch the lint tasks does not discover the files to lint.
+    let with_lint = cli.command.is_some() || may_select_lint(&cli.tasks);
+    let graph = tasks::define(&cfg, with_lint)?;
     let keys = PathKeys::new()
         .with_root("repo", &cfg.repo_root)
         .with_root("build", &cfg.build_root);
@@ -178,6 +180,11 @@ fn load(cli: &Cli) -> Result<(Arc<Config>, Engine)> {
         .with_pruned_dir(root.join("images"))
         .with_pruned_dir(root.join("packages"))
         .with_keep_going(cli.keep_going || only_lint(&cli.tasks));
+    let engine = if with_lint {
+        engine
+    } else {
+        engine.with_unloaded_family(tasks::lint::FAMILY)
+    };
     buildroot::check_location(&cfg.build_root, &cfg.repo_root, &copied_dirs(&cfg, &engine))?;
     Ok((cfg, engine))
 }
@@ -212,6 +219,16 @@ fn only_lint(tasks: &[String]) -> bool {
         && tasks
             .iter()
             .all(|t| t == "lint" || t.starts_with("lint:") || t.starts_with("_lint:"))
+}
+
+/// Whether the requested tasks may name a lint task (a lint name, or any glob).
+fn may_select_lint(tasks: &[String]) -> bool {
+    tasks.iter().any(|t| {
+        tasks::lint::FAMILY
+            .iter()
+            .any(|prefix| t.starts_with(prefix))
+            || t.contains(['*', '?', '['])
+    })
 }
 
 /// Resolves names and globs; public names accept `_` for `-` (`populate_iso`).

@@ -16,4 +16,4 @@ pub use error::{FsError, IoResultExt};
 pub use temp::{
     is_temp_name, process_alive, remove_path, remove_stale_temps, temp_owner, temp_path_for,
 };
-pub use walk::{files_under, walk_tree, walk_tree_reusing, Walked};
+pub use walk::{files_under, walk_tree, walk_tree_reusing, Kind, Stat, Walked};

@@ -16,23 +16,89 @@ pub(crate) fn walk_error(root: &Path) -> impl Fn(walkdir::Error) -> FsError + '_
     }
 }
 
-/// Every entry under `dir` (the directory itself first) with its metadata, not following
-/// symbolic links, sorted by path bytes. A missing `dir` is empty. Sub-directories are
+/// What a walk keeps of an entry's metadata: a third of `fs::Metadata`'s size, which a walk
+/// of a big tree moves around and keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    pub kind: Kind,
+    /// Permission bits (`st_mode & 0o7777`).
+    pub mode: u32,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
+    pub ino: u64,
+    pub dev: u64,
+}
+
+/// The kind of a walked entry (symbolic links are never followed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+    /// A FIFO, socket or device.
+    Other,
+}
+
+impl From<&fs::Metadata> for Stat {
+    fn from(meta: &fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        let file_type = meta.file_type();
+        let kind = if file_type.is_dir() {
+            Kind::Dir
+        } else if file_type.is_file() {
+            Kind::File
+        } else if file_type.is_symlink() {
+            Kind::Symlink
+        } else {
+            Kind::Other
+        };
+        let ns = |s: i64, n: i64| s.saturating_mul(1_000_000_000).saturating_add(n);
+        Stat {
+            kind,
+            mode: meta.mode() & 0o7777,
+            size: meta.len(),
+            mtime_ns: ns(meta.mtime(), meta.mtime_nsec()),
+            ctime_ns: ns(meta.ctime(), meta.ctime_nsec()),
+            ino: meta.ino(),
+            dev: meta.dev(),
+        }
+    }
+}
+
+impl Stat {
+    pub fn is_dir(&self) -> bool {
+        self.kind == Kind::Dir
+    }
+
+    pub fn is_file(&self) -> bool {
+        self.kind == Kind::File
+    }
+
+    pub fn is_symlink(&self) -> bool {
+        self.kind == Kind::Symlink
+    }
+}
+
+/// Every entry under `dir` with its [`Stat`], not following symbolic links, in depth-first
+/// order: the directory itself first, then each entry in byte order of its name, each
+/// directory followed by what is below it. A missing `dir` is empty. Sub-directories are
 /// read in parallel (rayon): a no-op build stats tens of thousands of entries, and the
-/// stats are what it waits for.
-pub fn walk_tree(dir: &Path) -> Result<Vec<(PathBuf, fs::Metadata)>, FsError> {
+/// stats are what it waits for. Each entry is copied once into the result (a walk that
+/// concatenated per-directory lists level by level moved a big tree many times over).
+pub fn walk_tree(dir: &Path) -> Result<Vec<(PathBuf, Stat)>, FsError> {
     walk_tree_reusing(dir, &|_| None)
 }
 
 /// A walk already made of a directory: its entries as [`walk_tree`] returns them.
-pub type Walked = std::sync::Arc<Vec<(PathBuf, fs::Metadata)>>;
+pub type Walked = std::sync::Arc<Vec<(PathBuf, Stat)>>;
 
 /// [`walk_tree`], taking the entries of a sub-directory from `known` when it has a walk of
 /// it (the caller vouches that nothing changed since), instead of reading it again.
 pub fn walk_tree_reusing(
     dir: &Path,
     known: &(dyn Fn(&Path) -> Option<Walked> + Sync),
-) -> Result<Vec<(PathBuf, fs::Metadata)>, FsError> {
+) -> Result<Vec<(PathBuf, Stat)>, FsError> {
     if let Some(walked) = known(dir) {
         return Ok(walked.as_ref().clone());
     }
@@ -41,22 +107,60 @@ pub fn walk_tree_reusing(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(FsError::new("walk", dir, e)),
     };
-    let is_dir = meta.is_dir();
-    let mut out = vec![(dir.to_path_buf(), meta)];
-    if is_dir {
-        out.extend(entries_below(dir, known)?);
+    let stat = Stat::from(&meta);
+    if !stat.is_dir() {
+        return Ok(vec![(dir.to_path_buf(), stat)]);
     }
-    use std::os::unix::ffi::OsStrExt;
-    out[1..].sort_unstable_by(|a, b| a.0.as_os_str().as_bytes().cmp(b.0.as_os_str().as_bytes()));
+    let listing = list(dir, known)?;
+    let mut out = Vec::with_capacity(1 + listing.count());
+    out.push((dir.to_path_buf(), stat));
+    listing.flatten_into(&mut out);
     Ok(out)
 }
 
-/// The entries below `dir` (not sorted), its sub-directories walked in parallel.
-fn entries_below(
-    dir: &Path,
-    known: &(dyn Fn(&Path) -> Option<Walked> + Sync),
-) -> Result<Vec<(PathBuf, fs::Metadata)>, FsError> {
+/// One directory's entries (sorted by name) and, for each sub-directory among them, what
+/// is below it.
+enum Listing {
+    Read {
+        entries: Vec<(PathBuf, Stat)>,
+        /// Per entry: what is below it (`None` for what is not a directory).
+        below: Vec<Option<Listing>>,
+    },
+    /// Below a directory a walk of this run already read (its entries but the first).
+    Known(Walked),
+}
+
+impl Listing {
+    fn count(&self) -> usize {
+        match self {
+            Listing::Read { entries, below } => {
+                entries.len() + below.iter().flatten().map(Listing::count).sum::<usize>()
+            }
+            Listing::Known(walked) => walked.len().saturating_sub(1),
+        }
+    }
+
+    fn flatten_into(self, out: &mut Vec<(PathBuf, Stat)>) {
+        match self {
+            Listing::Read { entries, below } => {
+                for (entry, below) in entries.into_iter().zip(below) {
+                    out.push(entry);
+                    if let Some(below) = below {
+                        below.flatten_into(out);
+                    }
+                }
+            }
+            Listing::Known(walked) => out.extend(walked.iter().skip(1).cloned()),
+        }
+    }
+}
+
+/// Reads `dir` and, in parallel, its sub-directories.
+fn list(dir: &Path, known: &(dyn Fn(&Path) -> Option<Walked> + Sync)) -> Result<Listing, FsError> {
     use rayon::prelude::*;
+    if let Some(walked) = known(dir) {
+        return Ok(Listing::Known(walked));
+    }
     let mut entries = Vec::new();
     for entry in fs::read_dir(dir).map_err(|e| FsError::new("walk", dir, e))? {
         let entry = entry.map_err(|e| FsError::new("walk", dir, e))?;
@@ -64,29 +168,30 @@ fn entries_below(
         let meta = entry
             .metadata()
             .map_err(|e| FsError::new("walk", entry.path(), e))?;
-        entries.push((entry.path(), meta));
+        entries.push((entry.path(), Stat::from(&meta)));
     }
-    let below: Vec<Vec<(PathBuf, fs::Metadata)>> = entries
+    {
+        use std::os::unix::ffi::OsStrExt;
+        entries.sort_unstable_by(|a, b| a.0.as_os_str().as_bytes().cmp(b.0.as_os_str().as_bytes()));
+    }
+    let below = entries
         .par_iter()
-        .filter(|(_, meta)| meta.is_dir())
-        .map(|(path, _)| match known(path) {
-            // The directory itself is already listed: what is below it.
-            Some(walked) => Ok(walked.iter().skip(1).cloned().collect()),
-            None => entries_below(path, known),
-        })
-        .collect::<Result<_, _>>()?;
-    entries.extend(below.into_iter().flatten());
-    Ok(entries)
+        .map(|(path, stat)| stat.is_dir().then(|| list(path, known)).transpose())
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Listing::Read { entries, below })
 }
 
 /// Every file (anything but a directory: links and special files included) under `dir`,
 /// sorted by path bytes. A missing `dir` is an empty list.
 pub fn files_under(dir: &Path) -> Result<Vec<PathBuf>, FsError> {
-    Ok(walk_tree(dir)?
+    use std::os::unix::ffi::OsStrExt;
+    let mut files: Vec<PathBuf> = walk_tree(dir)?
         .into_iter()
-        .filter(|(_, meta)| !meta.is_dir())
+        .filter(|(_, stat)| !stat.is_dir())
         .map(|(path, _)| path)
-        .collect())
+        .collect();
+    files.sort_unstable_by(|a, b| a.as_os_str().as_bytes().cmp(b.as_os_str().as_bytes()));
+    Ok(files)
 }
 
 #[cfg(test)]
@@ -107,6 +212,15 @@ mod tests {
             .map(|(p, _)| p.strip_prefix(d).unwrap().display().to_string())
             .collect();
         assert_eq!(names, ["", "a", "b", "b/c", "b/c/f", "link"]);
+        // Depth first: what is below a directory follows it, before its next sibling.
+        fs::create_dir(d.join("b-side")).unwrap();
+        let names: Vec<String> = walk_tree(d)
+            .unwrap()
+            .iter()
+            .map(|(p, _)| p.strip_prefix(d).unwrap().display().to_string())
+            .collect();
+        assert_eq!(names, ["", "a", "b", "b/c", "b/c/f", "b-side", "link"]);
+        fs::remove_dir(d.join("b-side")).unwrap();
         let files: Vec<PathBuf> = files_under(d).unwrap();
         assert_eq!(files, [d.join("a"), d.join("b/c/f"), d.join("link")]);
         assert!(walk_tree(&d.join("missing")).unwrap().is_empty());

@@ -23,11 +23,14 @@ pub struct Engine {
     output_root: Option<PathBuf>,
     prune_dirs: Vec<PathBuf>,
     keep_going: bool,
+    /// Name prefixes of task families left out of this graph (see
+    /// [`Engine::with_unloaded_family`]).
+    unloaded: Vec<String>,
 }
 
 impl Engine {
-    /// `state_dir` keeps the fingerprints of successful runs, one file per task (usually
-    /// under the build root).
+    /// `state_dir` keeps the fingerprints of successful runs, in one log (usually under the
+    /// build root).
     pub fn new(graph: Graph, state_dir: impl Into<PathBuf>) -> Self {
         Engine {
             graph,
@@ -36,6 +39,7 @@ impl Engine {
             output_root: None,
             prune_dirs: Vec::new(),
             keep_going: false,
+            unloaded: Vec::new(),
         }
     }
 
@@ -62,6 +66,14 @@ impl Engine {
     /// defined, what a killed run left, files put there by hand.
     pub fn with_pruned_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.prune_dirs.push(dir.into());
+        self
+    }
+
+    /// Tells the engine that the tasks whose names start with one of `prefixes` were left
+    /// out of this graph (a family this run cannot touch): their records are kept, where the
+    /// records of tasks no longer defined are forgotten and their outputs removed.
+    pub fn with_unloaded_family(mut self, prefixes: &[&str]) -> Self {
+        self.unloaded.extend(prefixes.iter().map(|p| p.to_string()));
         self
     }
 
@@ -132,7 +144,8 @@ impl Engine {
         let undefined: Vec<String> = state
             .task_names()
             .filter(|n| self.graph.get(n).is_none())
-            .filter(|n| state.get(n).is_some_and(|r| !r.dynamic))
+            .filter(|n| !state.is_dynamic(n))
+            .filter(|n| !self.unloaded.iter().any(|p| n.starts_with(p.as_str())))
             .cloned()
             .collect();
         for name in undefined {
@@ -169,7 +182,7 @@ impl Engine {
             .flat_map(|t| t.declared_outputs().cloned())
             .collect();
         for name in state.task_names() {
-            if let Some(record) = state.get(name).filter(|r| r.dynamic) {
+            if let Some(record) = state.is_dynamic(name).then(|| state.get(name)).flatten() {
                 out.extend(record.declared.iter().map(|k| self.keys.path(k)));
             }
         }
@@ -297,7 +310,12 @@ impl Engine {
             .get(name)
             .ok_or_else(|| GraphError::UnknownTask(name.to_string()))?;
         let status = if task.has_action() {
-            match check(task, &self.keys, state.get(name), &Walks::default()) {
+            match check(
+                task,
+                &self.keys,
+                state.get_shared(name).as_ref(),
+                &Walks::default(),
+            ) {
                 Ok(c) => c.status,
                 Err(message) => Status::Outdated(message),
             }

@@ -3,10 +3,10 @@
 use std::collections::HashMap;
 use std::fs;
 use std::io;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use buildchain_fs::{Kind, Stat};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -56,6 +56,32 @@ impl PathKeys {
         path.display().to_string()
     }
 
+    /// Whether `key` is the key of `path` ([`PathKeys::key`] without building it: a check
+    /// compares each entry with the recorded one at the same position).
+    pub fn is_key_of(&self, path: &Path, key: &str) -> bool {
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = path.as_os_str().as_bytes();
+        for (alias, root) in &self.roots {
+            let root = root.as_os_str().as_bytes();
+            let root = root.strip_suffix(b"/").unwrap_or(root);
+            if let Some(rest) = bytes.strip_prefix(root) {
+                let rel = if rest.is_empty() {
+                    rest
+                } else if let Some(rel) = rest.strip_prefix(b"/") {
+                    rel
+                } else {
+                    continue;
+                };
+                let key = key.as_bytes();
+                return key.len() == alias.len() + 1 + rel.len()
+                    && key.starts_with(alias.as_bytes())
+                    && key[alias.len()] == b':'
+                    && &key[alias.len() + 1..] == rel;
+            }
+        }
+        key.as_bytes() == bytes
+    }
+
     /// The path of a key made by [`PathKeys::key`].
     pub fn path(&self, key: &str) -> PathBuf {
         if let Some((alias, rel)) = key.split_once(':') {
@@ -73,24 +99,18 @@ impl PathKeys {
 
 /// The recorded state of one file, directory or (inside tree deps) symlink.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-// Externally tagged (`{"file": {…}}`): parsed in one pass, where an internally tagged
-// enum makes serde buffer every value first (a third of a no-op's state loading).
-#[serde(rename_all = "lowercase")]
 pub enum Stamp {
     File {
-        sha256: String,
+        sha256: [u8; 32],
         size: u64,
         mtime_ns: i64,
         /// Any write to the file changes it, even one that puts the mtime back.
-        #[serde(default)]
         ctime_ns: i64,
         ino: u64,
         /// Permission bits: part of the content (copies keep them).
-        #[serde(default)]
         mode: u32,
     },
     Dir {
-        #[serde(default)]
         mode: u32,
     },
     Link {
@@ -131,7 +151,7 @@ impl Stamp {
         out.clear();
         // Writing to a String cannot fail.
         let _ = match self {
-            Stamp::File { sha256, mode, .. } => write!(out, "{sha256} {mode:o}"),
+            Stamp::File { sha256, mode, .. } => write!(out, "{} {mode:o}", hex::encode(sha256)),
             Stamp::Dir { mode } => write!(out, "dir {mode:o}"),
             Stamp::Link { target } => write!(out, "link {target}"),
             Stamp::Special { mode } => write!(out, "special {mode:o}"),
@@ -147,41 +167,25 @@ impl Stamp {
     }
 }
 
-fn mtime_ns(meta: &fs::Metadata) -> i64 {
-    meta.mtime()
-        .saturating_mul(1_000_000_000)
-        .saturating_add(meta.mtime_nsec())
-}
-
-fn ctime_ns(meta: &fs::Metadata) -> i64 {
-    meta.ctime()
-        .saturating_mul(1_000_000_000)
-        .saturating_add(meta.ctime_nsec())
-}
-
 /// (device, inode, size, mtime ns, ctime ns): any write to the inode changes its ctime.
 type InodeKey = (u64, u64, u64, i64, i64);
 
 /// Content hashes of the inodes met in a run: a file hardlinked under many paths (a pulled
 /// blob in every image that uses it) is read once, not once per path.
 #[derive(Default)]
-pub(crate) struct InodeHashes(Mutex<HashMap<InodeKey, String>>);
+pub(crate) struct InodeHashes(Mutex<HashMap<InodeKey, [u8; 32]>>);
 
 impl InodeHashes {
-    fn sha256(&self, path: &Path, meta: &fs::Metadata) -> io::Result<String> {
-        let key = (
-            meta.dev(),
-            meta.ino(),
-            meta.len(),
-            mtime_ns(meta),
-            ctime_ns(meta),
-        );
-        if let Some(known) = self.0.lock().ok().and_then(|m| m.get(&key).cloned()) {
+    fn sha256(&self, path: &Path, stat: &Stat) -> io::Result<[u8; 32]> {
+        let key = (stat.dev, stat.ino, stat.size, stat.mtime_ns, stat.ctime_ns);
+        if let Some(known) = self.0.lock().ok().and_then(|m| m.get(&key).copied()) {
             return Ok(known);
         }
-        let hash = buildchain_fs::sha256_file(path)?;
+        let hex_hash = buildchain_fs::sha256_file(path)?;
+        let mut hash = [0u8; 32];
+        hex::decode_to_slice(&hex_hash, &mut hash).map_err(io::Error::other)?;
         if let Ok(mut known) = self.0.lock() {
-            known.insert(key, hash.clone());
+            known.insert(key, hash);
         }
         Ok(hash)
     }
@@ -196,7 +200,7 @@ pub(crate) fn stamp(
     inodes: &InodeHashes,
 ) -> io::Result<Option<Stamp>> {
     match fs::metadata(path) {
-        Ok(meta) => stamp_with(path, &meta, previous, inodes).map(Some),
+        Ok(meta) => stamp_with(path, &Stat::from(&meta), previous, inodes).map(Some),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
@@ -205,28 +209,29 @@ pub(crate) fn stamp(
 /// Stamps `path` whose metadata is already known (symlinks are stamped as links).
 pub(crate) fn stamp_with(
     path: &Path,
-    meta: &fs::Metadata,
+    stat: &Stat,
     previous: Option<&Stamp>,
     inodes: &InodeHashes,
 ) -> io::Result<Stamp> {
-    let mode = meta.permissions().mode() & 0o7777;
-    if meta.is_dir() {
-        return Ok(Stamp::Dir { mode });
-    }
-    if meta.file_type().is_symlink() {
-        let target = fs::read_link(path)?;
-        return Ok(Stamp::Link {
-            target: target.to_string_lossy().into_owned(),
-        });
-    }
-    if !meta.is_file() {
+    let mode = stat.mode;
+    match stat.kind {
+        Kind::Dir => return Ok(Stamp::Dir { mode }),
+        Kind::Symlink => {
+            let target = fs::read_link(path)?;
+            return Ok(Stamp::Link {
+                target: target.to_string_lossy().into_owned(),
+            });
+        }
         // Reading a FIFO would block, a device would never end.
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file, directory or symlink",
-        ));
+        Kind::Other => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file, directory or symlink",
+            ))
+        }
+        Kind::File => {}
     }
-    let (size, mtime, ctime, ino) = (meta.len(), mtime_ns(meta), ctime_ns(meta), meta.ino());
+    let (size, mtime, ctime, ino) = (stat.size, stat.mtime_ns, stat.ctime_ns, stat.ino);
     if let Some(Stamp::File {
         sha256,
         size: s,
@@ -238,7 +243,7 @@ pub(crate) fn stamp_with(
     {
         if *s == size && *m == mtime && *c == ctime && *i == ino {
             return Ok(Stamp::File {
-                sha256: sha256.clone(),
+                sha256: *sha256,
                 size,
                 mtime_ns: mtime,
                 ctime_ns: ctime,
@@ -248,7 +253,7 @@ pub(crate) fn stamp_with(
         }
     }
     Ok(Stamp::File {
-        sha256: inodes.sha256(path, meta)?,
+        sha256: inodes.sha256(path, stat)?,
         size,
         mtime_ns: mtime,
         ctime_ns: ctime,
@@ -302,6 +307,19 @@ mod tests {
             PathBuf::from("/a/repo/_build/root")
         );
         assert_eq!(keys.path("build:"), PathBuf::from("/a/repo/_build"));
+        for path in [
+            "/a/repo/salt/x.sls",
+            "/a/repo/_build/root",
+            "/a/repo/_build",
+            "/elsewhere",
+            "/a/repo2/x",
+        ] {
+            let path = Path::new(path);
+            assert!(keys.is_key_of(path, &keys.key(path)), "{}", path.display());
+            assert!(!keys.is_key_of(path, "repo:salt/y.sls"));
+        }
+        assert!(!keys.is_key_of(Path::new("/a/repo/x"), "rep:x"));
+        assert!(!keys.is_key_of(Path::new("/a/repo/x"), "repo:xy"));
         assert_eq!(keys.path("/elsewhere"), PathBuf::from("/elsewhere"));
     }
 
@@ -324,7 +342,7 @@ mod tests {
                 ino,
                 ..
             } => Stamp::File {
-                sha256: "lie".into(),
+                sha256: [0x11; 32],
                 size: *size,
                 mtime_ns: *mtime_ns,
                 ctime_ns: *ctime_ns,
@@ -338,7 +356,7 @@ mod tests {
                 .unwrap()
                 .unwrap()
                 .content(),
-            "lie 644"
+            format!("{} 644", "11".repeat(32))
         );
         // A same-size rewrite whose mtime is put back is still seen: its ctime moved.
         let before = fs::metadata(&f).unwrap().modified().unwrap();
@@ -360,7 +378,7 @@ mod tests {
         let s2 = stamp(&f, Some(&lie), &InodeHashes::default())
             .unwrap()
             .unwrap();
-        assert_ne!(s2.content(), "lie 644");
+        assert_ne!(s2.content(), format!("{} 644", "11".repeat(32)));
         assert_ne!(s2.content(), s1.content());
         assert_eq!(
             stamp(&dir.path().join("missing"), None, &InodeHashes::default()).unwrap(),

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
 
 use crate::clean::CleanContext;
@@ -399,21 +399,26 @@ fn execute(task: &Task, any_dep_ran: bool, dynamic: bool, runner: &Runner<'_>) -
             children,
         };
     };
-    let previous: Option<std::sync::Arc<Record>> = runner
+    let previous: Option<Arc<Record>> = runner
         .state
         .lock()
         .ok()
         .and_then(|s| s.get_shared(&task.name));
-    let checked = match check(task, runner.keys, previous.as_deref(), &runner.walks) {
+    let checked = match check(task, runner.keys, previous.as_ref(), &runner.walks) {
         Ok(c) => c,
         Err(e) => return fail(task, runner, started, e),
     };
     if checked.status == Status::UpToDate {
-        // Refresh the fast-path metadata (content is unchanged).
-        let mut record = checked.record;
-        record.dynamic = dynamic;
-        if let Err(e) = save(runner, |s| s.set(&task.name, record)) {
-            return fail(task, runner, started, e);
+        let as_recorded = previous
+            .as_ref()
+            .is_some_and(|p| Arc::ptr_eq(p, &checked.record) && p.dynamic == dynamic);
+        if !as_recorded {
+            // Refresh the fast-path metadata (content is unchanged).
+            let mut record = Arc::unwrap_or_clone(checked.record);
+            record.dynamic = dynamic;
+            if let Err(e) = save(runner, |s| s.set(&task.name, record)) {
+                return fail(task, runner, started, e);
+            }
         }
         let children = match children_of(task) {
             Ok(c) => c,
@@ -482,8 +487,8 @@ fn execute(task: &Task, any_dep_ran: bool, dynamic: bool, runner: &Runner<'_>) -
         );
         return fail(task, runner, started, message);
     }
-    let mut record = checked.record;
-    record.targets = targets.stamps;
+    let mut record = Arc::unwrap_or_clone(checked.record);
+    record.targets = targets.stamps.unwrap_or_default();
     record.dynamic = dynamic;
     // File deps modified while the action ran are re-hashed next time (their metadata no
     // longer matches), so recording the stamps taken before the run is safe.

@@ -1,19 +1,44 @@
-//! The state: per task, the fingerprints of its last successful run, one small JSON file
-//! per task in a state directory (a task's start or success rewrites its own file only).
+//! The state: per task, what its last successful run saw, kept in one append-only log for
+//! the build root (`<state dir>/log`), as n2 and ninja keep theirs.
+//!
+//! - A task's success appends its record (`SET`); before a task's action touches anything,
+//!   a `DROP` entry forgets its last success, so a run killed from there on never leaves
+//!   targets a later run believes. The last entry of a task wins.
+//! - Loading reads the file once; records are decoded when first asked for, so a run
+//!   decodes only the records of the tasks it checks.
+//! - Every entry carries its length and a CRC-32 of its bytes: a run killed in the middle
+//!   of an append leaves a torn tail, which is ignored (its task re-runs).
+//! - A no-op writes nothing. The first write of a run rewrites the log (atomically) when it
+//!   is damaged, of another version, or mostly superseded entries; otherwise it appends.
+//!
+//! Runs are serialized by the build root's lock; readers (`info`, `list`) may read while a
+//! run appends, and then see what was complete when they read.
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::io;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::ops::Range;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::GraphError;
-use crate::fingerprint::{hash_fields, Stamp};
+use crate::fingerprint::Stamp;
 use buildchain_fs::{remove_stale_temps, write_cache};
 
-const FORMAT: u32 = 4;
+/// The first bytes of a log: what it is, then its format (little-endian u32).
+const MAGIC: &[u8; 8] = b"BCSTATE\n";
+const FORMAT: u32 = 5;
+const HEADER_LEN: usize = MAGIC.len() + 4;
+/// The log's file name in the state directory.
+const LOG: &str = "log";
+/// Entry kinds.
+const SET: u8 = 1;
+const DROP: u8 = 2;
+/// Superseded bytes below this are never worth a rewrite.
+const COMPACT_MIN_DEAD: usize = 1 << 20;
 
 /// What the last successful run of a task saw.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,175 +47,456 @@ pub(crate) struct Record {
     pub definition: String,
     /// Content fingerprint: definition + file deps' contents (portable).
     pub fingerprint: String,
-    pub file_deps: BTreeMap<String, Stamp>,
+    /// Stamps of the file deps and of the entries of the tree deps, in the order the check
+    /// takes them (file deps sorted, then each tree in walk order): the next check meets
+    /// them in the same order and compares by position, without lookups.
+    pub file_deps: Vec<(String, Stamp)>,
     /// Keys of the outputs the task declared (targets and created directories).
     pub declared: Vec<String>,
-    /// Stamps of the declared outputs and of every entry below its directory targets.
-    pub targets: BTreeMap<String, Stamp>,
+    /// Stamps of the declared outputs and of every entry below its directory targets, in
+    /// the order they are taken.
+    pub targets: Vec<(String, Stamp)>,
     /// Created at run time by another task's `create_after` (not in the static graph).
     pub dynamic: bool,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct RecordFile {
-    format: u32,
-    task: String,
-    record: Record,
+/// One task's latest entry.
+#[derive(Debug)]
+struct Slot {
+    dynamic: bool,
+    /// The whole entry (length, CRC and payload) in the loaded log, for a rewrite.
+    entry: Range<usize>,
+    /// The encoded record within the loaded log (empty for records set in this run).
+    encoded: Range<usize>,
+    record: OnceLock<Option<Arc<Record>>>,
 }
 
-#[derive(Deserialize)]
-struct FormatOnly {
-    format: u32,
-}
-
-#[derive(Serialize)]
-struct RecordFileRef<'a> {
-    format: u32,
-    task: &'a str,
-    record: &'a Record,
-}
-
-/// The records of every task, loaded from a directory of per-task files.
+/// The records of every task, loaded from the state directory's log.
 #[derive(Debug)]
 pub(crate) struct State {
     dir: PathBuf,
-    tasks: BTreeMap<String, Arc<Record>>,
-    /// Files that were ignored because unreadable (reported, never trusted).
+    path: PathBuf,
+    /// The log as loaded.
+    bytes: Vec<u8>,
+    tasks: BTreeMap<String, Slot>,
+    /// Bytes of the loaded log that the latest entries of live tasks take.
+    live: usize,
+    /// The loaded log cannot be appended to as it is (damaged, torn, another format).
+    rewrite: bool,
+    /// Open for appending once this run wrote its first entry.
+    writer: Option<File>,
+    /// What was ignored because unreadable (reported, never trusted).
     pub warnings: Vec<String>,
 }
 
-/// `<sanitized name>-<hash>.json`: readable, unique, a valid file name whatever the task name.
-fn file_name(task: &str) -> String {
-    let readable: String = task
-        .chars()
-        .take(80)
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let hash = hash_fields([task]);
-    format!("{readable}-{}.json", &hash[..16])
-}
-
 impl State {
-    /// Loads the state; a missing directory is an empty state. A corrupt or foreign file
-    /// is ignored with a warning (its task re-runs). What killed runs left half-written is
-    /// removed first (records are then written without a sweep each, see [`State::set`]).
+    /// Loads the state; a missing log is an empty state. A damaged log is trusted up to
+    /// the damage, with a warning (the tasks recorded after it re-run); a log of another
+    /// version is ignored (every task re-runs once).
     pub fn load(dir: &Path) -> Result<State, GraphError> {
+        let path = dir.join(LOG);
         let mut state = State {
             dir: dir.to_path_buf(),
+            path: path.clone(),
+            bytes: Vec::new(),
             tasks: BTreeMap::new(),
+            live: 0,
+            rewrite: false,
+            writer: None,
             warnings: Vec::new(),
         };
-        let err = |source| GraphError::State {
-            path: dir.to_path_buf(),
-            cause: source,
+        let err = |cause| GraphError::State {
+            path: path.clone(),
+            cause,
         };
+        // What killed runs left half-written (rewrites of the log).
         remove_stale_temps(dir, None).map_err(|e| err(e.into()))?;
-        let entries = match fs::read_dir(dir) {
-            Ok(entries) => entries,
+        // Non-blocking and not through a link: a FIFO planted there must not hang us.
+        let file = match fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc_flags())
+            .open(&path)
+        {
+            Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(state),
+            Err(e) if is_link_refusal(&e) => {
+                state.refuse("a symbolic link");
+                return Ok(state);
+            }
             Err(e) => return Err(err(e)),
         };
-        for entry in entries {
-            let entry = entry.map_err(err)?;
-            let path = entry.path();
-            if path.extension().and_then(|e| e.to_str()) != Some("json") {
-                continue;
-            }
-            // A FIFO would block the read for ever; a directory or link is no record.
-            if !entry.file_type().is_ok_and(|t| t.is_file()) {
-                state.warnings.push(format!(
-                    "state file {}: not a regular file: ignored",
-                    path.display()
-                ));
-                continue;
-            }
-            let bytes = fs::read(&path).map_err(|source| GraphError::State {
-                path: path.clone(),
-                cause: source,
-            })?;
-            match serde_json::from_slice::<RecordFile>(&bytes) {
-                Ok(file)
-                    if file.format == FORMAT
-                        && path.file_name().and_then(|n| n.to_str())
-                            == Some(&file_name(&file.task)) =>
-                {
-                    state.tasks.insert(file.task, Arc::new(file.record));
-                }
-                // Written by another version: its task simply re-runs.
-                Ok(file) if file.format != FORMAT => {}
-                Ok(_) => state.warnings.push(format!(
-                    "state file {}: foreign format or name: ignored, its task re-runs",
-                    path.display()
-                )),
-                // Another version's record need not parse as this one's.
-                Err(_)
-                    if serde_json::from_slice::<FormatOnly>(&bytes)
-                        .is_ok_and(|f| f.format != FORMAT) => {}
-                Err(e) => state.warnings.push(format!(
-                    "state file {}: {e}: ignored, its task re-runs",
-                    path.display()
-                )),
-            }
+        if !file.metadata().map_err(err)?.is_file() {
+            state.refuse("not a regular file");
+            return Ok(state);
         }
+        let mut bytes = Vec::new();
+        (&file).read_to_end(&mut bytes).map_err(err)?;
+        state.bytes = bytes;
+        state.parse();
         Ok(state)
     }
 
+    fn refuse(&mut self, why: &str) {
+        self.warnings.push(format!(
+            "state log {}: {why}: ignored, every task re-runs",
+            self.path.display()
+        ));
+        self.rewrite = true;
+    }
+
+    /// Reads the entries of the loaded log, up to the first damaged one.
+    fn parse(&mut self) {
+        let len = self.bytes.len();
+        if len < HEADER_LEN || &self.bytes[..MAGIC.len()] != MAGIC {
+            self.refuse("not a buildchain state log");
+            return;
+        }
+        if read_u32(&self.bytes, MAGIC.len()) != Some(FORMAT) {
+            // Written by another version: every task simply re-runs.
+            self.rewrite = true;
+            return;
+        }
+        let mut pos = HEADER_LEN;
+        while pos < len {
+            match self.parse_entry(pos) {
+                Some(end) => pos = end,
+                None => {
+                    self.warnings.push(format!(
+                        "state log {}: damaged or incomplete entry at byte {pos} (a killed run?): \
+                         the {} bytes from there are ignored, their tasks re-run",
+                        self.path.display(),
+                        len - pos
+                    ));
+                    self.rewrite = true;
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Applies the entry at `pos`; its end, or `None` when it is torn or damaged.
+    fn parse_entry(&mut self, pos: usize) -> Option<usize> {
+        let bytes = &self.bytes;
+        let payload_len = read_u32(bytes, pos)? as usize;
+        let crc = read_u32(bytes, pos + 4)?;
+        let start = pos + 8;
+        let end = start.checked_add(payload_len)?;
+        let payload = bytes.get(start..end)?;
+        if crc32fast::hash(payload) != crc {
+            return None;
+        }
+        let (&kind, rest) = payload.split_first()?;
+        let (&dynamic, rest) = rest.split_first()?;
+        let name_len = read_u32(rest, 0)? as usize;
+        let name = rest.get(4..4usize.checked_add(name_len)?)?;
+        let name = std::str::from_utf8(name).ok()?.to_string();
+        let encoded = start + 2 + 4 + name_len..end;
+        match kind {
+            SET => {
+                let slot = Slot {
+                    dynamic: dynamic != 0,
+                    entry: pos..end,
+                    encoded,
+                    record: OnceLock::new(),
+                };
+                self.live += end - pos;
+                if let Some(old) = self.tasks.insert(name, slot) {
+                    self.live -= old.entry.len();
+                }
+            }
+            DROP => {
+                if let Some(old) = self.tasks.remove(&name) {
+                    self.live -= old.entry.len();
+                }
+            }
+            _ => return None,
+        }
+        Some(end)
+    }
+
+    /// The record of `task`, decoded on first use. A record that does not decode is
+    /// treated as absent (its task re-runs).
     pub fn get(&self, task: &str) -> Option<&Record> {
-        self.tasks.get(task).map(|r| &**r)
+        self.slot_record(task).map(|r| &**r)
     }
 
     /// The record of `task`, shared (a big tree's record is not copied to be checked).
     pub fn get_shared(&self, task: &str) -> Option<Arc<Record>> {
-        self.tasks.get(task).cloned()
+        self.slot_record(task).cloned()
     }
 
-    fn path_of(&self, task: &str) -> PathBuf {
-        self.dir.join(file_name(task))
+    fn slot_record(&self, task: &str) -> Option<&Arc<Record>> {
+        let slot = self.tasks.get(task)?;
+        slot.record
+            .get_or_init(|| {
+                let encoded = self.bytes.get(slot.encoded.clone())?;
+                postcard::from_bytes::<Record>(encoded).ok().map(Arc::new)
+            })
+            .as_ref()
     }
 
-    /// Records a success (written atomically; nothing written when unchanged).
+    /// Whether the last success of `task` was of a task created at run time.
+    pub fn is_dynamic(&self, task: &str) -> bool {
+        self.tasks.get(task).is_some_and(|s| s.dynamic)
+    }
+
+    /// Records a success (nothing written when the record is the one already kept).
     pub fn set(&mut self, task: &str, record: Record) -> Result<(), GraphError> {
-        if self.tasks.get(task).is_some_and(|r| **r == record) {
+        if self.get(task).is_some_and(|r| *r == record) {
             return Ok(());
         }
-        let path = self.path_of(task);
-        let err = |source| GraphError::State {
-            path: path.clone(),
-            cause: source,
+        let record = Arc::new(record);
+        let payload = postcard::to_extend(&*record, entry_head(SET, record.dynamic, task))
+            .map_err(|e| self.error(io::Error::other(e)))?;
+        self.append(&payload)?;
+        let slot = Slot {
+            dynamic: record.dynamic,
+            entry: 0..0,
+            encoded: 0..0,
+            record: OnceLock::from(Some(record)),
         };
-        fs::create_dir_all(&self.dir).map_err(err)?;
-        let file = RecordFileRef {
-            format: FORMAT,
-            task,
-            record: &record,
-        };
-        let bytes = serde_json::to_vec(&file).map_err(|e| err(io::Error::other(e)))?;
-        write_cache(&path, &bytes).map_err(|e| err(e.into()))?;
-        self.tasks.insert(task.to_string(), Arc::new(record));
+        self.tasks.insert(task.to_string(), slot);
         Ok(())
     }
 
     /// Forgets a task's last success.
     pub fn remove(&mut self, task: &str) -> Result<(), GraphError> {
-        if self.tasks.remove(task).is_none() {
+        if !self.tasks.contains_key(task) {
             return Ok(());
         }
-        let path = self.path_of(task);
-        match fs::remove_file(&path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                Err(GraphError::State { path, cause: e })
-            }
-            _ => Ok(()),
-        }
+        self.append(&entry_head(DROP, false, task))?;
+        self.tasks.remove(task);
+        Ok(())
     }
 
     pub fn task_names(&self) -> impl Iterator<Item = &String> {
         self.tasks.keys()
+    }
+
+    fn error(&self, cause: io::Error) -> GraphError {
+        GraphError::State {
+            path: self.path.clone(),
+            cause,
+        }
+    }
+
+    /// Appends one entry (length, CRC, payload) in a single write.
+    fn append(&mut self, payload: &[u8]) -> Result<(), GraphError> {
+        let len = u32::try_from(payload.len())
+            .map_err(|_| self.error(io::Error::other("a record over 4 GiB")))?;
+        let mut entry = Vec::with_capacity(8 + payload.len());
+        entry.extend_from_slice(&len.to_le_bytes());
+        entry.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+        entry.extend_from_slice(payload);
+        if self.writer.is_none() {
+            self.writer = Some(self.open_for_append()?);
+        }
+        let Some(writer) = self.writer.as_mut() else {
+            return Err(self.error(io::Error::other("the log is not open")));
+        };
+        let written = writer.write_all(&entry);
+        written.map_err(|e| self.error(e))
+    }
+
+    /// Before this run's first write: rewrites the log when it cannot simply be appended
+    /// to, or is mostly superseded entries; then opens it for appending.
+    fn open_for_append(&mut self) -> Result<File, GraphError> {
+        fs::create_dir_all(&self.dir).map_err(|e| self.error(e))?;
+        self.remove_legacy_records();
+        let dead = self.bytes.len().saturating_sub(HEADER_LEN + self.live);
+        let exists = !self.bytes.is_empty() || self.rewrite;
+        if self.rewrite || !exists || (dead >= COMPACT_MIN_DEAD && dead > self.live) {
+            let mut log = Vec::with_capacity(HEADER_LEN + self.live);
+            log.extend_from_slice(MAGIC);
+            log.extend_from_slice(&FORMAT.to_le_bytes());
+            // A damaged log keeps what was read before the damage.
+            for slot in self.tasks.values() {
+                if let Some(entry) = self.bytes.get(slot.entry.clone()) {
+                    log.extend_from_slice(entry);
+                }
+            }
+            write_cache(&self.path, &log).map_err(|e| self.error(e.into()))?;
+            self.rewrite = false;
+        }
+        fs::OpenOptions::new()
+            .append(true)
+            .custom_flags(libc_flags())
+            .open(&self.path)
+            .map_err(|e| self.error(e))
+    }
+
+    /// Removes the per-task JSON records of versions before the log (format 4 and older):
+    /// nothing reads them any more.
+    fn remove_legacy_records(&self) {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let legacy = entry.path().extension().is_some_and(|e| e == "json")
+                && entry.file_type().is_ok_and(|t| t.is_file());
+            if legacy {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+/// The head of an entry's payload: kind, dynamic flag, the task's name.
+fn entry_head(kind: u8, dynamic: bool, task: &str) -> Vec<u8> {
+    let mut head = Vec::with_capacity(6 + task.len());
+    head.push(kind);
+    head.push(u8::from(dynamic));
+    head.extend_from_slice(&(task.len() as u32).to_le_bytes());
+    head.extend_from_slice(task.as_bytes());
+    head
+}
+
+fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
+    let b = bytes.get(at..at.checked_add(4)?)?;
+    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC.
+fn libc_flags() -> i32 {
+    libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC
+}
+
+fn is_link_refusal(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ELOOP)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(n: u8) -> Record {
+        Record {
+            definition: format!("def{n}"),
+            fingerprint: format!("fp{n}"),
+            file_deps: vec![(
+                format!("t:f{n}"),
+                Stamp::File {
+                    sha256: [n; 32],
+                    size: 1,
+                    mtime_ns: 2,
+                    ctime_ns: 3,
+                    ino: 4,
+                    mode: 0o644,
+                },
+            )],
+            declared: vec![],
+            targets: vec![],
+            dynamic: n % 2 == 1,
+        }
+    }
+
+    #[test]
+    fn entries_survive_a_reload_and_the_last_one_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = State::load(dir.path()).unwrap();
+        state.set("a", record(1)).unwrap();
+        state.set("b", record(2)).unwrap();
+        state.set("a", record(3)).unwrap();
+        state.remove("b").unwrap();
+        state.set("c", record(4)).unwrap();
+        drop(state);
+        let state = State::load(dir.path()).unwrap();
+        assert!(state.warnings.is_empty(), "{:?}", state.warnings);
+        assert_eq!(state.get("a"), Some(&record(3)));
+        assert_eq!(state.get("b"), None);
+        assert_eq!(state.get("c"), Some(&record(4)));
+        assert!(state.is_dynamic("a") && !state.is_dynamic("c"));
+        assert_eq!(state.task_names().collect::<Vec<_>>(), ["a", "c"]);
+    }
+
+    #[test]
+    fn a_torn_or_damaged_tail_is_ignored_then_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = State::load(dir.path()).unwrap();
+        state.set("a", record(1)).unwrap();
+        state.set("b", record(2)).unwrap();
+        drop(state);
+        let log = dir.path().join(LOG);
+        let full = fs::read(&log).unwrap();
+        // Torn: the last entry cut short, as a kill in the middle of the append leaves it.
+        fs::write(&log, &full[..full.len() - 3]).unwrap();
+        let mut state = State::load(dir.path()).unwrap();
+        assert_eq!(state.get("a"), Some(&record(1)));
+        assert_eq!(state.get("b"), None);
+        assert!(
+            state.warnings[0].contains("incomplete entry"),
+            "{:?}",
+            state.warnings
+        );
+        // The next write rewrites the log without the tail, then appends.
+        state.set("c", record(4)).unwrap();
+        drop(state);
+        let state = State::load(dir.path()).unwrap();
+        assert!(state.warnings.is_empty(), "{:?}", state.warnings);
+        assert_eq!(state.task_names().collect::<Vec<_>>(), ["a", "c"]);
+        // A flipped byte inside an entry: it and what follows are ignored.
+        let mut bytes = fs::read(&log).unwrap();
+        let at = HEADER_LEN + 20;
+        bytes[at] ^= 0xff;
+        fs::write(&log, &bytes).unwrap();
+        let state = State::load(dir.path()).unwrap();
+        assert_eq!(state.task_names().count(), 0);
+        assert!(
+            state.warnings[0].contains("damaged"),
+            "{:?}",
+            state.warnings
+        );
+    }
+
+    #[test]
+    fn superseded_entries_are_dropped_by_a_rewrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = State::load(dir.path()).unwrap();
+        let mut big = record(1);
+        big.file_deps = (0..20_000)
+            .map(|i| (format!("t:file{i}"), Stamp::Dir { mode: 0o755 }))
+            .collect();
+        for n in 0..8u32 {
+            big.fingerprint = format!("fp{n}");
+            state.set("big", big.clone()).unwrap();
+        }
+        drop(state);
+        let log = dir.path().join(LOG);
+        let before = fs::metadata(&log).unwrap().len();
+        // A no-op load writes nothing.
+        let state = State::load(dir.path()).unwrap();
+        drop(state);
+        assert_eq!(fs::metadata(&log).unwrap().len(), before);
+        let mut state = State::load(dir.path()).unwrap();
+        state.set("small", record(2)).unwrap();
+        drop(state);
+        let after = fs::metadata(&log).unwrap().len();
+        assert!(after < before / 4, "{before} -> {after}");
+        let state = State::load(dir.path()).unwrap();
+        assert_eq!(state.get("big"), Some(&big));
+        assert_eq!(state.get("small"), Some(&record(2)));
+    }
+
+    #[test]
+    fn what_is_not_a_log_is_ignored_and_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join(LOG);
+        fs::write(&log, b"{\"format\": 4}").unwrap();
+        fs::write(dir.path().join("old-0123456789abcdef.json"), b"{}").unwrap();
+        let mut state = State::load(dir.path()).unwrap();
+        assert!(state.warnings[0].contains("not a buildchain state log"));
+        state.set("a", record(1)).unwrap();
+        drop(state);
+        assert!(!dir.path().join("old-0123456789abcdef.json").exists());
+        let state = State::load(dir.path()).unwrap();
+        assert!(state.warnings.is_empty(), "{:?}", state.warnings);
+        assert_eq!(state.get("a"), Some(&record(1)));
+        // Another format version: silently ignored (every task re-runs once).
+        let mut bytes = fs::read(&log).unwrap();
+        bytes[MAGIC.len()] = 4;
+        fs::write(&log, &bytes).unwrap();
+        let state = State::load(dir.path()).unwrap();
+        assert!(state.warnings.is_empty(), "{:?}", state.warnings);
+        assert_eq!(state.task_names().count(), 0);
     }
 }

@@ -1,9 +1,10 @@
 //! The up-to-date decision: file deps' content, the task's definition, its targets.
 
-use std::collections::BTreeMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::render_chain;
 use crate::fingerprint::{
@@ -12,7 +13,7 @@ use crate::fingerprint::{
 use crate::state::Record;
 use crate::task::Task;
 use crate::walks::Walks;
-use buildchain_fs::walk_tree;
+use buildchain_fs::{walk_tree, Stat, Walked};
 
 /// Whether a task would run, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,8 +27,9 @@ pub enum Status {
 pub(crate) struct Check {
     pub status: Status,
     pub file_deps: Vec<PathBuf>,
-    /// The record of the current inputs (targets as they are now).
-    pub record: Record,
+    /// The record of the current inputs (targets as they are now): the last one, shared,
+    /// when nothing differs from it.
+    pub record: Arc<Record>,
 }
 
 /// Static and calculated file deps, sorted and without duplicates.
@@ -67,10 +69,89 @@ pub(crate) fn definition_hash(task: &Task, keys: &PathKeys) -> String {
     hash_fields(fields)
 }
 
+/// Stamped entries: each key with its stamp.
+pub(crate) type Entries = Vec<(String, Stamp)>;
+
+/// The stamps of a task's entries (file deps, or targets), taken in a fixed order and
+/// compared on the way with those of its last run at the same position: while every entry
+/// equals the recorded one, nothing is copied nor looked up (a no-op over a big tree builds
+/// no key and no map); the first difference copies what came before, and from there each
+/// entry gets its key and its recorded stamp by lookup.
+pub(crate) struct StampList<'a> {
+    previous: &'a [(String, Stamp)],
+    /// Entries of `previous` met in order so far.
+    same: usize,
+    /// Set at the first difference: every entry so far.
+    changed: Option<Entries>,
+    index: Option<HashMap<&'a str, &'a Stamp>>,
+}
+
+impl<'a> StampList<'a> {
+    pub fn new(previous: &'a [(String, Stamp)]) -> Self {
+        StampList {
+            previous,
+            same: 0,
+            changed: None,
+            index: None,
+        }
+    }
+
+    /// Stamps `path` with `stamp_fn`, given the recorded stamp of the path if any.
+    pub fn add(
+        &mut self,
+        path: &Path,
+        keys: &PathKeys,
+        stamp_fn: impl FnOnce(Option<&Stamp>) -> Result<Stamp, String>,
+    ) -> Result<(), String> {
+        if self.changed.is_none() {
+            if let Some((key, previous)) = self.previous.get(self.same) {
+                if keys.is_key_of(path, key) {
+                    let stamp = stamp_fn(Some(previous))?;
+                    if stamp == *previous {
+                        self.same += 1;
+                    } else {
+                        let mut changed = self.previous[..self.same].to_vec();
+                        changed.push((key.clone(), stamp));
+                        self.changed = Some(changed);
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        let key = keys.key(path);
+        let previous = self.lookup(&key);
+        let stamp = stamp_fn(previous)?;
+        let same = self.same;
+        let previous_entries = self.previous;
+        self.changed
+            .get_or_insert_with(|| previous_entries[..same].to_vec())
+            .push((key, stamp));
+        Ok(())
+    }
+
+    fn lookup(&mut self, key: &str) -> Option<&'a Stamp> {
+        let previous = self.previous;
+        self.index
+            .get_or_insert_with(|| previous.iter().map(|(k, s)| (k.as_str(), s)).collect())
+            .get(key)
+            .copied()
+    }
+
+    /// `None` when every entry equals the recorded one, in the same order; else the list.
+    pub fn finish(self) -> Option<Entries> {
+        match self.changed {
+            Some(changed) => Some(changed),
+            None if self.same == self.previous.len() => None,
+            None => Some(self.previous[..self.same].to_vec()),
+        }
+    }
+}
+
 /// The declared outputs of a task as they are on disk now.
 pub(crate) struct TargetStamps {
-    /// Every declared output that exists and, below each directory target, every entry.
-    pub stamps: BTreeMap<String, Stamp>,
+    /// Every declared output that exists and, below each directory target, every entry;
+    /// `None` when exactly as recorded.
+    pub stamps: Option<Entries>,
     /// Keys of the declared outputs that do not exist.
     pub missing: Vec<String>,
 }
@@ -92,52 +173,50 @@ pub(crate) fn stamp_targets(
     previous: Option<&Record>,
     walks: &Walks,
 ) -> Result<TargetStamps, String> {
-    let mut stamps = Vec::new();
+    let mut stamps = StampList::new(previous.map_or(&[][..], |r| &r.targets));
     let mut missing = Vec::new();
-    let prev = |key: &str| previous.and_then(|r| r.targets.get(key));
     for target in &task.targets {
-        let key = keys.key(target);
         let meta = match fs::metadata(target) {
             Ok(meta) => meta,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                missing.push(key);
+                missing.push(keys.key(target));
                 continue;
             }
             Err(e) => return Err(format!("target {}: {e}", target.display())),
         };
         if !meta.is_dir() {
-            let s = stamp_output(target, &meta, prev(&key), &walks.inodes)
-                .map_err(|e| format!("target {}: {e}", target.display()))?;
-            stamps.push((key, s));
+            let stat = Stat::from(&meta);
+            stamps.add(target, keys, |prev| {
+                stamp_output(target, &stat, prev, &walks.inodes)
+                    .map_err(|e| format!("target {}: {e}", target.display()))
+            })?;
             continue;
         }
         let entries = walks
             .walk(target)
             .map_err(|e| format!("target {}: {e}", target.display()))?;
         for (path, meta) in entries.iter() {
-            let key = keys.key(path);
-            let s = stamp_output(path, meta, prev(&key), &walks.inodes)
-                .map_err(|e| format!("target {}: {e}", path.display()))?;
-            stamps.push((key, s));
+            stamps.add(path, keys, |prev| {
+                stamp_output(path, meta, prev, &walks.inodes)
+                    .map_err(|e| format!("target {}: {e}", path.display()))
+            })?;
         }
     }
     for dir in &task.created_dirs {
-        let key = keys.key(dir);
         // Not following links: a link where the directory belongs is not the directory.
         match fs::symlink_metadata(dir) {
-            Ok(meta) if meta.file_type().is_symlink() => missing.push(key),
-            Ok(meta) if meta.is_dir() => {
-                let s = stamp_with(dir, &meta, None, &walks.inodes)
-                    .map_err(|e| format!("created directory {}: {e}", dir.display()))?;
-                stamps.push((key, s));
-            }
+            Ok(meta) if meta.file_type().is_symlink() => missing.push(keys.key(dir)),
+            Ok(meta) if meta.is_dir() => stamps.add(dir, keys, |_| {
+                stamp_with(dir, &Stat::from(&meta), None, &walks.inodes)
+                    .map_err(|e| format!("created directory {}: {e}", dir.display()))
+            })?,
             Ok(_) => return Err(format!("{} is not a directory", dir.display())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => missing.push(key),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => missing.push(keys.key(dir)),
             Err(e) => return Err(format!("created directory {}: {e}", dir.display())),
         }
     }
     Ok(TargetStamps {
-        stamps: stamps.into_iter().collect(),
+        stamps: stamps.finish(),
         missing,
     })
 }
@@ -146,14 +225,12 @@ pub(crate) fn stamp_targets(
 /// is recorded as such, so that the task re-runs and replaces it rather than failing.
 fn stamp_output(
     path: &Path,
-    meta: &fs::Metadata,
+    stat: &Stat,
     previous: Option<&Stamp>,
     inodes: &InodeHashes,
 ) -> io::Result<Stamp> {
-    match stamp_with(path, meta, previous, inodes) {
-        Err(e) if e.kind() == io::ErrorKind::InvalidInput => Ok(Stamp::Special {
-            mode: std::os::unix::fs::PermissionsExt::mode(&meta.permissions()),
-        }),
+    match stamp_with(path, stat, previous, inodes) {
+        Err(e) if e.kind() == io::ErrorKind::InvalidInput => Ok(Stamp::Special { mode: stat.mode }),
         other => other,
     }
 }
@@ -192,59 +269,71 @@ pub(crate) fn all_file_deps(task: &Task) -> Result<Vec<PathBuf>, String> {
 pub(crate) fn check(
     task: &Task,
     keys: &PathKeys,
-    previous: Option<&Record>,
+    previous: Option<&Arc<Record>>,
     walks: &Walks,
 ) -> Result<Check, String> {
-    let mut file_deps = file_deps_of(task)?;
-    // Collected in order, then built at once (a sorted bulk build, not 10k inserts).
-    let mut dep_stamps = Vec::new();
-    for dep in &file_deps {
-        let key = keys.key(dep);
-        let prev = previous.and_then(|r| r.file_deps.get(&key));
-        match stamp(dep, prev, &walks.inodes) {
-            Ok(Some(s)) => {
-                dep_stamps.push((key, s));
-            }
-            Ok(None) => return Err(format!("file dependency {} does not exist", dep.display())),
-            Err(e) => return Err(format!("file dependency {}: {e}", dep.display())),
-        }
-    }
-    for dir in &task.tree_deps {
-        let entries = walks
-            .walk(dir)
-            .map_err(|e| format!("tree dependency {}: {e}", dir.display()))?;
-        for (path, meta) in entries.iter() {
-            let key = keys.key(path);
-            let prev = previous.and_then(|r| r.file_deps.get(&key));
-            let s = stamp_with(path, meta, prev, &walks.inodes)
-                .map_err(|e| format!("tree dependency {}: {e}", path.display()))?;
-            if !meta.is_dir() {
-                file_deps.push(path.clone());
-            }
-            dep_stamps.push((key, s));
-        }
-    }
-    let dep_stamps: BTreeMap<String, Stamp> = dep_stamps.into_iter().collect();
+    let static_deps = file_deps_of(task)?;
+    // The inputs and the outputs are stamped side by side (two trees of a copy task are
+    // two walks, each of them parallel inside).
+    let (deps, targets) = rayon::join(
+        || stamp_deps(task, &static_deps, keys, previous.map(|r| &**r), walks),
+        || stamp_targets(task, keys, previous.map(|r| &**r), walks),
+    );
+    let (dep_stamps, trees) = deps?;
+    let targets = targets?;
     let definition = definition_hash(task, keys);
-    let mut hasher = FieldHasher::default();
-    hasher.field(&definition);
-    let mut content = String::new();
-    for (key, stamp) in &dep_stamps {
-        hasher.field(key);
-        stamp.write_content(&mut content);
-        hasher.field(&content);
-    }
-    let fingerprint = hasher.finish();
-    let targets = stamp_targets(task, keys, previous, walks)?;
-    let record = Record {
-        definition,
-        fingerprint,
-        file_deps: dep_stamps,
-        declared: declared_keys(task, keys),
-        targets: targets.stamps,
-        dynamic: false,
+    let declared = declared_keys(task, keys);
+    let status = decide(
+        task,
+        previous.map(|r| &**r),
+        &definition,
+        &dep_stamps,
+        &targets,
+    )?;
+    // Exactly as recorded: the record is the last one, shared (nothing to build or write).
+    let record = match previous {
+        Some(previous)
+            if dep_stamps.is_none()
+                && targets.stamps.is_none()
+                && previous.definition == definition
+                && previous.declared == declared =>
+        {
+            Arc::clone(previous)
+        }
+        _ => {
+            let fingerprint = match (&dep_stamps, previous) {
+                (None, Some(previous)) if previous.definition == definition => {
+                    previous.fingerprint.clone()
+                }
+                _ => fingerprint_of(&definition, dep_stamps.as_deref().unwrap_or_default()),
+            };
+            let or_previous =
+                |list: Option<Entries>, recorded: fn(&Record) -> &Vec<(String, Stamp)>| {
+                    list.unwrap_or_else(|| {
+                        previous.map(|r| recorded(r).clone()).unwrap_or_default()
+                    })
+                };
+            Arc::new(Record {
+                definition,
+                fingerprint,
+                file_deps: or_previous(dep_stamps, |r| &r.file_deps),
+                declared,
+                targets: or_previous(targets.stamps, |r| &r.targets),
+                dynamic: false,
+            })
+        }
     };
-    let status = decide(task, previous, &record, &targets.missing)?;
+    // The action's list of inputs, only for a task that runs.
+    let mut file_deps = static_deps;
+    if status != Status::UpToDate {
+        for tree in &trees {
+            file_deps.extend(
+                tree.iter()
+                    .filter(|(_, meta)| !meta.is_dir())
+                    .map(|(path, _)| path.clone()),
+            );
+        }
+    }
     Ok(Check {
         status,
         file_deps,
@@ -252,10 +341,56 @@ pub(crate) fn check(
     })
 }
 
+/// Stamps the file deps, then every entry of each tree dep; the walks of the trees.
+fn stamp_deps(
+    task: &Task,
+    static_deps: &[PathBuf],
+    keys: &PathKeys,
+    previous: Option<&Record>,
+    walks: &Walks,
+) -> Result<(Option<Entries>, Vec<Walked>), String> {
+    let mut stamps = StampList::new(previous.map_or(&[][..], |r| &r.file_deps));
+    for dep in static_deps {
+        stamps.add(dep, keys, |prev| match stamp(dep, prev, &walks.inodes) {
+            Ok(Some(s)) => Ok(s),
+            Ok(None) => Err(format!("file dependency {} does not exist", dep.display())),
+            Err(e) => Err(format!("file dependency {}: {e}", dep.display())),
+        })?;
+    }
+    let mut trees = Vec::new();
+    for dir in &task.tree_deps {
+        let entries = walks
+            .walk(dir)
+            .map_err(|e| format!("tree dependency {}: {e}", dir.display()))?;
+        for (path, meta) in entries.iter() {
+            stamps.add(path, keys, |prev| {
+                stamp_with(path, meta, prev, &walks.inodes)
+                    .map_err(|e| format!("tree dependency {}: {e}", path.display()))
+            })?;
+        }
+        trees.push(entries);
+    }
+    Ok((stamps.finish(), trees))
+}
+
+/// The content fingerprint: the definition, then each entry's key and content.
+fn fingerprint_of(definition: &str, stamps: &[(String, Stamp)]) -> String {
+    let mut hasher = FieldHasher::default();
+    hasher.field(definition);
+    let mut content = String::new();
+    for (key, stamp) in stamps {
+        hasher.field(key);
+        stamp.write_content(&mut content);
+        hasher.field(&content);
+    }
+    hasher.finish()
+}
+
 /// The first difference between the recorded and the current stamps of the outputs.
-fn first_change(before: &BTreeMap<String, Stamp>, now: &BTreeMap<String, Stamp>) -> Option<String> {
+fn first_change(before: &[(String, Stamp)], now: &[(String, Stamp)]) -> Option<String> {
+    let recorded: HashMap<&str, &Stamp> = before.iter().map(|(k, s)| (k.as_str(), s)).collect();
     for (key, stamp) in now {
-        match before.get(key) {
+        match recorded.get(key.as_str()) {
             None => return Some(format!("target {key} was not there after its last run")),
             Some(old) if !old.same_content(stamp) => {
                 return Some(format!("target {key} was modified"))
@@ -263,17 +398,21 @@ fn first_change(before: &BTreeMap<String, Stamp>, now: &BTreeMap<String, Stamp>)
             _ => {}
         }
     }
+    let current: HashSet<&str> = now.iter().map(|(k, _)| k.as_str()).collect();
     before
-        .keys()
-        .find(|k| !now.contains_key(*k))
-        .map(|key| format!("target {key} was removed"))
+        .iter()
+        .find(|(k, _)| !current.contains(k.as_str()))
+        .map(|(key, _)| format!("target {key} was removed"))
 }
 
+/// Whether the task must run: `file_deps` and the targets' stamps are `None` when exactly
+/// as recorded (see [`StampList`]).
 fn decide(
     task: &Task,
     previous: Option<&Record>,
-    current: &Record,
-    missing_targets: &[String],
+    definition: &str,
+    file_deps: &Option<Entries>,
+    targets: &TargetStamps,
 ) -> Result<Status, String> {
     let outdated = |s: String| Ok(Status::Outdated(s));
     if task.always_run {
@@ -302,49 +441,65 @@ fn decide(
     let Some(previous) = previous else {
         return outdated("it never completed successfully here".into());
     };
-    if previous.definition != current.definition {
+    if previous.definition != definition {
         return outdated("its definition changed".into());
     }
-    let added: Vec<String> = current
-        .file_deps
-        .keys()
-        .filter(|k| !previous.file_deps.contains_key(*k))
-        .cloned()
-        .collect();
-    let removed: Vec<String> = previous
-        .file_deps
-        .keys()
-        .filter(|k| !current.file_deps.contains_key(*k))
-        .cloned()
-        .collect();
-    if !added.is_empty() {
-        return outdated(format!("new file dependencies: {}", list(&added)));
+    if let Some(current) = file_deps {
+        if let Some(reason) = dependency_change(&previous.file_deps, current) {
+            return outdated(reason);
+        }
     }
-    if !removed.is_empty() {
-        return outdated(format!("file dependencies gone: {}", list(&removed)));
-    }
-    let changed: Vec<String> = current
-        .file_deps
-        .iter()
-        .filter(|(k, s)| {
-            !previous
-                .file_deps
-                .get(*k)
-                .is_some_and(|p| p.same_content(s))
-        })
-        .map(|(k, _)| k.clone())
-        .collect();
-    if !changed.is_empty() {
-        return outdated(format!("changed: {}", list(&changed)));
-    }
-    if let Some(key) = missing_targets.first() {
+    if let Some(key) = targets.missing.first() {
         return outdated(format!("target {key} is missing"));
     }
-    if let Some(change) = first_change(&previous.targets, &current.targets) {
-        return outdated(change);
+    if let Some(current) = &targets.stamps {
+        if let Some(change) = first_change(&previous.targets, current) {
+            return outdated(change);
+        }
     }
     if custom(task)? == Some(false) {
         return outdated("its up-to-date check says it must run".into());
     }
     Ok(Status::UpToDate)
+}
+
+/// Why the file deps differ in content from the recorded ones, if they do (metadata alone
+/// is no change: the record is then refreshed).
+fn dependency_change(before: &[(String, Stamp)], now: &[(String, Stamp)]) -> Option<String> {
+    let recorded: HashMap<&str, &Stamp> = before.iter().map(|(k, s)| (k.as_str(), s)).collect();
+    let current: HashSet<&str> = now.iter().map(|(k, _)| k.as_str()).collect();
+    let keys = |entries: &mut dyn Iterator<Item = &String>| -> Vec<String> {
+        let mut v: Vec<String> = entries.cloned().collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let added = keys(
+        &mut now
+            .iter()
+            .map(|(k, _)| k)
+            .filter(|k| !recorded.contains_key(k.as_str())),
+    );
+    if !added.is_empty() {
+        return Some(format!("new file dependencies: {}", list(&added)));
+    }
+    let removed = keys(
+        &mut before
+            .iter()
+            .map(|(k, _)| k)
+            .filter(|k| !current.contains(k.as_str())),
+    );
+    if !removed.is_empty() {
+        return Some(format!("file dependencies gone: {}", list(&removed)));
+    }
+    let changed = keys(
+        &mut now
+            .iter()
+            .filter(|(k, s)| !recorded.get(k.as_str()).is_some_and(|p| p.same_content(s)))
+            .map(|(k, _)| k),
+    );
+    if !changed.is_empty() {
+        return Some(format!("changed: {}", list(&changed)));
+    }
+    None
 }

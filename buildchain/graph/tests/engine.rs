@@ -666,40 +666,55 @@ fn corrupt_state_file_means_rerun_not_trust() {
     ok();
     ok();
     assert_eq!(runs.load(Ordering::SeqCst), 1);
-    let state_dir = dir.path().join("state.json");
-    let files = list(&state_dir);
-    assert_eq!(files.len(), 1, "one file per task");
-    let text = fs::read_to_string(&files[0]).unwrap();
-    fs::write(&files[0], &text[..text.len() / 2]).unwrap();
-    ok();
+    let log = dir.path().join("state.json").join("log");
+    assert_eq!(
+        list(&dir.path().join("state.json")),
+        std::slice::from_ref(&log),
+        "one log"
+    );
+    // Cut in the middle of the task's record, as a kill during the append leaves it.
+    let bytes = fs::read(&log).unwrap();
+    fs::write(&log, &bytes[..bytes.len() / 2]).unwrap();
+    let rec = Recorder::default();
+    assert!(e.run(&s(&["copy"]), 1, &rec).unwrap().success());
+    assert!(
+        rec.take().iter().any(|l| l.contains("incomplete entry")),
+        "the damage is reported"
+    );
     assert_eq!(runs.load(Ordering::SeqCst), 2);
-    // A record file claiming another task's name is not trusted either.
-    let text = fs::read_to_string(&files[0]).unwrap();
-    fs::write(
-        &files[0],
-        text.replace("\"task\":\"copy\"", "\"task\":\"other\""),
-    )
-    .unwrap();
+    ok();
+    assert_eq!(runs.load(Ordering::SeqCst), 2, "the log was mended");
+    // A flipped byte in the record: its checksum fails, the task re-runs.
+    let mut bytes = fs::read(&log).unwrap();
+    let last = bytes.len() - 10;
+    bytes[last] ^= 0x55;
+    fs::write(&log, &bytes).unwrap();
     ok();
     assert_eq!(runs.load(Ordering::SeqCst), 3);
-    // Neither a FIFO (it would block the read) nor a directory named like a record stop
-    // the run: ignored with a warning.
+    // A FIFO in its place would block a read: ignored with a warning, then replaced.
+    fs::remove_file(&log).unwrap();
     assert!(std::process::Command::new("mkfifo")
-        .arg(state_dir.join("zz-fifo.json"))
+        .arg(&log)
         .status()
         .unwrap()
         .success());
-    fs::create_dir(state_dir.join("zz-dir.json")).unwrap();
     let rec = Recorder::default();
     assert!(e.run(&s(&["copy"]), 1, &rec).unwrap().success());
     let warnings = rec.take();
     assert!(
-        warnings
-            .iter()
-            .any(|l| l.contains("zz-fifo.json") && l.contains("not a regular file")),
+        warnings.iter().any(|l| l.contains("not a regular file")),
         "{warnings:?}"
     );
-    assert_eq!(runs.load(Ordering::SeqCst), 3);
+    assert_eq!(runs.load(Ordering::SeqCst), 4);
+    assert!(fs::symlink_metadata(&log).unwrap().is_file());
+    ok();
+    assert_eq!(runs.load(Ordering::SeqCst), 4);
+    // A directory in its place cannot be replaced: a clear error naming it.
+    fs::remove_file(&log).unwrap();
+    fs::create_dir(&log).unwrap();
+    let summary = e.run(&s(&["copy"]), 1, &Recorder::default()).unwrap();
+    let error = format!("{:?}", summary.failed);
+    assert!(error.contains(&log.display().to_string()), "{error}");
 }
 
 #[test]

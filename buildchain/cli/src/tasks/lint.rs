@@ -22,6 +22,9 @@ use crate::templates;
 /// rules in buildchain-lint), so that every file is linted again.
 const LINT_VERSION: &str = "lint v2";
 
+/// The prefixes of every lint task's name (`lint`, `lint:yaml`, `_lint:yaml/<path>`…).
+pub const FAMILY: &[&str] = &["lint", "_lint:"];
+
 pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
     let found = find_all(&cfg.repo_root)
         .with_context(|| format!("{}: cannot list the files to lint", cfg.repo_root.display()))?;

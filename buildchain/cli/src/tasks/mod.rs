@@ -19,14 +19,17 @@ pub mod vagrant;
 /// Shared, read-only configuration captured by the task closures.
 pub type Cfg = Arc<Config>;
 
-/// Every task of the distribution.
-pub fn define(cfg: &Cfg) -> Result<Graph> {
+/// Every task of the distribution; the lint family only `with_lint` (finding the files to
+/// lint walks the whole repository).
+pub fn define(cfg: &Cfg, with_lint: bool) -> Result<Graph> {
     let mut graph = Graph::new();
     graph.add_all(iso::tasks(cfg)?)?;
     graph.add_all(salt::tasks(cfg)?)?;
     graph.add_all(images::tasks(cfg)?)?;
     graph.add_all(packaging::tasks(cfg)?)?;
-    graph.add_all(lint::tasks(cfg)?)?;
+    if with_lint {
+        graph.add_all(lint::tasks(cfg)?)?;
+    }
     graph.add_all(vagrant::tasks(cfg)?)?;
     Ok(graph)
 }
