@@ -131,7 +131,11 @@ impl Engine {
             keep_going: self.keep_going,
             walks: Walks::default(),
         };
-        schedule::run(&self.graph, selection, jobs, &runner)
+        let summary = schedule::run(&self.graph, selection, jobs, &runner);
+        // Freeing the walks and records of a big tree takes milliseconds nobody waits for.
+        let walks = runner.walks;
+        std::thread::spawn(move || drop((walks, state)));
+        summary
     }
 
     /// Removes the outputs of tasks that completed in an earlier run but are no longer
