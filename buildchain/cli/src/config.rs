@@ -192,15 +192,26 @@ impl Config {
         };
         // One spelling of the build root: paths of outputs compare and key consistently.
         let build_root = crate::buildroot::normalize(&build_root)?;
-        let version = Version::load(&repo_root.join("VERSION"))?;
-        let versions = Versions::load(&repo_root.join("versions.toml"))?;
         let git_bin = get("GIT_BIN", "git");
-        let git = git_describe(&git_bin, repo_root);
-        let epoch = crate::epoch::resolve(
-            vars.get("SOURCE_DATE_EPOCH").map(String::as_str),
-            Some(repo_root),
-            &git_bin,
-        )?;
+        // The two git commands run while the files are read: they cost more than the rest
+        // of a no-op's configuration.
+        let (git, epoch, version, versions) = std::thread::scope(|scope| {
+            let describe = scope.spawn(|| git_describe(&git_bin, repo_root));
+            let epoch = scope.spawn(|| {
+                crate::epoch::resolve(
+                    vars.get("SOURCE_DATE_EPOCH").map(String::as_str),
+                    Some(repo_root),
+                    &git_bin,
+                )
+            });
+            let version = Version::load(&repo_root.join("VERSION"));
+            let versions = Versions::load(&repo_root.join("versions.toml"));
+            (describe.join(), epoch.join(), version, versions)
+        });
+        let version = version?;
+        let versions = versions?;
+        let git = git.unwrap_or_default();
+        let epoch = epoch.map_err(|_| anyhow::anyhow!("resolving SOURCE_DATE_EPOCH failed"))??;
         let build_host = get("BUILD_HOST", &host_name());
         Ok(Config {
             repo_root: repo_root.to_path_buf(),

@@ -120,7 +120,11 @@ pub fn write_atomic(target: &Path, contents: &[u8], mode: Option<u32>) -> Result
 /// a directory whose stale temporaries the caller removes once per run.
 pub fn write_cache(target: &Path, contents: &[u8]) -> Result<(), FsError> {
     let temp = temp_path_for(target)?;
-    fs::write(&temp, contents).at("write", &temp)?;
+    if let Err(e) = fs::write(&temp, contents) {
+        // A full disk must not leave a temporary a later sweep takes for a killed run's.
+        let _ = fs::remove_file(&temp);
+        return Err(FsError::new("write", &temp, e));
+    }
     if let Err(e) = fs::rename(&temp, target) {
         let _ = fs::remove_file(&temp);
         return Err(FsError::new("rename into place", target, e));

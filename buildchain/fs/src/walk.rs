@@ -162,12 +162,24 @@ fn list(dir: &Path, known: &(dyn Fn(&Path) -> Option<Walked> + Sync)) -> Result<
         return Ok(Listing::Known(walked));
     }
     let mut entries = Vec::new();
-    for entry in fs::read_dir(dir).map_err(|e| FsError::new("walk", dir, e))? {
+    let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+    // What vanishes while it is walked (a writer's staging directory) was not there.
+    let read = match fs::read_dir(dir) {
+        Err(e) if gone(&e) => {
+            return Ok(Listing::Read {
+                entries,
+                below: Vec::new(),
+            })
+        }
+        read => read.map_err(|e| FsError::new("walk", dir, e))?,
+    };
+    for entry in read {
         let entry = entry.map_err(|e| FsError::new("walk", dir, e))?;
         // `DirEntry::metadata` does not follow links (fstatat on the directory's fd).
-        let meta = entry
-            .metadata()
-            .map_err(|e| FsError::new("walk", entry.path(), e))?;
+        let meta = match entry.metadata() {
+            Err(e) if gone(&e) => continue,
+            meta => meta.map_err(|e| FsError::new("walk", entry.path(), e))?,
+        };
         entries.push((entry.path(), Stat::from(&meta)));
     }
     {

@@ -95,8 +95,9 @@ impl Engine {
         &self.state_dir
     }
 
+    /// The state for a run (see [`State::load_for_run`]), its warnings reported.
     fn load_state(&self, reporter: &dyn Reporter) -> Result<State, GraphError> {
-        let state = State::load(&self.state_dir)?;
+        let state = State::load_for_run(&self.state_dir)?;
         for warning in &state.warnings {
             reporter.event(&Event::Log {
                 task: String::new(),
@@ -417,7 +418,7 @@ impl Engine {
             lines.extend(ctx.into_lines());
         }
         if !dry_run {
-            let mut state = State::load(&self.state_dir)?;
+            let mut state = State::load_for_run(&self.state_dir)?;
             for name in &cleaned {
                 state.remove(name)?;
             }

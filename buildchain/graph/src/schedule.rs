@@ -12,7 +12,7 @@ use std::time::Instant;
 use crate::clean::CleanContext;
 use crate::context::{Context, Event, Reporter};
 use crate::error::{render_chain, GraphError};
-use crate::fingerprint::PathKeys;
+use crate::fingerprint::{PathKeys, Stamp};
 use crate::graph::Graph;
 use crate::state::{Record, State};
 use crate::task::Task;
@@ -450,12 +450,34 @@ fn execute(task: &Task, any_dep_ran: bool, dynamic: bool, runner: &Runner<'_>) -
     if let Err(e) = save(runner, |s| s.remove(&task.name)) {
         return fail(task, runner, started, e);
     }
-    // Outputs this task no longer declares are removed.
+    // Outputs this task no longer declares are removed, and so is a directory standing
+    // where the last run wrote a file (an atomic rename cannot replace it).
     if let Some(previous) = &previous {
         let current = &checked.record.declared;
         let cleaner = CleanContext::new(&task.name, false, runner.output_root);
-        for key in previous.declared.iter().filter(|k| !current.contains(k)) {
-            if let Err(e) = cleaner.remove(&runner.keys.path(key)) {
+        let was_file = |key: &String| {
+            previous
+                .targets
+                .iter()
+                .any(|(k, stamp)| k == key && !matches!(stamp, Stamp::Dir { .. }))
+        };
+        let file_now_dir = task
+            .targets
+            .iter()
+            .map(|t| runner.keys.key(t))
+            .filter(|key| was_file(key))
+            .filter(|key| {
+                std::fs::symlink_metadata(runner.keys.path(key)).is_ok_and(|m| m.is_dir())
+            });
+        let stale: Vec<String> = previous
+            .declared
+            .iter()
+            .filter(|k| !current.contains(k))
+            .cloned()
+            .chain(file_now_dir)
+            .collect();
+        for key in stale {
+            if let Err(e) = cleaner.remove(&runner.keys.path(&key)) {
                 return fail(
                     task,
                     runner,

@@ -85,6 +85,9 @@ pub(crate) struct State {
     rewrite: bool,
     /// Open for appending once this run wrote its first entry.
     writer: Option<File>,
+    /// Why an earlier append of this run failed: nothing more is appended after a torn
+    /// entry (the next load ignores what follows one).
+    failed: Option<String>,
     /// What was ignored because unreadable (reported, never trusted).
     pub warnings: Vec<String>,
 }
@@ -103,6 +106,7 @@ impl State {
             live: 0,
             rewrite: false,
             writer: None,
+            failed: None,
             warnings: Vec::new(),
         };
         let err = |cause| GraphError::State {
@@ -136,9 +140,21 @@ impl State {
         Ok(state)
     }
 
+    /// [`State::load`] for a run (the build root's lock held): a log that cannot be
+    /// appended to as it is (damaged, torn, another format, not a file) is rewritten now,
+    /// before any task runs, so that its damage is reported once and a log that cannot be
+    /// replaced stops the run with one error, not its first task.
+    pub fn load_for_run(dir: &Path) -> Result<State, GraphError> {
+        let mut state = State::load(dir)?;
+        if state.rewrite {
+            state.writer = Some(state.open_for_append()?);
+        }
+        Ok(state)
+    }
+
     fn refuse(&mut self, why: &str) {
         self.warnings.push(format!(
-            "state log {}: {why}: ignored, every task re-runs",
+            "state log {}: {why}: ignored (every task re-runs), and replaced",
             self.path.display()
         ));
         self.rewrite = true;
@@ -163,7 +179,8 @@ impl State {
                 None => {
                     self.warnings.push(format!(
                         "state log {}: damaged or incomplete entry at byte {pos} (a killed run?): \
-                         the {} bytes from there are ignored, their tasks re-run",
+                         the {} bytes from there are ignored (a task recorded there re-runs) \
+                         and cut off",
                         self.path.display(),
                         len - pos
                     ));
@@ -282,6 +299,18 @@ impl State {
 
     /// Appends one entry (length, CRC, payload) in a single write.
     fn append(&mut self, payload: &[u8]) -> Result<(), GraphError> {
+        if let Some(why) = &self.failed {
+            let cause = io::Error::other(format!("an earlier write of this run failed: {why}"));
+            return Err(self.error(cause));
+        }
+        let result = self.append_entry(payload);
+        if let Err(e) = &result {
+            self.failed = Some(e.to_string());
+        }
+        result
+    }
+
+    fn append_entry(&mut self, payload: &[u8]) -> Result<(), GraphError> {
         let len = u32::try_from(payload.len())
             .map_err(|_| self.error(io::Error::other("a record over 4 GiB")))?;
         let mut entry = Vec::with_capacity(8 + payload.len());
@@ -315,7 +344,7 @@ impl State {
                     log.extend_from_slice(entry);
                 }
             }
-            write_cache(&self.path, &log).map_err(|e| self.error(e.into()))?;
+            write_cache(&self.path, &log).map_err(fs_error)?;
             self.rewrite = false;
         }
         fs::OpenOptions::new()
@@ -338,6 +367,15 @@ impl State {
                 let _ = fs::remove_file(entry.path());
             }
         }
+    }
+}
+
+/// A file-system error of the log's rewrite, the path said once.
+fn fs_error(e: buildchain_fs::FsError) -> GraphError {
+    let cause = io::Error::new(e.kind(), format!("cannot {}: {}", e.action, e.cause));
+    GraphError::State {
+        path: e.path,
+        cause,
     }
 }
 
@@ -407,6 +445,48 @@ mod tests {
         assert_eq!(state.get("c"), Some(&record(4)));
         assert!(state.is_dynamic("a") && !state.is_dynamic("c"));
         assert_eq!(state.task_names().collect::<Vec<_>>(), ["a", "c"]);
+    }
+
+    #[test]
+    fn a_failed_append_stops_the_appends_of_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = State::load(dir.path()).unwrap();
+        state.set("a", record(1)).unwrap();
+        state.failed = Some("No space left on device".into());
+        let err = state.remove("a").unwrap_err().to_string();
+        assert!(
+            err.contains("an earlier write of this run failed: No space"),
+            "{err}"
+        );
+        assert!(state.set("b", record(2)).is_err());
+    }
+
+    #[test]
+    fn a_run_cuts_a_damaged_tail_before_any_task() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = State::load(dir.path()).unwrap();
+        state.set("a", record(1)).unwrap();
+        drop(state);
+        let log = dir.path().join(LOG);
+        let good = fs::read(&log).unwrap();
+        let mut bad = good.clone();
+        bad.extend_from_slice(&[0u8; 50]);
+        fs::write(&log, &bad).unwrap();
+        // A reader leaves it; a run (which may write nothing) cuts it at once.
+        let state = State::load(dir.path()).unwrap();
+        assert_eq!(state.warnings.len(), 1);
+        assert_eq!(fs::read(&log).unwrap(), bad);
+        let state = State::load_for_run(dir.path()).unwrap();
+        assert_eq!(state.warnings.len(), 1);
+        drop(state);
+        assert_eq!(fs::read(&log).unwrap(), good);
+        assert!(State::load(dir.path()).unwrap().warnings.is_empty());
+        // A directory in its place: one error naming it, once.
+        fs::remove_file(&log).unwrap();
+        fs::create_dir(&log).unwrap();
+        let err = State::load_for_run(dir.path()).unwrap_err().to_string();
+        assert_eq!(err.matches(&*log.display().to_string()).count(), 1, "{err}");
+        assert!(err.contains("cannot rename into place"), "{err}");
     }
 
     #[test]

@@ -272,6 +272,26 @@ fn up_to_date_decisions() {
 }
 
 #[test]
+fn a_directory_where_a_file_target_was_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst) = (dir.path().join("src"), dir.path().join("out/dst"));
+    fs::write(&src, "x").unwrap();
+    fs::create_dir(dir.path().join("out")).unwrap();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let e = engine(dir.path(), vec![copy_task("copy", &src, &dst, &runs)])
+        .with_output_root(dir.path().join("out"));
+    let run = || e.run(&s(&["copy"]), 1, &Recorder::default()).unwrap();
+    assert!(run().success());
+    fs::remove_file(&dst).unwrap();
+    fs::create_dir(&dst).unwrap();
+    fs::write(dst.join("planted"), "y").unwrap();
+    let summary = run();
+    assert!(summary.success(), "{:?}", summary.failed);
+    assert_eq!(fs::read_to_string(&dst).unwrap(), "x");
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+}
+
+#[test]
 fn missing_file_dep_fails_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let runs = Arc::new(AtomicUsize::new(0));
@@ -709,11 +729,14 @@ fn corrupt_state_file_means_rerun_not_trust() {
     assert!(fs::symlink_metadata(&log).unwrap().is_file());
     ok();
     assert_eq!(runs.load(Ordering::SeqCst), 4);
-    // A directory in its place cannot be replaced: a clear error naming it.
+    // A directory in its place cannot be replaced: one clear error naming it, at the start
+    // before any task, not blamed on one.
     fs::remove_file(&log).unwrap();
     fs::create_dir(&log).unwrap();
-    let summary = e.run(&s(&["copy"]), 1, &Recorder::default()).unwrap();
-    let error = format!("{:?}", summary.failed);
+    let error = e
+        .run(&s(&["copy"]), 1, &Recorder::default())
+        .unwrap_err()
+        .to_string();
     assert!(error.contains(&log.display().to_string()), "{error}");
 }
 

@@ -76,8 +76,8 @@ fn product_txt(cfg: &Cfg) -> Task {
         .version(version)
         .action(move |_| -> Result<()> {
             let text = product_txt_content(&cfg2, &templates::build_timestamp(&cfg2));
-            write_atomic(&t, text.as_bytes(), Some(0o644))
-                .with_context(|| format!("{}: cannot write", t.display()))
+            // The error names the file and what failed.
+            Ok(write_atomic(&t, text.as_bytes(), Some(0o644))?)
         })
 }
 
@@ -119,8 +119,7 @@ fn scripts(cfg: &Cfg) -> Result<Task> {
                     fs::create_dir_all(parent)
                         .with_context(|| format!("{}: cannot create", parent.display()))?;
                 }
-                write_atomic(out, &bytes, Some(mode))
-                    .with_context(|| format!("{}: cannot write", out.display()))?;
+                write_atomic(out, &bytes, Some(mode))?;
             }
             Ok(())
         }))

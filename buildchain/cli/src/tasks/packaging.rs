@@ -383,8 +383,7 @@ fn repodata_task(cfg: &Cfg, repo: &Repository, built: Vec<String>, epoch: u64) -
             if let Some((source, target)) = &local_key_copy {
                 let bytes = fs::read(source)
                     .with_context(|| format!("{}: cannot read the GPG key", source.display()))?;
-                write_atomic(target, &bytes, Some(0o644))
-                    .with_context(|| format!("{}: cannot write", target.display()))?;
+                write_atomic(target, &bytes, Some(0o644))?;
             }
             for path in remove_foreign_entries(&dir, &own_entries())? {
                 ctx.log(format!("removed {} (produced by no task)", path.display()));
