@@ -14,7 +14,7 @@ use crate::context::{Context, Event, Reporter};
 use crate::error::{render_chain, GraphError};
 use crate::fingerprint::{PathKeys, Stamp};
 use crate::graph::Graph;
-use crate::state::{Record, State};
+use crate::state::{Kept, State};
 use crate::task::Task;
 use crate::uptodate::{check, stamp_targets, Status};
 use crate::walks::Walks;
@@ -372,6 +372,19 @@ fn children_of(task: &Task) -> Result<Vec<Task>, String> {
     }
 }
 
+/// Walks the tree deps and directory targets of `task` into `walks`, for its check to
+/// reuse (errors are left for the check to report).
+fn prewalk(task: &Task, walks: &Walks) {
+    let dirs = task.tree_deps.iter().chain(
+        task.targets
+            .iter()
+            .filter(|t| std::fs::symlink_metadata(t).is_ok_and(|m| m.is_dir())),
+    );
+    for dir in dirs {
+        let _ = walks.walk(dir);
+    }
+}
+
 /// Checks and (when needed) runs one task; `dynamic`: created at run time.
 fn execute(task: &Task, any_dep_ran: bool, dynamic: bool, runner: &Runner<'_>) -> Outcome {
     let started = Instant::now();
@@ -399,11 +412,12 @@ fn execute(task: &Task, any_dep_ran: bool, dynamic: bool, runner: &Runner<'_>) -
             children,
         };
     };
-    let previous: Option<Arc<Record>> = runner
-        .state
-        .lock()
-        .ok()
-        .and_then(|s| s.get_shared(&task.name));
+    let kept = runner.state.lock().ok().and_then(|s| s.kept(&task.name));
+    // The last record decodes while the trees this check reads are walked.
+    let (previous, ()) = rayon::join(
+        || kept.and_then(Kept::decode),
+        || prewalk(task, &runner.walks),
+    );
     let checked = match check(task, runner.keys, previous.as_ref(), &runner.walks) {
         Ok(c) => c,
         Err(e) => return fail(task, runner, started, e),

@@ -60,6 +60,25 @@ pub(crate) struct Record {
     pub dynamic: bool,
 }
 
+/// A task's record as the state keeps it (see [`State::kept`]).
+pub(crate) enum Kept {
+    Decoded(Option<Arc<Record>>),
+    Encoded(Arc<Vec<u8>>, Range<usize>),
+}
+
+impl Kept {
+    /// The record; `None` when it does not decode (its task re-runs).
+    pub fn decode(self) -> Option<Arc<Record>> {
+        match self {
+            Kept::Decoded(record) => record,
+            Kept::Encoded(bytes, range) => bytes
+                .get(range)
+                .and_then(|encoded| postcard::from_bytes::<Record>(encoded).ok())
+                .map(Arc::new),
+        }
+    }
+}
+
 /// One task's latest entry.
 #[derive(Debug)]
 struct Slot {
@@ -76,8 +95,8 @@ struct Slot {
 pub(crate) struct State {
     dir: PathBuf,
     path: PathBuf,
-    /// The log as loaded.
-    bytes: Vec<u8>,
+    /// The log as loaded (shared: records are decoded outside the state's lock).
+    bytes: Arc<Vec<u8>>,
     tasks: BTreeMap<String, Slot>,
     /// Bytes of the loaded log that the latest entries of live tasks take.
     live: usize,
@@ -101,7 +120,7 @@ impl State {
         let mut state = State {
             dir: dir.to_path_buf(),
             path: path.clone(),
-            bytes: Vec::new(),
+            bytes: Arc::default(),
             tasks: BTreeMap::new(),
             live: 0,
             rewrite: false,
@@ -135,7 +154,7 @@ impl State {
         }
         let mut bytes = Vec::new();
         (&file).read_to_end(&mut bytes).map_err(err)?;
-        state.bytes = bytes;
+        state.bytes = Arc::new(bytes);
         state.parse();
         Ok(state)
     }
@@ -252,6 +271,16 @@ impl State {
             .as_ref()
     }
 
+    /// The record of `task` as kept, to be decoded by the caller (outside any lock: a big
+    /// tree's record takes milliseconds, during which other tasks check theirs).
+    pub fn kept(&self, task: &str) -> Option<Kept> {
+        let slot = self.tasks.get(task)?;
+        Some(match slot.record.get() {
+            Some(decoded) => Kept::Decoded(decoded.clone()),
+            None => Kept::Encoded(self.bytes.clone(), slot.encoded.clone()),
+        })
+    }
+
     /// Whether the last success of `task` was of a task created at run time.
     pub fn is_dynamic(&self, task: &str) -> bool {
         self.tasks.get(task).is_some_and(|s| s.dynamic)
@@ -259,7 +288,8 @@ impl State {
 
     /// Records a success (nothing written when the record is the one already kept).
     pub fn set(&mut self, task: &str, record: Record) -> Result<(), GraphError> {
-        if self.get(task).is_some_and(|r| *r == record) {
+        let kept = self.tasks.get(task).and_then(|slot| slot.record.get());
+        if kept.is_some_and(|r| r.as_deref() == Some(&record)) {
             return Ok(());
         }
         let record = Arc::new(record);

@@ -43,6 +43,9 @@ impl Walks {
     /// this epoch; the walk is kept for the next checks unless an action started meanwhile.
     pub fn walk(&self, dir: &Path) -> Result<Walked, FsError> {
         let epoch = self.epoch.load(Ordering::SeqCst);
+        if let Some(walked) = self.known(dir, epoch) {
+            return Ok(walked);
+        }
         let entries = walk_tree_reusing(dir, &|d| self.known(d, epoch))?;
         let walked = Arc::new(entries);
         if self.epoch.load(Ordering::SeqCst) == epoch {
