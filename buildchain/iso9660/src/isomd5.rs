@@ -7,7 +7,7 @@ use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use md5::{Digest, Md5};
+use crate::md5::Md5;
 
 use crate::bytes::be32;
 use crate::error::{io_err, CorruptKind, IsoError};

@@ -11,6 +11,7 @@ mod datetime;
 mod error;
 pub mod isomd5;
 mod layout;
+pub mod md5;
 pub mod names;
 mod pipeline;
 mod reader;
