@@ -11,6 +11,7 @@
 mod clean;
 mod context;
 mod engine;
+mod entries;
 mod error;
 mod fingerprint;
 mod glob;

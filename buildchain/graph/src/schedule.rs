@@ -473,7 +473,7 @@ fn execute(task: &Task, any_dep_ran: bool, dynamic: bool, runner: &Runner<'_>) -
             previous
                 .targets
                 .iter()
-                .any(|(k, stamp)| k == key && !matches!(stamp, Stamp::Dir { .. }))
+                .any(|(k, stamp)| k == key.as_str() && !matches!(stamp, Stamp::Dir { .. }))
         };
         let file_now_dir = task
             .targets

@@ -24,13 +24,15 @@ use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
+use crate::entries::Entries;
 use crate::error::GraphError;
+#[cfg(test)]
 use crate::fingerprint::Stamp;
 use buildchain_fs::{remove_stale_temps, write_cache};
 
 /// The first bytes of a log: what it is, then its format (little-endian u32).
 const MAGIC: &[u8; 8] = b"BCSTATE\n";
-const FORMAT: u32 = 5;
+const FORMAT: u32 = 6;
 const HEADER_LEN: usize = MAGIC.len() + 4;
 /// The log's file name in the state directory.
 const LOG: &str = "log";
@@ -50,12 +52,12 @@ pub(crate) struct Record {
     /// Stamps of the file deps and of the entries of the tree deps, in the order the check
     /// takes them (file deps sorted, then each tree in walk order): the next check meets
     /// them in the same order and compares by position, without lookups.
-    pub file_deps: Vec<(String, Stamp)>,
+    pub file_deps: Entries,
     /// Keys of the outputs the task declared (targets and created directories).
     pub declared: Vec<String>,
     /// Stamps of the declared outputs and of every entry below its directory targets, in
     /// the order they are taken.
-    pub targets: Vec<(String, Stamp)>,
+    pub targets: Entries,
     /// Created at run time by another task's `create_after` (not in the static graph).
     pub dynamic: bool,
 }
@@ -441,8 +443,8 @@ mod tests {
         Record {
             definition: format!("def{n}"),
             fingerprint: format!("fp{n}"),
-            file_deps: vec![(
-                format!("t:f{n}"),
+            file_deps: [(
+                format!("t:f{n}").as_str(),
                 Stamp::File {
                     sha256: [n; 32],
                     size: 1,
@@ -451,9 +453,11 @@ mod tests {
                     ino: 4,
                     mode: 0o644,
                 },
-            )],
+            )]
+            .into_iter()
+            .collect(),
             declared: vec![],
-            targets: vec![],
+            targets: Entries::default(),
             dynamic: n % 2 == 1,
         }
     }
@@ -563,8 +567,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut state = State::load(dir.path()).unwrap();
         let mut big = record(1);
-        big.file_deps = (0..20_000)
-            .map(|i| (format!("t:file{i}"), Stamp::Dir { mode: 0o755 }))
+        let keys: Vec<String> = (0..20_000).map(|i| format!("t:file{i}")).collect();
+        big.file_deps = keys
+            .iter()
+            .map(|k| (k.as_str(), Stamp::Dir { mode: 0o755 }))
             .collect();
         for n in 0..8u32 {
             big.fingerprint = format!("fp{n}");

@@ -6,6 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::entries::Entries;
 use crate::error::render_chain;
 use crate::fingerprint::{
     hash_fields, stamp, stamp_with, FieldHasher, InodeHashes, PathKeys, Stamp,
@@ -69,16 +70,13 @@ pub(crate) fn definition_hash(task: &Task, keys: &PathKeys) -> String {
     hash_fields(fields)
 }
 
-/// Stamped entries: each key with its stamp.
-pub(crate) type Entries = Vec<(String, Stamp)>;
-
 /// The stamps of a task's entries (file deps, or targets), taken in a fixed order and
 /// compared on the way with those of its last run at the same position: while every entry
 /// equals the recorded one, nothing is copied nor looked up (a no-op over a big tree builds
 /// no key and no map); the first difference copies what came before, and from there each
 /// entry gets its key and its recorded stamp by lookup.
 pub(crate) struct StampList<'a> {
-    previous: &'a [(String, Stamp)],
+    previous: &'a Entries,
     /// Entries of `previous` met in order so far.
     same: usize,
     /// Set at the first difference: every entry so far.
@@ -87,7 +85,7 @@ pub(crate) struct StampList<'a> {
 }
 
 impl<'a> StampList<'a> {
-    pub fn new(previous: &'a [(String, Stamp)]) -> Self {
+    pub fn new(previous: &'a Entries) -> Self {
         StampList {
             previous,
             same: 0,
@@ -110,8 +108,8 @@ impl<'a> StampList<'a> {
                     if stamp == *previous {
                         self.same += 1;
                     } else {
-                        let mut changed = self.previous[..self.same].to_vec();
-                        changed.push((key.clone(), stamp));
+                        let mut changed = self.previous.prefix(self.same);
+                        changed.push(key, stamp);
                         self.changed = Some(changed);
                     }
                     return Ok(());
@@ -124,15 +122,15 @@ impl<'a> StampList<'a> {
         let same = self.same;
         let previous_entries = self.previous;
         self.changed
-            .get_or_insert_with(|| previous_entries[..same].to_vec())
-            .push((key, stamp));
+            .get_or_insert_with(|| previous_entries.prefix(same))
+            .push(&key, stamp);
         Ok(())
     }
 
     fn lookup(&mut self, key: &str) -> Option<&'a Stamp> {
         let previous = self.previous;
         self.index
-            .get_or_insert_with(|| previous.iter().map(|(k, s)| (k.as_str(), s)).collect())
+            .get_or_insert_with(|| previous.iter().collect())
             .get(key)
             .copied()
     }
@@ -142,7 +140,7 @@ impl<'a> StampList<'a> {
         match self.changed {
             Some(changed) => Some(changed),
             None if self.same == self.previous.len() => None,
-            None => Some(self.previous[..self.same].to_vec()),
+            None => Some(self.previous.prefix(self.same)),
         }
     }
 }
@@ -173,7 +171,8 @@ pub(crate) fn stamp_targets(
     previous: Option<&Record>,
     walks: &Walks,
 ) -> Result<TargetStamps, String> {
-    let mut stamps = StampList::new(previous.map_or(&[][..], |r| &r.targets));
+    let none = Entries::default();
+    let mut stamps = StampList::new(previous.map_or(&none, |r| &r.targets));
     let mut missing = Vec::new();
     for target in &task.targets {
         let meta = match fs::metadata(target) {
@@ -305,14 +304,14 @@ pub(crate) fn check(
                 (None, Some(previous)) if previous.definition == definition => {
                     previous.fingerprint.clone()
                 }
-                _ => fingerprint_of(&definition, dep_stamps.as_deref().unwrap_or_default()),
+                _ => fingerprint_of(
+                    &definition,
+                    dep_stamps.as_ref().unwrap_or(&Entries::default()),
+                ),
             };
-            let or_previous =
-                |list: Option<Entries>, recorded: fn(&Record) -> &Vec<(String, Stamp)>| {
-                    list.unwrap_or_else(|| {
-                        previous.map(|r| recorded(r).clone()).unwrap_or_default()
-                    })
-                };
+            let or_previous = |list: Option<Entries>, recorded: fn(&Record) -> &Entries| {
+                list.unwrap_or_else(|| previous.map(|r| recorded(r).clone()).unwrap_or_default())
+            };
             Arc::new(Record {
                 definition,
                 fingerprint,
@@ -349,7 +348,8 @@ fn stamp_deps(
     previous: Option<&Record>,
     walks: &Walks,
 ) -> Result<(Option<Entries>, Vec<Walked>), String> {
-    let mut stamps = StampList::new(previous.map_or(&[][..], |r| &r.file_deps));
+    let none = Entries::default();
+    let mut stamps = StampList::new(previous.map_or(&none, |r| &r.file_deps));
     for dep in static_deps {
         stamps.add(dep, keys, |prev| match stamp(dep, prev, &walks.inodes) {
             Ok(Some(s)) => Ok(s),
@@ -374,11 +374,11 @@ fn stamp_deps(
 }
 
 /// The content fingerprint: the definition, then each entry's key and content.
-fn fingerprint_of(definition: &str, stamps: &[(String, Stamp)]) -> String {
+fn fingerprint_of(definition: &str, stamps: &Entries) -> String {
     let mut hasher = FieldHasher::default();
     hasher.field(definition);
     let mut content = String::new();
-    for (key, stamp) in stamps {
+    for (key, stamp) in stamps.iter() {
         hasher.field(key);
         stamp.write_content(&mut content);
         hasher.field(&content);
@@ -387,10 +387,10 @@ fn fingerprint_of(definition: &str, stamps: &[(String, Stamp)]) -> String {
 }
 
 /// The first difference between the recorded and the current stamps of the outputs.
-fn first_change(before: &[(String, Stamp)], now: &[(String, Stamp)]) -> Option<String> {
-    let recorded: HashMap<&str, &Stamp> = before.iter().map(|(k, s)| (k.as_str(), s)).collect();
-    for (key, stamp) in now {
-        match recorded.get(key.as_str()) {
+fn first_change(before: &Entries, now: &Entries) -> Option<String> {
+    let recorded: HashMap<&str, &Stamp> = before.iter().collect();
+    for (key, stamp) in now.iter() {
+        match recorded.get(key) {
             None => return Some(format!("target {key} was not there after its last run")),
             Some(old) if !old.same_content(stamp) => {
                 return Some(format!("target {key} was modified"))
@@ -398,10 +398,10 @@ fn first_change(before: &[(String, Stamp)], now: &[(String, Stamp)]) -> Option<S
             _ => {}
         }
     }
-    let current: HashSet<&str> = now.iter().map(|(k, _)| k.as_str()).collect();
+    let current: HashSet<&str> = now.iter().map(|(k, _)| k).collect();
     before
         .iter()
-        .find(|(k, _)| !current.contains(k.as_str()))
+        .find(|(k, _)| !current.contains(k))
         .map(|(key, _)| format!("target {key} was removed"))
 }
 
@@ -465,11 +465,11 @@ fn decide(
 
 /// Why the file deps differ in content from the recorded ones, if they do (metadata alone
 /// is no change: the record is then refreshed).
-fn dependency_change(before: &[(String, Stamp)], now: &[(String, Stamp)]) -> Option<String> {
-    let recorded: HashMap<&str, &Stamp> = before.iter().map(|(k, s)| (k.as_str(), s)).collect();
-    let current: HashSet<&str> = now.iter().map(|(k, _)| k.as_str()).collect();
-    let keys = |entries: &mut dyn Iterator<Item = &String>| -> Vec<String> {
-        let mut v: Vec<String> = entries.cloned().collect();
+fn dependency_change(before: &Entries, now: &Entries) -> Option<String> {
+    let recorded: HashMap<&str, &Stamp> = before.iter().collect();
+    let current: HashSet<&str> = now.iter().map(|(k, _)| k).collect();
+    let keys = |entries: &mut dyn Iterator<Item = &str>| -> Vec<String> {
+        let mut v: Vec<String> = entries.map(str::to_string).collect();
         v.sort();
         v.dedup();
         v
@@ -478,7 +478,7 @@ fn dependency_change(before: &[(String, Stamp)], now: &[(String, Stamp)]) -> Opt
         &mut now
             .iter()
             .map(|(k, _)| k)
-            .filter(|k| !recorded.contains_key(k.as_str())),
+            .filter(|k| !recorded.contains_key(k)),
     );
     if !added.is_empty() {
         return Some(format!("new file dependencies: {}", list(&added)));
@@ -487,7 +487,7 @@ fn dependency_change(before: &[(String, Stamp)], now: &[(String, Stamp)]) -> Opt
         &mut before
             .iter()
             .map(|(k, _)| k)
-            .filter(|k| !current.contains(k.as_str())),
+            .filter(|k| !current.contains(k)),
     );
     if !removed.is_empty() {
         return Some(format!("file dependencies gone: {}", list(&removed)));
@@ -495,7 +495,7 @@ fn dependency_change(before: &[(String, Stamp)], now: &[(String, Stamp)]) -> Opt
     let changed = keys(
         &mut now
             .iter()
-            .filter(|(k, s)| !recorded.get(k.as_str()).is_some_and(|p| p.same_content(s)))
+            .filter(|(k, s)| !recorded.get(k).is_some_and(|p| p.same_content(s)))
             .map(|(k, _)| k),
     );
     if !changed.is_empty() {
