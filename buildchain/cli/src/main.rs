@@ -215,20 +215,14 @@ fn refuse_task_options(cli: &Cli) -> Result<()> {
 /// Lint runs show every finding in one run: each file is its own task, and a failing file
 /// does not stop the others.
 fn only_lint(tasks: &[String]) -> bool {
-    !tasks.is_empty()
-        && tasks
-            .iter()
-            .all(|t| t == "lint" || t.starts_with("lint:") || t.starts_with("_lint:"))
+    !tasks.is_empty() && tasks.iter().all(|t| tasks::lint::is_lint_name(t))
 }
 
 /// Whether the requested tasks may name a lint task (a lint name, or any glob).
 fn may_select_lint(tasks: &[String]) -> bool {
-    tasks.iter().any(|t| {
-        tasks::lint::FAMILY
-            .iter()
-            .any(|prefix| t.starts_with(prefix))
-            || t.contains(['*', '?', '['])
-    })
+    tasks
+        .iter()
+        .any(|t| tasks::lint::is_lint_name(t) || buildchain_graph::is_pattern(t))
 }
 
 /// Resolves names and globs; public names accept `_` for `-` (`populate_iso`).
@@ -509,4 +503,38 @@ fn info(out: &mut impl Write, engine: &Engine, name: &str) -> Result<()> {
         writeln!(out, "fingerprint: {fp}")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn which_runs_define_the_lint_tasks() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        for selects in [
+            &["lint"][..],
+            &["lint:yaml"],
+            &["_lint:yaml/x.yaml"],
+            &["iso", "lint"],
+            &["*"],
+            &["_image_pull:*"],
+            &["lint?yaml"],
+        ] {
+            assert!(may_select_lint(&names(selects)), "{selects:?}");
+        }
+        for not in [
+            &[][..],
+            &["iso"],
+            &["images"],
+            &["populate_iso"],
+            &["salt-tree"],
+            &["lint-foo"],
+        ] {
+            assert!(!may_select_lint(&names(not)), "{not:?}");
+        }
+        assert!(only_lint(&names(&["lint", "_lint:sls/a.sls"])));
+        assert!(!only_lint(&names(&["lint", "iso"])));
+        assert!(!only_lint(&[]));
+    }
 }

@@ -77,7 +77,12 @@ impl Engine {
         self
     }
 
-    /// How paths are named in the state file and fingerprints (see [`PathKeys`]).
+    /// Whether `name` belongs to a family left out of this graph.
+    fn is_unloaded(&self, name: &str) -> bool {
+        self.unloaded.iter().any(|p| name.starts_with(p.as_str()))
+    }
+
+    /// How paths are named in the state log and fingerprints (see [`PathKeys`]).
     pub fn with_keys(mut self, keys: PathKeys) -> Self {
         self.keys = keys;
         self
@@ -109,7 +114,7 @@ impl Engine {
 
     /// Runs the selected tasks (exact names; see [`Graph::select`] for patterns) and what
     /// they depend on, on `jobs` workers. Task failures are in the summary; an `Err` is a
-    /// problem of the graph or the state file.
+    /// problem of the graph or the state log.
     pub fn run(
         &self,
         selection: &[String],
@@ -135,7 +140,9 @@ impl Engine {
         let summary = schedule::run(&self.graph, selection, jobs, &runner);
         // Freeing the walks and records of a big tree takes milliseconds nobody waits for.
         let walks = runner.walks;
-        std::thread::spawn(move || drop((walks, state)));
+        let freed = std::thread::Builder::new().spawn(move || drop((walks, state)));
+        // Without a thread, they are freed here (the closure, given back, is dropped).
+        drop(freed);
         summary
     }
 
@@ -150,7 +157,7 @@ impl Engine {
             .task_names()
             .filter(|n| self.graph.get(n).is_none())
             .filter(|n| !state.is_dynamic(n))
-            .filter(|n| !self.unloaded.iter().any(|p| n.starts_with(p.as_str())))
+            .filter(|n| !self.is_unloaded(n))
             .cloned()
             .collect();
         for name in undefined {
@@ -177,8 +184,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Every path declared as an output: by the graph's tasks and by the tasks created at
-    /// run time whose records are kept.
+    /// Every path declared as an output: by the graph's tasks, and by the tasks created at
+    /// run time or of a family left out of this graph, whose records are kept.
     fn declared_outputs(&self, state: &State) -> HashSet<PathBuf> {
         let mut out: HashSet<PathBuf> = self
             .graph
@@ -187,7 +194,8 @@ impl Engine {
             .flat_map(|t| t.declared_outputs().cloned())
             .collect();
         for name in state.task_names() {
-            if let Some(record) = state.is_dynamic(name).then(|| state.get(name)).flatten() {
+            let kept = state.is_dynamic(name) || self.is_unloaded(name);
+            if let Some(record) = kept.then(|| state.get(name)).flatten() {
                 out.extend(record.declared.iter().map(|k| self.keys.path(k)));
             }
         }
@@ -403,7 +411,10 @@ impl Engine {
             // their last success produced.
             let state = State::load(&self.state_dir)?;
             let ctx = CleanContext::new("", dry_run, root);
-            for name in state.task_names().filter(|n| self.graph.get(n).is_none()) {
+            let unknown = state
+                .task_names()
+                .filter(|n| self.graph.get(n).is_none() && !self.is_unloaded(n));
+            for name in unknown {
                 if let Some(record) = state.get(name) {
                     for key in &record.declared {
                         ctx.remove(&self.keys.path(key))

@@ -38,12 +38,28 @@ impl Entries {
         (0..self.len()).filter_map(|i| self.get(i))
     }
 
+    /// Whether every stamp has its key (a decoded record is checked before it is trusted).
+    pub fn is_consistent(&self) -> bool {
+        let mut start = 0;
+        self.ends.len() == self.stamps.len()
+            && self.ends.iter().all(|&end| {
+                let ok = end >= start && self.keys.get(start..end).is_some();
+                start = end;
+                ok
+            })
+            && start <= self.keys.len()
+    }
+
     /// The first `n` entries.
     pub fn prefix(&self, n: usize) -> Entries {
-        let n = n.min(self.len());
-        let end = if n == 0 { 0 } else { self.ends[n - 1] };
+        let n = n.min(self.len()).min(self.ends.len());
+        let end = n
+            .checked_sub(1)
+            .and_then(|i| self.ends.get(i))
+            .copied()
+            .unwrap_or(0);
         Entries {
-            keys: self.keys[..end].to_string(),
+            keys: self.keys.get(..end).unwrap_or_default().to_string(),
             ends: self.ends[..n].to_vec(),
             stamps: self.stamps[..n].to_vec(),
         }
@@ -80,5 +96,11 @@ mod tests {
         assert_eq!(entries.prefix(9), entries);
         let bytes = postcard::to_allocvec(&entries).unwrap();
         assert_eq!(postcard::from_bytes::<Entries>(&bytes).unwrap(), entries);
+        assert!(entries.is_consistent());
+        let mut broken = entries.clone();
+        broken.ends[1] = 99;
+        assert!(!broken.is_consistent());
+        broken.ends.pop();
+        assert!(!broken.is_consistent());
     }
 }

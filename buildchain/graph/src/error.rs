@@ -19,7 +19,7 @@ pub enum GraphError {
     NoMatch(String),
     #[error("dependency cycle: {}", .0.join(" -> "))]
     Cycle(Vec<String>),
-    #[error("state file {}: {cause}", path.display())]
+    #[error("state {}: {cause}", path.display())]
     State {
         path: PathBuf,
         cause: std::io::Error,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Maps absolute paths to portable keys (`alias:relative/path`) so that fingerprints and
-/// the state file do not depend on where the tree lives. The longest matching root wins;
+/// the state log do not depend on where the tree lives. The longest matching root wins;
 /// paths under no root are kept as they are.
 #[derive(Debug, Clone, Default)]
 pub struct PathKeys {
@@ -72,6 +72,10 @@ impl PathKeys {
                 } else {
                     continue;
                 };
+                if std::str::from_utf8(rel).is_err() {
+                    // Keys hold such names lossily: compare with what `key` makes.
+                    return self.key(path) == key;
+                }
                 let key = key.as_bytes();
                 return key.len() == alias.len() + 1 + rel.len()
                     && key.starts_with(alias.as_bytes())
@@ -79,7 +83,7 @@ impl PathKeys {
                     && &key[alias.len() + 1..] == rel;
             }
         }
-        key.as_bytes() == bytes
+        self.key(path) == key
     }
 
     /// The path of a key made by [`PathKeys::key`].

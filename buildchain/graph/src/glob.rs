@@ -27,7 +27,7 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
 }
 
 /// Whether the pattern holds a wildcard.
-pub(crate) fn is_pattern(s: &str) -> bool {
+pub fn is_pattern(s: &str) -> bool {
     s.contains('*') || s.contains('?')
 }
 

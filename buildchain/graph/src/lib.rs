@@ -6,7 +6,7 @@
 //! doit's `calc_dep`; sub-tasks created once it ran, like doit's `create_after`).
 //! An [`Engine`] runs a selection of tasks on N workers, skipping the tasks whose file
 //! dependencies' content, definition and targets match the last successful run (kept in a
-//! state directory, one file per task).
+//! state directory, in one append-only log).
 
 mod clean;
 mod context;
@@ -27,7 +27,7 @@ pub use context::{Context, Event, Progress, Reporter, SilentReporter};
 pub use engine::{Engine, RunSummary};
 pub use error::{BoxError, GraphError};
 pub use fingerprint::PathKeys;
-pub use glob::glob_match;
+pub use glob::{glob_match, is_pattern};
 pub use graph::Graph;
 pub use task::Task;
 pub use uptodate::Status;

@@ -14,7 +14,7 @@ use crate::context::{Context, Event, Reporter};
 use crate::error::{render_chain, GraphError};
 use crate::fingerprint::{PathKeys, Stamp};
 use crate::graph::Graph;
-use crate::state::{Kept, State};
+use crate::state::{Kept, Record, State};
 use crate::task::Task;
 use crate::uptodate::{check, stamp_targets, Status};
 use crate::walks::Walks;
@@ -372,6 +372,43 @@ fn children_of(task: &Task) -> Result<Vec<Task>, String> {
     }
 }
 
+/// Removes, before `task` runs, the outputs its last run (`previous`) declared and this one
+/// does not (`declared`), and a directory standing where the last run wrote a file (an
+/// atomic rename cannot replace a directory).
+fn remove_stale_outputs(
+    task: &Task,
+    previous: &Record,
+    declared: &[String],
+    runner: &Runner<'_>,
+) -> Result<(), String> {
+    let cleaner = CleanContext::new(&task.name, false, runner.output_root);
+    let was_file = |key: &String| {
+        previous
+            .targets
+            .iter()
+            .any(|(k, stamp)| k == key.as_str() && !matches!(stamp, Stamp::Dir { .. }))
+    };
+    let file_now_dir = task
+        .targets
+        .iter()
+        .map(|t| runner.keys.key(t))
+        .filter(|key| was_file(key))
+        .filter(|key| std::fs::symlink_metadata(runner.keys.path(key)).is_ok_and(|m| m.is_dir()));
+    let stale: Vec<String> = previous
+        .declared
+        .iter()
+        .filter(|k| !declared.contains(k))
+        .cloned()
+        .chain(file_now_dir)
+        .collect();
+    for key in stale {
+        cleaner
+            .remove(&runner.keys.path(&key))
+            .map_err(|e| format!("cannot remove old target {key}: {e}"))?;
+    }
+    Ok(())
+}
+
 /// Walks the tree deps and directory targets of `task` into `walks`, for its check to
 /// reuse (errors are left for the check to report).
 fn prewalk(task: &Task, walks: &Walks) {
@@ -464,41 +501,9 @@ fn execute(task: &Task, any_dep_ran: bool, dynamic: bool, runner: &Runner<'_>) -
     if let Err(e) = save(runner, |s| s.remove(&task.name)) {
         return fail(task, runner, started, e);
     }
-    // Outputs this task no longer declares are removed, and so is a directory standing
-    // where the last run wrote a file (an atomic rename cannot replace it).
     if let Some(previous) = &previous {
-        let current = &checked.record.declared;
-        let cleaner = CleanContext::new(&task.name, false, runner.output_root);
-        let was_file = |key: &String| {
-            previous
-                .targets
-                .iter()
-                .any(|(k, stamp)| k == key.as_str() && !matches!(stamp, Stamp::Dir { .. }))
-        };
-        let file_now_dir = task
-            .targets
-            .iter()
-            .map(|t| runner.keys.key(t))
-            .filter(|key| was_file(key))
-            .filter(|key| {
-                std::fs::symlink_metadata(runner.keys.path(key)).is_ok_and(|m| m.is_dir())
-            });
-        let stale: Vec<String> = previous
-            .declared
-            .iter()
-            .filter(|k| !current.contains(k))
-            .cloned()
-            .chain(file_now_dir)
-            .collect();
-        for key in stale {
-            if let Err(e) = cleaner.remove(&runner.keys.path(&key)) {
-                return fail(
-                    task,
-                    runner,
-                    started,
-                    format!("cannot remove old target {key}: {e}"),
-                );
-            }
+        if let Err(e) = remove_stale_outputs(task, previous, &checked.record.declared, runner) {
+            return fail(task, runner, started, e);
         }
     }
     let ctx = Context {

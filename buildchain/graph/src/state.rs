@@ -8,8 +8,9 @@
 //!   decodes only the records of the tasks it checks.
 //! - Every entry carries its length and a CRC-32 of its bytes: a run killed in the middle
 //!   of an append leaves a torn tail, which is ignored (its task re-runs).
-//! - A no-op writes nothing. The first write of a run rewrites the log (atomically) when it
-//!   is damaged, of another version, or mostly superseded entries; otherwise it appends.
+//! - A no-op writes nothing. A run rewrites the log (atomically) before any task when it is
+//!   damaged or of another version, and at its first write when it is mostly superseded
+//!   entries; otherwise it appends.
 //!
 //! Runs are serialized by the build root's lock; readers (`info`, `list`) may read while a
 //! run appends, and then see what was complete when they read.
@@ -18,7 +19,6 @@ use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::ops::Range;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -28,7 +28,7 @@ use crate::entries::Entries;
 use crate::error::GraphError;
 #[cfg(test)]
 use crate::fingerprint::Stamp;
-use buildchain_fs::{remove_stale_temps, write_cache};
+use buildchain_fs::{is_link_refusal, open_no_follow, remove_stale_temps, write_cache};
 
 /// The first bytes of a log: what it is, then its format (little-endian u32).
 const MAGIC: &[u8; 8] = b"BCSTATE\n";
@@ -73,10 +73,7 @@ impl Kept {
     pub fn decode(self) -> Option<Arc<Record>> {
         match self {
             Kept::Decoded(record) => record,
-            Kept::Encoded(bytes, range) => bytes
-                .get(range)
-                .and_then(|encoded| postcard::from_bytes::<Record>(encoded).ok())
-                .map(Arc::new),
+            Kept::Encoded(bytes, range) => bytes.get(range).and_then(decode),
         }
     }
 }
@@ -135,13 +132,9 @@ impl State {
             cause,
         };
         // What killed runs left half-written (rewrites of the log).
-        remove_stale_temps(dir, None).map_err(|e| err(e.into()))?;
+        remove_stale_temps(dir, None).map_err(fs_error)?;
         // Non-blocking and not through a link: a FIFO planted there must not hang us.
-        let file = match fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc_flags())
-            .open(&path)
-        {
+        let file = match open_no_follow(fs::OpenOptions::new().read(true), &path) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(state),
             Err(e) if is_link_refusal(&e) => {
@@ -175,7 +168,7 @@ impl State {
 
     fn refuse(&mut self, why: &str) {
         self.warnings.push(format!(
-            "state log {}: {why}: ignored (every task re-runs), and replaced",
+            "state log {}: {why}: ignored (every task re-runs); a build replaces it",
             self.path.display()
         ));
         self.rewrite = true;
@@ -200,8 +193,8 @@ impl State {
                 None => {
                     self.warnings.push(format!(
                         "state log {}: damaged or incomplete entry at byte {pos} (a killed run?): \
-                         the {} bytes from there are ignored (a task recorded there re-runs) \
-                         and cut off",
+                         the {} bytes from there are ignored (a task recorded there re-runs); \
+                         a build cuts them off",
                         self.path.display(),
                         len - pos
                     ));
@@ -266,10 +259,7 @@ impl State {
     fn slot_record(&self, task: &str) -> Option<&Arc<Record>> {
         let slot = self.tasks.get(task)?;
         slot.record
-            .get_or_init(|| {
-                let encoded = self.bytes.get(slot.encoded.clone())?;
-                postcard::from_bytes::<Record>(encoded).ok().map(Arc::new)
-            })
+            .get_or_init(|| decode(self.bytes.get(slot.encoded.clone())?))
             .as_ref()
     }
 
@@ -288,7 +278,8 @@ impl State {
         self.tasks.get(task).is_some_and(|s| s.dynamic)
     }
 
-    /// Records a success (nothing written when the record is the one already kept).
+    /// Records a success (nothing written when it is the record this run already wrote:
+    /// a check that finds everything as recorded shares the record and writes nothing).
     pub fn set(&mut self, task: &str, record: Record) -> Result<(), GraphError> {
         let kept = self.tasks.get(task).and_then(|slot| slot.record.get());
         if kept.is_some_and(|r| r.as_deref() == Some(&record)) {
@@ -336,8 +327,8 @@ impl State {
             return Err(self.error(cause));
         }
         let result = self.append_entry(payload);
-        if let Err(e) = &result {
-            self.failed = Some(e.to_string());
+        if let Err(GraphError::State { cause, .. }) = &result {
+            self.failed = Some(cause.to_string());
         }
         result
     }
@@ -379,11 +370,7 @@ impl State {
             write_cache(&self.path, &log).map_err(fs_error)?;
             self.rewrite = false;
         }
-        fs::OpenOptions::new()
-            .append(true)
-            .custom_flags(libc_flags())
-            .open(&self.path)
-            .map_err(|e| self.error(e))
+        open_no_follow(fs::OpenOptions::new().append(true), &self.path).map_err(|e| self.error(e))
     }
 
     /// Removes the per-task JSON records of versions before the log (format 4 and older):
@@ -402,7 +389,13 @@ impl State {
     }
 }
 
-/// A file-system error of the log's rewrite, the path said once.
+/// A record from its encoding; `None` when it does not decode or does not hold together.
+fn decode(encoded: &[u8]) -> Option<Arc<Record>> {
+    let record = postcard::from_bytes::<Record>(encoded).ok()?;
+    (record.file_deps.is_consistent() && record.targets.is_consistent()).then(|| Arc::new(record))
+}
+
+/// A file-system error of the state directory, the path said once.
 fn fs_error(e: buildchain_fs::FsError) -> GraphError {
     let cause = io::Error::new(e.kind(), format!("cannot {}: {}", e.action, e.cause));
     GraphError::State {
@@ -424,15 +417,6 @@ fn entry_head(kind: u8, dynamic: bool, task: &str) -> Vec<u8> {
 fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
     let b = bytes.get(at..at.checked_add(4)?)?;
     Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-}
-
-/// O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC.
-fn libc_flags() -> i32 {
-    libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC
-}
-
-fn is_link_refusal(e: &io::Error) -> bool {
-    e.raw_os_error() == Some(libc::ELOOP)
 }
 
 #[cfg(test)]

@@ -300,13 +300,18 @@ pub(crate) fn check(
             Arc::clone(previous)
         }
         _ => {
+            let none = Entries::default();
             let fingerprint = match (&dep_stamps, previous) {
                 (None, Some(previous)) if previous.definition == definition => {
                     previous.fingerprint.clone()
                 }
+                // The deps are as recorded (`None`) or new; either way all of them count.
                 _ => fingerprint_of(
                     &definition,
-                    dep_stamps.as_ref().unwrap_or(&Entries::default()),
+                    dep_stamps
+                        .as_ref()
+                        .or(previous.map(|p| &p.file_deps))
+                        .unwrap_or(&none),
                 ),
             };
             let or_previous = |list: Option<Entries>, recorded: fn(&Record) -> &Entries| {
@@ -502,4 +507,55 @@ fn dependency_change(before: &Entries, now: &Entries) -> Option<String> {
         return Some(format!("changed: {}", list(&changed)));
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(mode: u32) -> Stamp {
+        Stamp::Dir { mode }
+    }
+
+    /// Runs a StampList over `now` (key, stamp) against `before`.
+    fn compare(before: &[(&str, u32)], now: &[(&str, u32)]) -> Option<Vec<(String, u32)>> {
+        let keys = PathKeys::new().with_root("t", "/r");
+        let before: Entries = before.iter().map(|(k, m)| (*k, dir(*m))).collect();
+        let mut list = StampList::new(&before);
+        for (key, mode) in now {
+            let path = keys.path(key);
+            list.add(&path, &keys, |_| Ok(dir(*mode))).unwrap();
+        }
+        list.finish().map(|entries| {
+            entries
+                .iter()
+                .map(|(k, s)| match s {
+                    Stamp::Dir { mode } => (k.to_string(), *mode),
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        })
+    }
+
+    #[test]
+    fn a_stamp_list_is_none_only_when_everything_is_as_recorded() {
+        let before = [("t:a", 1), ("t:b", 2), ("t:c", 3)];
+        assert_eq!(compare(&before, &before), None);
+        let owned = |v: &[(&str, u32)]| -> Option<Vec<(String, u32)>> {
+            Some(v.iter().map(|(k, m)| (k.to_string(), *m)).collect())
+        };
+        // Changed, removed at the end, appended, reordered, inserted, removed in the middle.
+        for now in [
+            &[("t:a", 1), ("t:b", 9), ("t:c", 3)][..],
+            &[("t:a", 1), ("t:b", 2)],
+            &[("t:a", 1), ("t:b", 2), ("t:c", 3), ("t:d", 4)],
+            &[("t:b", 2), ("t:a", 1), ("t:c", 3)],
+            &[("t:a", 1), ("t:x", 5), ("t:b", 2), ("t:c", 3)],
+            &[("t:a", 1), ("t:c", 3)],
+            &[],
+        ] {
+            assert_eq!(compare(&before, now), owned(now), "{now:?}");
+        }
+        assert_eq!(compare(&[], &[]), None);
+    }
 }

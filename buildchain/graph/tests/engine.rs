@@ -820,3 +820,38 @@ fn tree_deps_see_contents_structure_modes_and_links() {
     );
     assert_eq!(run().0, 6);
 }
+
+/// The fingerprint depends on the definition and the inputs, never on the history: after
+/// a version bump it is the one a fresh state computes; a no-op writes nothing to the log.
+#[test]
+fn fingerprints_do_not_depend_on_history_and_no_ops_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));
+    fs::write(&src, "one").unwrap();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let run = |version: &str| {
+        let e = engine(
+            dir.path(),
+            vec![copy_task("copy", &src, &dst, &runs).version(version)],
+        );
+        assert!(e
+            .run(&s(&["copy"]), 1, &Recorder::default())
+            .unwrap()
+            .success());
+        e.last_fingerprint("copy").unwrap().unwrap()
+    };
+    run("v1");
+    let bumped = run("v2");
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    fs::remove_dir_all(dir.path().join("state.json")).unwrap();
+    assert_eq!(run("v2"), bumped, "a fresh state agrees");
+    let log = dir.path().join("state.json/log");
+    let before = fs::read(&log).unwrap();
+    let meta = fs::metadata(&log).unwrap();
+    assert_eq!(run("v2"), bumped);
+    assert_eq!(fs::read(&log).unwrap(), before, "a no-op appends nothing");
+    assert_eq!(
+        fs::metadata(&log).unwrap().modified().unwrap(),
+        meta.modified().unwrap()
+    );
+}

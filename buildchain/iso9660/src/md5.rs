@@ -95,7 +95,9 @@ impl Md5 {
 
 /// `t`, through a barrier LLVM cannot re-associate across (see the module documentation).
 #[inline(always)]
-fn ready(mut t: u32) -> u32 {
+fn ready(t: u32) -> u32 {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    let mut t = t;
     // SAFETY: the templates are comments: no instruction runs; `t` stays in its register.
     #[cfg(target_arch = "x86_64")]
     unsafe {

@@ -411,18 +411,16 @@ fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>, path: &Path) -> Result<
 /// Opens a source file without following a link and without blocking (a FIFO put in
 /// its place would block the open for ever); what `check_unchanged` then checks.
 fn open_source(d: &DataObject) -> Result<File, IsoError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-        .open(&d.path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => IsoError::ChangedDuringWrite {
+    buildchain_fs::open_no_follow(std::fs::OpenOptions::new().read(true), &d.path).map_err(|e| {
+        if buildchain_fs::is_link_refusal(&e) {
+            IsoError::ChangedDuringWrite {
                 path: d.path.clone(),
                 what: "became a symbolic link".into(),
-            },
-            _ => io_err(&d.path)(e),
-        })
+            }
+        } else {
+            io_err(&d.path)(e)
+        }
+    })
 }
 
 fn check_unchanged(f: &File, d: &DataObject) -> Result<(), IsoError> {

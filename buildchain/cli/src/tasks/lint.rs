@@ -25,6 +25,11 @@ const LINT_VERSION: &str = "lint v2";
 /// The prefixes of every lint task's name (`lint`, `lint:yaml`, `_lint:yaml/<path>`…).
 pub const FAMILY: &[&str] = &["lint", "_lint:"];
 
+/// Whether `name` is a lint task's name (`lint`, `lint:…`, `_lint:…`).
+pub fn is_lint_name(name: &str) -> bool {
+    name == "lint" || name.starts_with("lint:") || name.starts_with("_lint:")
+}
+
 pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
     let found = find_all(&cfg.repo_root)
         .with_context(|| format!("{}: cannot list the files to lint", cfg.repo_root.display()))?;
