@@ -1,4 +1,6 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use crate::fingerprint::InodeHashes;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -67,6 +69,7 @@ pub struct Context<'a> {
     pub(crate) file_deps: &'a [PathBuf],
     pub(crate) reporter: &'a dyn Reporter,
     pub(crate) stopping: &'a AtomicBool,
+    pub(crate) inodes: &'a InodeHashes,
 }
 
 impl Context<'_> {
@@ -77,6 +80,24 @@ impl Context<'_> {
     /// Every file dependency of this run of the task (static and calculated).
     pub fn file_deps(&self) -> &[PathBuf] {
         self.file_deps
+    }
+
+    /// Tells the engine the SHA-256 (64 hex digits) of a file this action wrote, computed
+    /// while writing it (or verified, for a pulled blob): stamping the target then reads
+    /// nothing. It holds for the file as it is when this is called (device, inode, size,
+    /// mtime, ctime): any later write makes the engine hash it again. Ignored when `path`
+    /// cannot be stat'ed or the digest is malformed (the engine then hashes the file).
+    pub fn known_sha256(&self, path: &Path, sha256_hex: &str) {
+        let mut hash = [0u8; 32];
+        if hex::decode_to_slice(sha256_hex, &mut hash).is_err() {
+            return;
+        }
+        if let Ok(meta) = std::fs::symlink_metadata(path) {
+            let stat = buildchain_fs::Stat::from(&meta);
+            if stat.is_file() {
+                self.inodes.remember(&stat, hash);
+            }
+        }
     }
 
     /// Logs a message attributed to this task.

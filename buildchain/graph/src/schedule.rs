@@ -511,6 +511,7 @@ fn execute(task: &Task, any_dep_ran: bool, dynamic: bool, runner: &Runner<'_>) -
         file_deps: &checked.file_deps,
         reporter: runner.reporter,
         stopping: runner.stopping,
+        inodes: &runner.walks.inodes,
     };
     if let Err(e) = action(&ctx) {
         runner.walks.invalidate();

@@ -218,8 +218,26 @@ fn pull_task(cfg: &Cfg, image: &Image) -> Result<Task> {
                 report.bytes_downloaded,
                 report.bytes_from_cache
             ));
+            announce_blobs(tctx, &dest);
             Ok(())
         }))
+}
+
+/// Tells the engine the sha256 of every blob the pull just verified (a blob's file name in
+/// the `dir:` layout is its digest): stamping the image directory reads none of them again.
+fn announce_blobs(tctx: &buildchain_graph::Context, dest: &Path) {
+    let Ok(entries) = std::fs::read_dir(dest) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let named_by_digest = name
+            .to_str()
+            .and_then(|hex| Digest::parse(&format!("sha256:{hex}")).ok());
+        if let Some(digest) = named_by_digest {
+            tctx.known_sha256(&entry.path(), digest.hex());
+        }
+    }
 }
 
 fn dedup_task(cfg: &Cfg, image_tasks: Vec<String>) -> Task {

@@ -185,6 +185,8 @@ fn iso_build(cfg: &Cfg) -> Task {
                 .sha256
                 .as_deref()
                 .context("the ISO writer returned no SHA-256")?;
+            // Computed as the image was written: the engine need not read it again.
+            ctx.known_sha256(&iso, sha256);
             write_atomic(
                 &digest,
                 format!("{sha256}  {name}\n").as_bytes(),
