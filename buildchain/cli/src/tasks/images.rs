@@ -143,6 +143,7 @@ fn build_task(cfg: &Cfg, image: &Image) -> Task {
                 report.manifest_digest,
                 report.layers.len()
             ));
+            announce_blobs(tctx, &dest);
             Ok(())
         })
 }
@@ -223,8 +224,9 @@ fn pull_task(cfg: &Cfg, image: &Image) -> Result<Task> {
         }))
 }
 
-/// Tells the engine the sha256 of every blob the pull just verified (a blob's file name in
-/// the `dir:` layout is its digest): stamping the image directory reads none of them again.
+/// Tells the engine the sha256 of every blob a pull just verified or a build just wrote (a
+/// blob's file name in the `dir:` layout is its digest): stamping the image directory
+/// reads none of them again.
 fn announce_blobs(tctx: &buildchain_graph::Context, dest: &Path) {
     let Ok(entries) = std::fs::read_dir(dest) else {
         return;
