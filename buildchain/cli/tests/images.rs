@@ -481,3 +481,64 @@ fn pull_honours_the_proxy_environment_as_curl_does() {
     assert_eq!(out.status.code(), Some(1));
     assert!(!w.join("dead").exists());
 }
+
+/// A pull that runs again relinks its blobs from the cache; the de-duplication runs after
+/// it, so the next ISO is byte for byte the one a fresh build root gives (shared layers
+/// stored once), not a bigger one holding the shared layer twice.
+#[test]
+fn an_image_pulled_again_is_deduplicated_again() {
+    need("skopeo");
+    let registry = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    make_dir_image(work.path(), &src, "a shared layer\n");
+    let a = registry.push(&src, "test/a:1.0");
+    let b = registry.push(&src, "test/b:1.0");
+    let repo = Repo::copy();
+    let versions = repo.path().join("versions.toml");
+    let mut text = fs::read_to_string(&versions).unwrap();
+    for (name, pin) in [("test/a", &a), ("test/b", &b)] {
+        text.push_str(&format!(
+            "\n[[images]]\nname = \"{name}\"\nversion = \"1.0\"\nsource = \"{host}\"\ndigest = \"{pin}\"\n",
+            host = registry.host()
+        ));
+    }
+    text.push_str(&format!(
+        "\n[[registries]]\nhost = \"{}\"\ninsecure = true\n",
+        registry.host()
+    ));
+    fs::write(&versions, text).unwrap();
+    ok(&repo.run(&["iso"], &[]));
+    // Damage test/a's layer in place (same size, mtime put back): its pull runs again.
+    let image_a = repo.build_root().join("root/images/test/a/1.0");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(image_a.join("manifest.json")).unwrap()).unwrap();
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap();
+    let path = image_a.join(&layer["sha256:".len()..]);
+    let mtime = fs::metadata(&path).unwrap().modified().unwrap();
+    let mut bytes = fs::read(&path).unwrap();
+    bytes[10] ^= 0xff;
+    fs::remove_file(&path).unwrap();
+    fs::write(&path, &bytes).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let out = ok(&repo.run(&["iso"], &[]));
+    assert!(out.contains("SUCCESS  _image_pull:test/a"), "{out}");
+    assert!(out.contains("SUCCESS  _image_dedup_layers"), "{out}");
+    // Any later ISO equals a fresh build's.
+    append(
+        &repo.path().join("salt/metalk8s/repo/configured.sls"),
+        "# changed\n",
+    );
+    ok(&repo.run(&["iso"], &[]));
+    let fresh = work.path().join("fresh");
+    ok(&repo.run(&["iso"], &[("BUILD_ROOT", fresh.to_str().unwrap())]));
+    let ours = fs::read(repo.build_root().join("metalk8s.iso")).unwrap();
+    let theirs = fs::read(fresh.join("metalk8s.iso")).unwrap();
+    assert_eq!(ours.len(), theirs.len(), "the shared layer is stored once");
+    assert!(ours == theirs, "the same bytes as a fresh build");
+}

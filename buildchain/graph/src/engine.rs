@@ -328,6 +328,7 @@ impl Engine {
                 &self.keys,
                 state.get_shared(name).as_ref(),
                 &Walks::default(),
+                false,
             ) {
                 Ok(c) => c.status,
                 Err(message) => Status::Outdated(message),

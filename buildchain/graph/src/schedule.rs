@@ -455,7 +455,13 @@ fn execute(task: &Task, any_dep_ran: bool, dynamic: bool, runner: &Runner<'_>) -
         || kept.and_then(Kept::decode),
         || prewalk(task, &runner.walks),
     );
-    let checked = match check(task, runner.keys, previous.as_ref(), &runner.walks) {
+    let checked = match check(
+        task,
+        runner.keys,
+        previous.as_ref(),
+        &runner.walks,
+        any_dep_ran,
+    ) {
         Ok(c) => c,
         Err(e) => return fail(task, runner, started, e),
     };

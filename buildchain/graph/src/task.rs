@@ -49,6 +49,7 @@ pub struct Task {
     pub(crate) create_after: Option<TasksFn>,
     pub(crate) uptodate: Option<CheckFn>,
     pub(crate) always_run: bool,
+    pub(crate) reruns_after_its_deps: bool,
     pub(crate) clean_only_when_named: bool,
 }
 
@@ -85,6 +86,7 @@ impl Task {
             create_after: None,
             uptodate: None,
             always_run: false,
+            reruns_after_its_deps: false,
             clean_only_when_named: false,
         }
     }
@@ -236,6 +238,15 @@ impl Task {
     /// of everything: for cleans with effects outside the outputs (destroying machines).
     pub fn clean_only_when_named(mut self) -> Self {
         self.clean_only_when_named = true;
+        self
+    }
+
+    /// Run whenever one of its task deps ran in this run, even if its file deps' content is
+    /// unchanged: for a task that reworks what its dependencies wrote (hardlinking their
+    /// identical files: a dependency that wrote the same content again has undone the
+    /// links, which content stamps do not see).
+    pub fn reruns_after_its_deps(mut self) -> Self {
+        self.reruns_after_its_deps = true;
         self
     }
 

@@ -264,12 +264,14 @@ pub(crate) fn all_file_deps(task: &Task) -> Result<Vec<PathBuf>, String> {
     Ok(deps)
 }
 
-/// Checks `task` against its last successful run.
+/// Checks `task` against its last successful run; `a_dep_ran`: one of its task deps ran in
+/// this run (see [`Task::reruns_after_its_deps`]).
 pub(crate) fn check(
     task: &Task,
     keys: &PathKeys,
     previous: Option<&Arc<Record>>,
     walks: &Walks,
+    a_dep_ran: bool,
 ) -> Result<Check, String> {
     let static_deps = file_deps_of(task)?;
     // The inputs and the outputs are stamped side by side (two trees of a copy task are
@@ -282,13 +284,18 @@ pub(crate) fn check(
     let targets = targets?;
     let definition = definition_hash(task, keys);
     let declared = declared_keys(task, keys);
-    let status = decide(
+    let status = match decide(
         task,
         previous.map(|r| &**r),
         &definition,
         &dep_stamps,
         &targets,
-    )?;
+    )? {
+        Status::UpToDate if task.reruns_after_its_deps && a_dep_ran => {
+            Status::Outdated("a task it depends on ran".into())
+        }
+        status => status,
+    };
     // Exactly as recorded: the record is the last one, shared (nothing to build or write).
     let record = match previous {
         Some(previous)

@@ -855,3 +855,43 @@ fn fingerprints_do_not_depend_on_history_and_no_ops_write_nothing() {
         meta.modified().unwrap()
     );
 }
+
+/// A task that reworks what its dependencies wrote runs again when one of them ran, even
+/// if what they wrote has the same content (its links to other files may be undone).
+#[test]
+fn a_task_can_rerun_whenever_a_dependency_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, out) = (dir.path().join("src"), dir.path().join("out"));
+    fs::write(&src, "one").unwrap();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let reworks = Arc::new(AtomicUsize::new(0));
+    let e = |version: &str| {
+        let counter = reworks.clone();
+        engine(
+            dir.path(),
+            vec![
+                copy_task("write", &src, &out, &runs).version(version),
+                Task::new("rework")
+                    .task_dep("write")
+                    .file_dep(&out)
+                    .reruns_after_its_deps()
+                    .action(move |_| -> io::Result<()> {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        Ok(())
+                    }),
+            ],
+        )
+    };
+    let run = |version: &str| {
+        assert!(e(version)
+            .run(&s(&["rework"]), 1, &Recorder::default())
+            .unwrap()
+            .success());
+        (runs.load(Ordering::SeqCst), reworks.load(Ordering::SeqCst))
+    };
+    assert_eq!(run("v1"), (1, 1));
+    assert_eq!(run("v1"), (1, 1), "nothing ran: both skipped");
+    // `write` runs again (new definition) and writes the same bytes: `rework` runs too.
+    assert_eq!(run("v2"), (2, 2));
+    assert_eq!(run("v2"), (2, 2));
+}

@@ -249,6 +249,9 @@ fn dedup_task(cfg: &Cfg, image_tasks: Vec<String>) -> Task {
         .task_dep(MKDIR)
         .task_deps(image_tasks)
         .tree_dep(dir.clone())
+        // A pull that ran again relinked its blobs from the cache: same content, links to
+        // the other images undone (and the next ISO would store shared layers twice).
+        .reruns_after_its_deps()
         .version("image-dedup v1")
         .action(move |tctx| -> Result<()> {
             if let Some(Some(bars)) = PULL_BARS.get() {
