@@ -468,7 +468,11 @@ fn info(out: &mut impl Write, engine: &Engine, name: &str) -> Result<()> {
         writeln!(out, "{}", task.get_doc())?;
     }
     writeln!(out)?;
-    match engine.status(name)? {
+    let (status, warnings) = engine.status_and_warnings(name)?;
+    for warning in warnings {
+        eprintln!("buildchain: warning: {}", escape_controls(&warning));
+    }
+    match status {
         Status::UpToDate => writeln!(out, "status: up-to-date")?,
         Status::Outdated(reason) => writeln!(out, "status: not up-to-date: {reason}")?,
     }

@@ -305,3 +305,24 @@ fn bad_input_fails_naming_the_file_or_task() {
     fails_with(&repo.run(&["dedup", "x"], &[]), &["x: not a directory"]);
     ok(&repo.run(&["salt-tree"], &[]));
 }
+
+/// `info` only reads the state: a damaged log is reported, and left for the next build to
+/// cut off before any task.
+#[test]
+fn info_reports_a_damaged_state_log() {
+    let repo = Repo::copy();
+    ok(&repo.run(&["_iso_add_tree:product.txt"], &[]));
+    let log = repo.build_root().join(".buildchain-state/log");
+    let mut bytes = fs::read(&log).unwrap();
+    let good = bytes.len();
+    bytes.extend_from_slice(&[0u8; 40]);
+    fs::write(&log, &bytes).unwrap();
+    let out = repo.run(&["info", "_iso_add_tree:product.txt"], &[]);
+    assert!(out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("damaged or incomplete entry"), "{err}");
+    assert_eq!(fs::metadata(&log).unwrap().len() as usize, good + 40);
+    let out = ok(&repo.run(&["_iso_add_tree:product.txt"], &[]));
+    assert!(out.lines().all(|l| l.starts_with("SKIPPED")), "{out}");
+    assert_eq!(fs::metadata(&log).unwrap().len() as usize, good);
+}

@@ -304,9 +304,15 @@ impl Engine {
 
     /// Would `name` run, and why. A group is up to date when all its dependencies are.
     pub fn status(&self, name: &str) -> Result<Status, GraphError> {
+        Ok(self.status_and_warnings(name)?.0)
+    }
+
+    /// [`Engine::status`], and what was ignored when reading the state (a damaged log…).
+    pub fn status_and_warnings(&self, name: &str) -> Result<(Status, Vec<String>), GraphError> {
         let state = State::load(&self.state_dir)?;
         let mut memo = HashMap::new();
-        self.status_in(name, &state, &mut memo)
+        let status = self.status_in(name, &state, &mut memo)?;
+        Ok((status, state.warnings))
     }
 
     fn status_in(
