@@ -240,7 +240,12 @@ fn fetch_manifest(
     options: &PullOptions,
 ) -> Result<FetchedManifest, OciError> {
     let url = client.manifest_url(reference);
-    let what = format!("manifest {reference}");
+    // The image's own reference is said by the error already (`name:tag@digest`).
+    let what = if client.image().ends_with(reference) {
+        "manifest".to_string()
+    } else {
+        format!("manifest {reference}")
+    };
     let too_large = || OciError::MalformedManifest {
         image: client.image(),
         detail: format!("{what} is larger than {MAX_MANIFEST_BYTES} bytes"),

@@ -302,6 +302,8 @@ fn corrupted_blob_wrong_pin_and_unreachable_registry() {
     .unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, OciError::Http { status: 404, .. }), "{text}");
+    // The digest in the reference and in the URL, not a third time.
+    assert_eq!(text.matches(&wrong).count(), 2, "{text}");
     assert!(
         text.contains("victim:1@sha256:0000") && text.contains("MANIFEST_UNKNOWN"),
         "{text}"
