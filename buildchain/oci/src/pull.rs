@@ -105,53 +105,14 @@ pub fn pull_image(
     if !options.overwrite {
         check_replaceable(dest)?;
     }
-    let credentials = match default_auth_file(options.auth_file.as_deref()) {
-        Some(file) => lookup_credentials(&file, &reference.registry)?,
-        None => None,
-    };
-    let client = RegistryClient::new(reference, options.insecure, credentials, &options.http)?;
-
-    let top = fetch_manifest(&client, &reference.manifest_reference(), options)?;
-    let top_digest = Digest::of(&top.bytes);
-    let expected = reference.digest.clone().or(top.header_digest.clone());
-    if let Some(expected) = expected {
-        if expected != top_digest {
-            return Err(OciError::ManifestDigestMismatch {
-                image,
-                expected: expected.to_string(),
-                actual: top_digest.to_string(),
-            });
-        }
-    }
-    let parsed = parse_manifest(&client, &top.bytes, top.content_type.as_deref())?;
-    let (bytes, manifest_digest, manifest, index_digest) = match parsed {
-        Manifest::Index { entries, .. } => {
-            let entry = select_platform(&client, &entries, &options.platform)?;
-            let child = fetch_manifest(&client, &entry.digest.to_string(), options)?;
-            let child_digest = Digest::of(&child.bytes);
-            if child_digest != entry.digest {
-                return Err(OciError::ManifestDigestMismatch {
-                    image,
-                    expected: entry.digest.to_string(),
-                    actual: child_digest.to_string(),
-                });
-            }
-            let content_type = child
-                .content_type
-                .clone()
-                .or(Some(entry.media_type.clone()));
-            match parse_manifest(&client, &child.bytes, content_type.as_deref())? {
-                Manifest::Index { .. } => {
-                    return Err(OciError::MalformedManifest {
-                        image,
-                        detail: format!("index entry {} is itself an index", entry.digest),
-                    })
-                }
-                m => (child.bytes, child_digest, m, Some(top_digest)),
-            }
-        }
-        m => (top.bytes, top_digest, m, None),
-    };
+    let client = connect(reference, options)?;
+    let Selected {
+        bytes,
+        manifest_digest,
+        manifest,
+        index_digest,
+        ..
+    } = select_manifest(&client, reference, options)?;
     let Manifest::Image {
         media_type,
         config,
@@ -220,6 +181,142 @@ pub fn pull_image(
         bytes_downloaded: counters.downloaded.load(Ordering::Relaxed),
         bytes_from_cache: counters.cached.load(Ordering::Relaxed),
     })
+}
+
+/// What a reference names on its registry, checked without fetching any blob: what
+/// `buildchain lock` records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedImage {
+    /// The reference resolved, as text.
+    pub image: String,
+    /// Digest of what the reference names: the index, or the manifest when it is not one.
+    pub digest: Digest,
+    /// Media type of what the reference names.
+    pub media_type: String,
+    /// The image manifest a pull keeps ([`PullOptions::platform`] of an index).
+    pub manifest_digest: Digest,
+    /// For an index: each platform it lists (`os/arch[/variant]`) and its manifest digest.
+    pub platforms: std::collections::BTreeMap<String, Digest>,
+}
+
+/// Resolves `reference` (a tag, or a digest to check) to the digests a pull would use,
+/// fetching and verifying the manifests only: the top one against the pin or the
+/// registry's `Docker-Content-Digest`, the platform's manifest of an index against its
+/// entry. No blob is fetched.
+pub fn resolve_image(
+    reference: &ImageReference,
+    options: &PullOptions,
+) -> Result<ResolvedImage, OciError> {
+    let client = connect(reference, options)?;
+    let selected = select_manifest(&client, reference, options)?;
+    let platforms = selected
+        .index_entries
+        .iter()
+        .filter_map(|e| Some((e.platform.as_ref()?.to_string(), e.digest.clone())))
+        .collect();
+    Ok(ResolvedImage {
+        image: reference.to_string(),
+        digest: selected.top_digest,
+        media_type: selected.top_media_type,
+        manifest_digest: selected.manifest_digest,
+        platforms,
+    })
+}
+
+fn connect(reference: &ImageReference, options: &PullOptions) -> Result<RegistryClient, OciError> {
+    let credentials = match default_auth_file(options.auth_file.as_deref()) {
+        Some(file) => lookup_credentials(&file, &reference.registry)?,
+        None => None,
+    };
+    RegistryClient::new(reference, options.insecure, credentials, &options.http)
+}
+
+/// The image manifest a pull of `reference` uses, and what named it.
+struct Selected {
+    /// The image manifest's bytes, digest and parsed form.
+    bytes: Vec<u8>,
+    manifest_digest: Digest,
+    manifest: Manifest,
+    /// The index it was selected from, if any, and its entries.
+    index_digest: Option<Digest>,
+    index_entries: Vec<IndexEntry>,
+    top_digest: Digest,
+    top_media_type: String,
+}
+
+/// Fetches the manifest `reference` names and checks it (against the pin, else the
+/// registry's `Docker-Content-Digest`); for an index, fetches and checks the entry of
+/// [`PullOptions::platform`].
+fn select_manifest(
+    client: &RegistryClient,
+    reference: &ImageReference,
+    options: &PullOptions,
+) -> Result<Selected, OciError> {
+    let image = reference.to_string();
+    let top = fetch_manifest(client, &reference.manifest_reference(), options)?;
+    let top_digest = Digest::of(&top.bytes);
+    let expected = reference.digest.clone().or(top.header_digest.clone());
+    if let Some(expected) = expected {
+        if expected != top_digest {
+            return Err(OciError::ManifestDigestMismatch {
+                image,
+                expected: expected.to_string(),
+                actual: top_digest.to_string(),
+            });
+        }
+    }
+    match parse_manifest(client, &top.bytes, top.content_type.as_deref())? {
+        Manifest::Index {
+            entries,
+            media_type: top_media_type,
+        } => {
+            let entry = select_platform(client, &entries, &options.platform)?;
+            let child = fetch_manifest(client, &entry.digest.to_string(), options)?;
+            let child_digest = Digest::of(&child.bytes);
+            if child_digest != entry.digest {
+                return Err(OciError::ManifestDigestMismatch {
+                    image,
+                    expected: entry.digest.to_string(),
+                    actual: child_digest.to_string(),
+                });
+            }
+            let content_type = child
+                .content_type
+                .clone()
+                .or(Some(entry.media_type.clone()));
+            match parse_manifest(client, &child.bytes, content_type.as_deref())? {
+                Manifest::Index { .. } => Err(OciError::MalformedManifest {
+                    image,
+                    detail: format!("index entry {} is itself an index", entry.digest),
+                }),
+                manifest => Ok(Selected {
+                    bytes: child.bytes,
+                    manifest_digest: child_digest,
+                    manifest,
+                    index_digest: Some(top_digest.clone()),
+                    index_entries: entries.clone(),
+                    top_digest,
+                    top_media_type,
+                }),
+            }
+        }
+        manifest => {
+            let top_media_type = match &manifest {
+                Manifest::Image { media_type, .. } | Manifest::Index { media_type, .. } => {
+                    media_type.clone()
+                }
+            };
+            Ok(Selected {
+                bytes: top.bytes,
+                manifest_digest: top_digest.clone(),
+                manifest,
+                index_digest: None,
+                index_entries: Vec::new(),
+                top_digest,
+                top_media_type,
+            })
+        }
+    }
 }
 
 #[derive(Default)]

@@ -822,3 +822,84 @@ fn oci_manifests_and_oci_index() {
     assert_same_dir_image(&w.join("ours"), &w.join("skopeo"));
     assert_same_dir_image(&w.join("ours"), &w.join("arm64"));
 }
+
+/// A tag resolves to what the registry serves, without a pull: a manifest, or an index
+/// with each platform's manifest (what `buildchain lock` records); a pin is checked.
+#[test]
+fn resolve_image_names_the_digests_a_pull_would_use() {
+    use buildchain_oci::resolve_image;
+    let registry = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let host = registry.host();
+    build_test_image(w, "res", "amd64", &["amd64 bytes\n"], &w.join("amd64"));
+    build_test_image(w, "res", "arm64", &["arm64 bytes\n"], &w.join("arm64"));
+    registry.push(&w.join("amd64"), "res:amd64");
+    registry.push(&w.join("arm64"), "res:arm64");
+    let resolve = |reference: &str, options: &PullOptions| {
+        resolve_image(&ImageReference::parse(reference).unwrap(), options)
+    };
+
+    // A plain manifest by tag: the digest skopeo would copy.
+    let plain = resolve(&format!("{host}/res:amd64"), &options()).unwrap();
+    assert_eq!(plain.digest.to_string(), digest_of(&w.join("amd64")));
+    assert_eq!(plain.manifest_digest, plain.digest);
+    assert!(plain.platforms.is_empty());
+
+    // An index by tag: its digest, each platform's manifest, the one a pull keeps.
+    let entry = |dir: &Path, arch: &str| {
+        let bytes = std::fs::read(dir.join("manifest.json")).unwrap();
+        format!(
+            r#"{{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":"sha256:{}","size":{},"platform":{{"architecture":"{arch}","os":"linux"}}}}"#,
+            sha256_hex(&bytes),
+            bytes.len()
+        )
+    };
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.list.v2+json","manifests":[{},{}]}}"#,
+        entry(&w.join("amd64"), "amd64"),
+        entry(&w.join("arm64"), "arm64")
+    );
+    let response = ureq::put(format!("http://{host}/v2/res/manifests/1.0"))
+        .header(
+            "Content-Type",
+            "application/vnd.docker.distribution.manifest.list.v2+json",
+        )
+        .send(index.clone())
+        .unwrap();
+    assert!(response.status().is_success());
+    let index_digest = format!("sha256:{}", sha256_hex(index.as_bytes()));
+    let arm = PullOptions {
+        platform: Platform::parse("linux/arm64").unwrap(),
+        ..options()
+    };
+    let multi = resolve(&format!("{host}/res:1.0"), &arm).unwrap();
+    assert_eq!(multi.digest.to_string(), index_digest);
+    assert_eq!(
+        multi.manifest_digest.to_string(),
+        digest_of(&w.join("arm64"))
+    );
+    let platforms: Vec<(String, String)> = multi
+        .platforms
+        .iter()
+        .map(|(p, d)| (p.clone(), d.to_string()))
+        .collect();
+    assert_eq!(
+        platforms,
+        [
+            ("linux/amd64".to_string(), digest_of(&w.join("amd64"))),
+            ("linux/arm64".to_string(), digest_of(&w.join("arm64")))
+        ]
+    );
+    // Pinned: checked; a pin the registry does not serve is refused, naming the image.
+    let pinned = resolve(&format!("{host}/res:1.0@{index_digest}"), &arm).unwrap();
+    assert_eq!(
+        (&pinned.digest, &pinned.manifest_digest, &pinned.platforms),
+        (&multi.digest, &multi.manifest_digest, &multi.platforms)
+    );
+    let wrong = format!("sha256:{}", "1".repeat(64));
+    let err = resolve(&format!("{host}/res:1.0@{wrong}"), &arm).unwrap_err();
+    assert!(err.to_string().contains("res:1.0@sha256:1111"), "{err}");
+    // Nothing was written anywhere.
+    assert!(leftovers(w).is_empty());
+}
