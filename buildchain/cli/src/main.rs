@@ -7,6 +7,7 @@ mod epoch;
 mod fetch_rpms;
 mod fsutil;
 mod image_commands;
+mod lock;
 mod reporter;
 mod rpm_commands;
 mod tasks;
@@ -60,6 +61,10 @@ struct Cli {
     /// failures at the end (the default of `buildchain lint`).
     #[arg(short = 'k', long, global = true)]
     keep_going: bool,
+    /// Use versions.lock as it is: fail, naming the entry, when versions.toml lists an image
+    /// it does not pin, or it pins one versions.toml no longer lists (no network lookup).
+    #[arg(long, global = true)]
+    locked: bool,
 }
 
 #[derive(Subcommand)]
@@ -81,6 +86,12 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
         tasks: Vec<String>,
+    },
+    /// Resolve the tags of the pulled images of versions.toml and write versions.lock.
+    Lock {
+        /// Re-resolve only the images of these names (the other entries stay as locked).
+        #[arg(long, num_args = 1.., value_name = "NAME")]
+        update: Vec<String>,
     },
     /// Pull an image into DEST_DIR (skopeo `dir:` layout), every digest verified.
     Pull(image_commands::PullArgs),
@@ -170,7 +181,16 @@ fn copied_dirs(cfg: &Config, engine: &Engine) -> Vec<(String, PathBuf)> {
 fn load(cli: &Cli) -> Result<(Arc<Config>, Engine)> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let repo = find_repo_root(&cwd)?;
-    let cfg = Arc::new(Config::load(&repo, cli.build_root.as_deref())?);
+    let mut cfg = Config::load(&repo, cli.build_root.as_deref())?;
+    // Task runs fill the image pins from versions.lock and add what it lacks (`--locked`:
+    // refuse instead); list, info and clean only read it.
+    let mode = match (&cli.command, cli.locked) {
+        (None, false) => lock::Mode::Update,
+        (None, true) => lock::Mode::Locked,
+        (Some(_), _) => lock::Mode::Read,
+    };
+    apply_lock(&mut cfg, mode)?;
+    let cfg = Arc::new(cfg);
     // A task run that cannot touch the lint tasks does not discover the files to lint.
     let with_lint = cli.command.is_some() || may_select_lint(&cli.tasks);
     let graph = tasks::define(&cfg, with_lint)?;
@@ -194,6 +214,49 @@ fn load(cli: &Cli) -> Result<(Arc<Config>, Engine)> {
     Ok((cfg, engine))
 }
 
+/// Fills `cfg`'s image pins from versions.lock (see [`lock::reconcile`]); writes the lock
+/// when a task run added or removed entries, saying which on stderr.
+fn apply_lock(cfg: &mut Config, mode: lock::Mode) -> Result<()> {
+    let path = cfg.repo(lock::LOCK_FILE);
+    let mut lock = lock::Lock::load(&path)?;
+    let mut versions = cfg.versions.clone();
+    let snapshot = cfg.clone();
+    let changes = lock::reconcile(&mut versions, &mut lock, mode, &mut |image| {
+        tasks::images::resolve(&snapshot, image)
+    })?;
+    if !changes.is_empty() {
+        lock.write(&path)?;
+        for change in &changes {
+            eprintln!("buildchain: {change}");
+        }
+    }
+    cfg.versions = versions;
+    Ok(())
+}
+
+/// `buildchain lock [--update NAME…]`.
+fn relock(cli: &Cli, names: &[String]) -> Result<ExitCode> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let repo = find_repo_root(&cwd)?;
+    let cfg = Config::load(&repo, cli.build_root.as_deref())?;
+    let path = cfg.repo(lock::LOCK_FILE);
+    let mut lock = lock::Lock::load(&path)?;
+    let mut versions = cfg.versions.clone();
+    let changes = lock::relock(&mut versions, &mut lock, names, &mut |image| {
+        tasks::images::resolve(&cfg, image)
+    })?;
+    lock.write(&path)?;
+    let mut out = Stdout(std::io::stdout().lock());
+    if changes.is_empty() {
+        writeln!(out, "{}: up to date", lock::LOCK_FILE)?;
+    }
+    for change in changes {
+        writeln!(out, "{change}")?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// The commands that run no task (pull, dedup, fetch-rpms, repodata, build-rpm) refuse
 /// the options of task runs rather than ignore them.
 fn refuse_task_options(cli: &Cli) -> Result<()> {
@@ -203,6 +266,7 @@ fn refuse_task_options(cli: &Cli) -> Result<()> {
         (cli.verbose, "--verbose"),
         (cli.no_wait, "--no-wait"),
         (cli.keep_going, "--keep-going"),
+        (cli.locked, "--locked"),
     ]
     .into_iter()
     .filter_map(|(set, name)| set.then_some(name))
@@ -277,6 +341,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::FetchRpms(args)) => return fetch_rpms::run(args, cli.jobs),
         Some(Command::Repodata(args)) => return rpm_commands::repodata(args, cli.jobs),
         Some(Command::BuildRpm(args)) => return rpm_commands::build_rpm(args),
+        Some(Command::Lock { update }) => {
+            if cli.locked {
+                bail!("--locked applies to builds, not to `lock`, which writes the lock");
+            }
+            return relock(&cli, update);
+        }
         _ => {}
     }
     if cli.command.is_some() && !cli.tasks.is_empty() {

@@ -250,9 +250,13 @@ fn bad_input_fails_naming_the_file_or_task() {
         format!("{versions}\n[[images]]\nname = \"x\"\nversion = \"1\"\nsource = \"quay.io\"\n"),
     )
     .unwrap();
+    // A tag alone needs a versions.lock entry: --locked refuses without looking it up.
     fails_with(
-        &repo.run(&["iso"], &[]),
-        &["versions.toml: invalid", "need a pinned digest"],
+        &repo.run(&["--locked", "iso"], &[]),
+        &[
+            "versions.toml [[images]] x 1: no versions.lock entry (--locked)",
+            "buildchain lock --update x",
+        ],
     );
     fs::write(repo.path().join("versions.toml"), &versions).unwrap();
 

@@ -104,6 +104,15 @@ const EXAMPLES: &[(&str, Run)] = &[
         ]),
     ),
     (
+        "buildchain lock",
+        Shell(&["buildchain lock", "grep -q '^version = 1' versions.lock"]),
+    ),
+    (
+        "buildchain lock --update NAME",
+        Elsewhere("tests/lock.rs, against a real docker-registry"),
+    ),
+    ("buildchain --locked iso", Shell(&["buildchain --locked iso"])),
+    (
         "buildchain pull [--insecure] [--platform OS/ARCH] [--force] REF DEST_DIR",
         Elsewhere("tests/images.rs pulls from a real docker-registry on 127.0.0.1"),
     ),

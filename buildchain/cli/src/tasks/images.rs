@@ -24,6 +24,7 @@ use buildchain_oci_types::{Digest, ImageReference};
 
 use super::iso::MKDIR_ROOT;
 use super::{mkdir_task, Cfg};
+use crate::config::Config;
 use crate::versions::Image;
 
 pub const MKDIR: &str = "_image_mkdir_root";
@@ -148,21 +149,96 @@ fn build_task(cfg: &Cfg, image: &Image) -> Task {
         })
 }
 
+/// How `image` is reached: its reference (`source/remote:tag`, `@digest` when pinned) and
+/// the registry settings of `versions.toml` (`[[registries]]`: plain HTTP, auth file, CA).
+pub struct Remote {
+    pub reference: ImageReference,
+    pub insecure: bool,
+    pub auth_name: Option<String>,
+    pub ca_name: Option<String>,
+    pub auth_file: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Remote {
+    pub fn of(cfg: &Config, image: &Image) -> Result<Remote> {
+        let entry = || format!("versions.toml: [[images]] {} {}", image.name, image.version);
+        let remote = image.remote_name.as_deref().unwrap_or(&image.name);
+        let pin = image
+            .digest
+            .as_deref()
+            .map(|d| format!("@{d}"))
+            .unwrap_or_default();
+        let text = format!("{}/{remote}:{}{pin}", image.source, image.version);
+        let reference = ImageReference::parse(&text).with_context(entry)?;
+        let registry = cfg.versions.registry(&image.source);
+        let auth_name = registry.and_then(|r| r.auth_file.clone());
+        let ca_name = registry.and_then(|r| r.ca_file.clone());
+        Ok(Remote {
+            reference,
+            insecure: registry.is_some_and(|r| r.insecure),
+            auth_file: auth_name.as_ref().map(|f| cfg.repo_root.join(f)),
+            ca_file: ca_name.as_ref().map(|f| cfg.repo_root.join(f)),
+            auth_name,
+            ca_name,
+        })
+    }
+
+    /// Pull options for this registry (the caller adds cache, progress…).
+    pub fn options(&self) -> PullOptions {
+        PullOptions {
+            insecure: self.insecure,
+            auth_file: self.auth_file.clone(),
+            http: buildchain_oci::HttpConfig {
+                ca_file: self.ca_file.clone(),
+                ..Default::default()
+            },
+            ..PullOptions::default()
+        }
+    }
+}
+
+/// What `image`'s tag (or pin) names on its registry now, as `versions.lock` records it.
+pub fn resolve(cfg: &Config, image: &Image) -> Result<crate::lock::LockedImage> {
+    let remote = Remote::of(cfg, image)?;
+    let resolved = buildchain_oci::resolve_image(&remote.reference, &remote.options())?;
+    Ok(crate::lock::LockedImage {
+        name: image.name.clone(),
+        tag: image.version.clone(),
+        source: image.source.clone(),
+        digest: resolved.digest.to_string(),
+        manifest: resolved.manifest_digest.to_string(),
+        platforms: resolved
+            .platforms
+            .into_iter()
+            .map(|(p, d)| (p, d.to_string()))
+            .collect(),
+    })
+}
+
 fn pull_task(cfg: &Cfg, image: &Image) -> Result<Task> {
-    let entry = || format!("versions.toml: [[images]] {} {}", image.name, image.version);
-    let pin = image
-        .digest
-        .clone()
-        .with_context(|| format!("{}: a pulled image needs a pinned digest", entry()))?;
-    let remote = image.remote_name.as_deref().unwrap_or(&image.name);
-    let text = format!("{}/{remote}:{}@{pin}", image.source, image.version);
-    let reference = ImageReference::parse(&text).with_context(entry)?;
-    let registry = cfg.versions.registry(&image.source);
-    let insecure = registry.is_some_and(|r| r.insecure);
-    let auth_name = registry.and_then(|r| r.auth_file.clone());
-    let auth_file = auth_name.as_ref().map(|f| cfg.repo_root.join(f));
-    let ca_name = registry.and_then(|r| r.ca_file.clone());
-    let ca_file = ca_name.as_ref().map(|f| cfg.repo_root.join(f));
+    let Some(pin) = image.digest.clone() else {
+        // No pin and no lock entry (list, info, clean resolve nothing): fails when run.
+        let what = format!("{} {}", image.name, image.version);
+        return Ok(Task::new(task_name(cfg, image))
+            .doc(format!("Pull the image {what} (not locked yet)."))
+            .always_run()
+            .action(move |_| -> Result<()> {
+                anyhow::bail!(
+                    "versions.toml [[images]] {what}: no digest and no versions.lock entry: run `buildchain lock`"
+                )
+            }));
+    };
+    let remote = Remote::of(cfg, image)?;
+    let registry_options = remote.options();
+    let Remote {
+        reference,
+        insecure,
+        auth_name,
+        ca_name,
+        ..
+    } = remote;
+    let text = reference.to_string();
     let dest = image_dir(cfg, image);
     let cache = pull_cache(cfg);
     let what = format!("{}:{} from {}", image.name, image.version, image.source);
@@ -179,17 +255,11 @@ fn pull_task(cfg: &Cfg, image: &Image) -> Result<Task> {
         ))
         .action(move |tctx| -> Result<()> {
             let options = PullOptions {
-                insecure,
-                auth_file: auth_file.clone(),
                 cache_dir: Some(cache.clone()),
                 progress: pull_progress(),
                 // The image directory is this task's own.
                 overwrite: true,
-                http: buildchain_oci::HttpConfig {
-                    ca_file: ca_file.clone(),
-                    ..Default::default()
-                },
-                ..PullOptions::default()
+                ..registry_options.clone()
             };
             let report = match pull_image(&reference, &dest, &options) {
                 Ok(report) => report,

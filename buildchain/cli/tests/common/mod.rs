@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod images;
+
 pub const EPOCH: &str = "1700000000";
 
 /// The repository this crate lives in.

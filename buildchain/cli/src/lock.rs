@@ -1,0 +1,351 @@
+//! `versions.lock`: what the tags of the pulled images resolved to, committed next to
+//! `versions.toml` so that a release can be rebuilt from its tag a year later, and a pull
+//! request shows which inputs an update moves (issue #15: images so far; the RPM downloads
+//! are not locked yet).
+//!
+//! - A pulled image of `versions.toml` may give a tag alone: its digest comes from the lock.
+//!   A digest written in `versions.toml` stays allowed, and the lock must agree with it.
+//! - `buildchain lock [--update NAME…]` resolves the tags (network) and writes the lock.
+//! - A task run fills the pins from the lock. A missing entry is resolved and added (said
+//!   on stderr), an entry for an image no longer listed is removed; with `--locked` both
+//!   are errors naming the entry, and nothing is resolved.
+//! - The file is sorted, formatted by the toml crate, and replaced atomically.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use anyhow::{bail, Context as _, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::versions::{Image, Versions};
+
+pub const LOCK_FILE: &str = "versions.lock";
+const FORMAT: u32 = 1;
+const HEADER: &str =
+    "# Written by `buildchain lock` (see docs/buildchain.md): review its diff, do not edit it.\n";
+
+/// One pulled image as its tag resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedImage {
+    pub name: String,
+    pub tag: String,
+    /// The registry, as `[[images]] source`.
+    pub source: String,
+    /// What the tag named when locked: the index, or the manifest.
+    pub digest: String,
+    /// The image manifest a pull keeps (linux/amd64 of an index).
+    pub manifest: String,
+    /// An index's platforms and their manifests (none for a plain manifest).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub platforms: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct LockOut<'a> {
+    version: u32,
+    #[serde(rename = "image", skip_serializing_if = "Vec::is_empty")]
+    images: Vec<&'a LockedImage>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LockIn {
+    version: u32,
+    #[serde(default, rename = "image")]
+    images: Vec<toml::Spanned<LockedImage>>,
+}
+
+/// The lock as read: its images, each with the line it starts on (0: added in this run).
+#[derive(Debug, Default)]
+pub struct Lock {
+    images: Vec<(LockedImage, usize)>,
+}
+
+/// How a run uses the lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `list`, `info`, `clean`: fill the pins it has, resolve nothing, write nothing.
+    Read,
+    /// A task run: missing entries are resolved and added, stale ones removed.
+    Update,
+    /// `--locked`: anything missing, stale or disagreeing is an error.
+    Locked,
+}
+
+impl Lock {
+    /// Reads `path`; a missing file is an empty lock.
+    pub fn load(path: &Path) -> Result<Lock> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Lock::default()),
+            Err(e) => return Err(e).with_context(|| format!("{}: cannot read", path.display())),
+        };
+        Lock::parse(&text).with_context(|| {
+            format!(
+                "{}: invalid: fix it or run `buildchain lock` to write it again",
+                path.display()
+            )
+        })
+    }
+
+    fn parse(text: &str) -> Result<Lock> {
+        let file: LockIn =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))?;
+        if file.version != FORMAT {
+            bail!(
+                "version {}: this buildchain reads version {FORMAT}",
+                file.version
+            );
+        }
+        let mut lock = Lock::default();
+        let mut seen = BTreeSet::new();
+        for spanned in file.images {
+            let line = text[..spanned.span().start].matches('\n').count() + 1;
+            let image = spanned.into_inner();
+            let at = || format!("line {line}: [[image]] {} {}", image.name, image.tag);
+            crate::versions::check_locked_image(&image).with_context(at)?;
+            if !seen.insert((image.name.clone(), image.tag.clone())) {
+                bail!("{}: listed twice", at());
+            }
+            lock.images.push((image, line));
+        }
+        Ok(lock)
+    }
+
+    /// The text of the lock: sorted by name and tag, formatted by the toml crate.
+    pub fn render(&self) -> Result<String> {
+        let mut images: Vec<&LockedImage> = self.images.iter().map(|(i, _)| i).collect();
+        images.sort_by(|a, b| (&a.name, &a.tag).cmp(&(&b.name, &b.tag)));
+        let body = toml::to_string(&LockOut {
+            version: FORMAT,
+            images,
+        })
+        .context("cannot format the lock")?;
+        Ok(format!("{HEADER}{body}"))
+    }
+
+    /// Replaces `path` atomically with [`Lock::render`].
+    pub fn write(&self, path: &Path) -> Result<()> {
+        buildchain_fs::write_atomic(path, self.render()?.as_bytes(), Some(0o644))?;
+        Ok(())
+    }
+
+    fn find(&self, name: &str, tag: &str) -> Option<usize> {
+        self.images
+            .iter()
+            .position(|(i, _)| i.name == name && i.tag == tag)
+    }
+
+    fn put(&mut self, image: LockedImage) {
+        match self.find(&image.name, &image.tag) {
+            Some(i) => self.images[i] = (image, 0),
+            None => self.images.push((image, 0)),
+        }
+    }
+}
+
+/// Where a lock entry is, for messages.
+fn entry(line: usize, image: &LockedImage) -> String {
+    format!("{LOCK_FILE}:{line}: [[image]] {} {}", image.name, image.tag)
+}
+
+/// Fills the pins of the pulled images of `versions` from `lock`, as `mode` says, resolving
+/// what is missing with `resolve` (Update only). Returns what changed in the lock, one line
+/// each (empty: nothing to write).
+pub fn reconcile(
+    versions: &mut Versions,
+    lock: &mut Lock,
+    mode: Mode,
+    resolve: &mut dyn FnMut(&Image) -> Result<LockedImage>,
+) -> Result<Vec<String>> {
+    let mut changes = Vec::new();
+    let listed: BTreeSet<(String, String)> = versions
+        .images
+        .iter()
+        .filter(|i| !i.is_built())
+        .map(|i| (i.name.clone(), i.version.clone()))
+        .collect();
+    // Entries for images versions.toml no longer pulls.
+    let stale: Vec<usize> = (0..lock.images.len())
+        .filter(|&i| {
+            let (image, _) = &lock.images[i];
+            !listed.contains(&(image.name.clone(), image.tag.clone()))
+        })
+        .collect();
+    for &i in stale.iter().rev() {
+        let (image, line) = &lock.images[i];
+        match mode {
+            Mode::Read => {}
+            Mode::Locked => bail!(
+                "{}: not in versions.toml (--locked): run `buildchain lock --update {}`",
+                entry(*line, image),
+                image.name
+            ),
+            Mode::Update => {
+                changes.push(format!(
+                    "{LOCK_FILE}: removed {} {} (not in versions.toml)",
+                    image.name, image.tag
+                ));
+                lock.images.remove(i);
+            }
+        }
+    }
+    for image in versions.images.iter_mut().filter(|i| !i.is_built()) {
+        let what = format!("versions.toml [[images]] {} {}", image.name, image.version);
+        let found = lock.find(&image.name, &image.version);
+        let agrees = found.map(|i| {
+            let (locked, _) = &lock.images[i];
+            locked.source == image.source
+                && image.digest.as_ref().is_none_or(|d| *d == locked.digest)
+        });
+        match (found, agrees) {
+            (Some(i), Some(true)) => image.digest = Some(lock.images[i].0.digest.clone()),
+            (found, _) => {
+                let why = match found {
+                    Some(i) => format!(
+                        "{} says {} from {}",
+                        entry(lock.images[i].1, &lock.images[i].0),
+                        lock.images[i].0.digest,
+                        lock.images[i].0.source
+                    ),
+                    None => format!("no {LOCK_FILE} entry"),
+                };
+                match mode {
+                    // The task pulling it fails when run, saying so.
+                    Mode::Read => {}
+                    Mode::Locked => bail!(
+                        "{what}: {why} (--locked): run `buildchain lock --update {}`",
+                        image.name
+                    ),
+                    Mode::Update => {
+                        let locked = resolve(image).with_context(|| format!("{what}: {why}"))?;
+                        changes.push(format!(
+                            "{LOCK_FILE}: {} {} {} -> {}",
+                            if found.is_some() { "updated" } else { "added" },
+                            image.name,
+                            image.version,
+                            locked.digest
+                        ));
+                        image.digest = Some(locked.digest.clone());
+                        lock.put(locked);
+                    }
+                }
+            }
+        }
+    }
+    Ok(changes)
+}
+
+/// `buildchain lock [--update NAME…]`: resolves the tags of the named pulled images (all of
+/// them without names) again, keeps the other entries, adds the missing ones. Returns the
+/// changes.
+pub fn relock(
+    versions: &mut Versions,
+    lock: &mut Lock,
+    names: &[String],
+    resolve: &mut dyn FnMut(&Image) -> Result<LockedImage>,
+) -> Result<Vec<String>> {
+    let pulled: BTreeSet<&str> = versions
+        .images
+        .iter()
+        .filter(|i| !i.is_built())
+        .map(|i| i.name.as_str())
+        .collect();
+    for name in names {
+        if !pulled.contains(name.as_str()) {
+            bail!("{name}: no pulled image of versions.toml has this name (pulled: {pulled:?})");
+        }
+    }
+    let mut changes = Vec::new();
+    for image in versions.images.iter().filter(|i| !i.is_built()) {
+        if !names.is_empty() && !names.contains(&image.name) {
+            continue;
+        }
+        let what = format!("versions.toml [[images]] {} {}", image.name, image.version);
+        let locked = resolve(image).with_context(|| what.clone())?;
+        let before = lock
+            .find(&image.name, &image.version)
+            .map(|i| lock.images[i].0.clone());
+        if before.as_ref() != Some(&locked) {
+            changes.push(format!(
+                "{LOCK_FILE}: {} {} {} -> {}",
+                if before.is_some() { "updated" } else { "added" },
+                image.name,
+                image.version,
+                locked.digest
+            ));
+        }
+        lock.put(locked);
+    }
+    changes.extend(reconcile(versions, lock, Mode::Update, resolve)?);
+    Ok(changes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digest(c: char) -> String {
+        format!("sha256:{}", c.to_string().repeat(64))
+    }
+
+    fn locked(name: &str, tag: &str, d: char) -> LockedImage {
+        LockedImage {
+            name: name.into(),
+            tag: tag.into(),
+            source: "registry.example.com".into(),
+            digest: digest(d),
+            manifest: digest(d),
+            platforms: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn renders_sorted_and_reads_back() {
+        let mut lock = Lock::default();
+        lock.put(locked("b/img", "1", 'b'));
+        lock.put(locked("a/img", "2", 'a'));
+        let mut multi = locked("a/img", "1", 'c');
+        multi.platforms.insert("linux/arm64".into(), digest('d'));
+        lock.put(multi);
+        let text = lock.render().unwrap();
+        let names: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("name = "))
+            .collect();
+        assert_eq!(names, ["\"a/img\"", "\"a/img\"", "\"b/img\""]);
+        let again = Lock::parse(&text).unwrap();
+        assert_eq!(again.render().unwrap(), text, "a fixed point");
+    }
+
+    #[test]
+    fn bad_locks_name_the_line() {
+        let good = Lock {
+            images: vec![(locked("a/img", "1", 'a'), 0)],
+        }
+        .render()
+        .unwrap();
+        let twice = format!(
+            "{good}\n{}",
+            good.lines()
+                .skip_while(|l| !l.starts_with("[[image]]"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        let cases = [
+            (
+                good.replace("sha256:aaaa", "sha256:AAAA"),
+                "line 4: [[image]] a/img 1",
+            ),
+            (good.replace("name = ", "nam = "), "unknown field"),
+            (good.replace("version = 1", "version = 9"), "version 9"),
+            (twice, "listed twice"),
+            (good.replace("a/img", "../etc"), "[[image]] ../etc"),
+        ];
+        for (text, want) in cases {
+            let err = format!("{:#}", Lock::parse(&text).unwrap_err());
+            assert!(err.contains(want), "{want}: {err}");
+        }
+    }
+}

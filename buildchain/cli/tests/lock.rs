@@ -1,0 +1,138 @@
+//! versions.lock against a real docker-registry: a tag locked, a locked build that gives the
+//! same ISO after the tag moved, `lock --update`, `--locked`, bad locks naming their line.
+
+mod common;
+
+use std::fs;
+
+use common::images::*;
+use common::*;
+
+fn sha256sum(build_root: &std::path::Path) -> String {
+    fs::read_to_string(build_root.join("SHA256SUM")).unwrap()
+}
+
+#[test]
+fn a_locked_tag_builds_the_same_iso_after_the_tag_moved() {
+    need("skopeo");
+    let registry = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let first = work.path().join("first");
+    make_dir_image(work.path(), &first, "first content\n");
+    let first_digest = registry.push(&first, "test/app:1.0");
+
+    // A tag alone in versions.toml: `lock` pins it.
+    let repo = Repo::copy();
+    let versions = repo.path().join("versions.toml");
+    let original = fs::read_to_string(&versions).unwrap();
+    let image = |name: &str| {
+        format!(
+            "\n[[images]]\nname = \"{name}\"\nversion = \"1.0\"\nsource = \"{}\"\n",
+            registry.host()
+        )
+    };
+    let registries = format!(
+        "\n[[registries]]\nhost = \"{}\"\ninsecure = true\n",
+        registry.host()
+    );
+    fs::write(
+        &versions,
+        format!("{original}{}{registries}", image("test/app")),
+    )
+    .unwrap();
+    let out = ok(&repo.run(&["lock"], &[]));
+    assert!(out.contains("added test/app 1.0"), "{out}");
+    let lock_path = repo.path().join("versions.lock");
+    let lock = fs::read_to_string(&lock_path).unwrap();
+    assert!(
+        lock.contains(&format!("digest = \"{first_digest}\"")),
+        "{lock}"
+    );
+    let out = ok(&repo.run(&["lock"], &[]));
+    assert!(out.contains("up to date"), "{out}");
+    assert_eq!(
+        fs::read_to_string(&lock_path).unwrap(),
+        lock,
+        "a fixed point"
+    );
+
+    let out = ok(&repo.run(&["--locked", "iso"], &[]));
+    assert!(out.contains("SUCCESS  _image_pull:test/app"), "{out}");
+    let sum = sha256sum(&repo.build_root());
+
+    // The tag moves: a locked build in a fresh build root still gives the same ISO.
+    let second = work.path().join("second");
+    make_dir_image(work.path(), &second, "second content\n");
+    let second_digest = registry.push(&second, "test/app:1.0");
+    assert_ne!(second_digest, first_digest);
+    let fresh = work.path().join("fresh");
+    ok(&repo.run(
+        &["--locked", "iso"],
+        &[("BUILD_ROOT", fresh.to_str().unwrap())],
+    ));
+    assert_eq!(sha256sum(&fresh), sum, "the same bytes");
+
+    // `lock --update NAME` moves that entry (and only what it names).
+    let out = ok(&repo.run(&["lock", "--update", "test/app"], &[]));
+    assert!(
+        out.contains(&format!("updated test/app 1.0 -> {second_digest}")),
+        "{out}"
+    );
+    let out = repo.run(&["lock", "--update", "test/nope"], &[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("test/nope"), "{}", stderr(&out));
+
+    // An image the lock does not cover: --locked refuses naming it; a plain build adds it.
+    let other = work.path().join("other");
+    make_dir_image(work.path(), &other, "other content\n");
+    registry.push(&other, "test/other:1.0");
+    let text = format!(
+        "{original}{}{}{registries}",
+        image("test/app"),
+        image("test/other")
+    );
+    fs::write(&versions, text).unwrap();
+    let out = repo.run(&["--locked", "images"], &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("test/other 1.0: no versions.lock entry (--locked)")
+            && err.contains("buildchain lock --update test/other"),
+        "{err}"
+    );
+    let out = repo.run(&["images"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("versions.lock: added test/other 1.0"),
+        "{}",
+        stderr(&out)
+    );
+    // A digest written in versions.toml must agree with the lock.
+    let pinned = fs::read_to_string(&versions).unwrap().replace(
+        "name = \"test/app\"\nversion = \"1.0\"\n",
+        &format!("name = \"test/app\"\nversion = \"1.0\"\ndigest = \"{first_digest}\"\n"),
+    );
+    fs::write(&versions, pinned).unwrap();
+    let out = repo.run(&["--locked", "images"], &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("versions.lock:") && err.contains(&second_digest),
+        "{err}"
+    );
+
+    // A damaged lock: the line and what to run.
+    let lock = fs::read_to_string(&lock_path).unwrap();
+    fs::write(
+        &lock_path,
+        lock.replacen("digest = \"sha256:", "digest = \"sha257:", 1),
+    )
+    .unwrap();
+    let out = repo.run(&["images"], &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("versions.lock: invalid") && err.contains("line "),
+        "{err}"
+    );
+}
