@@ -59,6 +59,11 @@ fn a_locked_tag_builds_the_same_iso_after_the_tag_moved() {
     let out = ok(&repo.run(&["--locked", "iso"], &[]));
     assert!(out.contains("SUCCESS  _image_pull:test/app"), "{out}");
     let sum = sha256sum(&repo.build_root());
+    // Shipped at the ISO root, next to product.txt.
+    assert_eq!(
+        fs::read_to_string(repo.build_root().join("root/versions.lock")).unwrap(),
+        lock
+    );
 
     // The tag moves: a locked build in a fresh build root still gives the same ISO.
     let second = work.path().join("second");

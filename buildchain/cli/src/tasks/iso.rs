@@ -16,7 +16,17 @@ use crate::templates;
 pub const MKDIR_ROOT: &str = "_iso_mkdir_root";
 
 pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
-    Ok(vec![
+    let mut top_level = vec![
+        "_iso_add_tree:product.txt",
+        "_iso_add_tree:scripts",
+        "_iso_add_tree:examples",
+        "_iso_add_tree:documentation",
+    ];
+    let lock = versions_lock(cfg);
+    if lock.is_some() {
+        top_level.push(LOCK_TASK);
+    }
+    let mut tasks = vec![
         mkdir_task(
             MKDIR_ROOT,
             "Create the ISO root ($BUILD_ROOT/root).",
@@ -34,19 +44,42 @@ pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
             .doc("Populate the ISO tree ($BUILD_ROOT/root).")
             .subtasks(["_iso_add_tree", "salt-tree", "images", "packaging"]),
         Task::new("_iso_add_tree")
-            .doc("Top level of the ISO: product.txt, scripts, examples, documentation.")
-            .subtasks([
-                "_iso_add_tree:product.txt",
-                "_iso_add_tree:scripts",
-                "_iso_add_tree:examples",
-                "_iso_add_tree:documentation",
-            ]),
+            .doc("Top level of the ISO: product.txt, scripts, examples, documentation, versions.lock.")
+            .subtasks(top_level),
         product_txt(cfg),
         scripts(cfg)?,
         copy_dir(cfg, "_iso_add_tree:examples", "examples", "examples")?,
         copy_dir(cfg, "_iso_add_tree:documentation", "docs", "documentation")?,
         iso_build(cfg),
-    ])
+    ];
+    tasks.extend(lock);
+    Ok(tasks)
+}
+
+const LOCK_TASK: &str = "_iso_add_tree:versions.lock";
+
+/// `versions.lock` at the ISO root, next to product.txt: a mounted release says which
+/// digests its images were pulled by. Defined when the repository has a lock.
+fn versions_lock(cfg: &Cfg) -> Option<Task> {
+    let src = cfg.repo(crate::lock::LOCK_FILE);
+    if !src.is_file() {
+        return None;
+    }
+    let dst = cfg.iso_root().join(crate::lock::LOCK_FILE);
+    let (s, d) = (src.clone(), dst.clone());
+    Some(
+        Task::new(LOCK_TASK)
+            .doc("Copy versions.lock to the ISO root.")
+            .task_dep(MKDIR_ROOT)
+            .file_dep(src)
+            .target(dst)
+            .version("versions-lock v1 0644")
+            .action(move |_| -> Result<()> {
+                let bytes =
+                    fs::read(&s).with_context(|| format!("{}: cannot read", s.display()))?;
+                Ok(write_atomic(&d, &bytes, Some(0o644))?)
+            }),
+    )
 }
 
 /// `product.txt` (`KEY=value` lines, MetalK8s order).
