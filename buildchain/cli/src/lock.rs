@@ -145,6 +145,31 @@ impl Lock {
     }
 }
 
+/// How the tags are resolved: a lookup on the image's registry (or a stand-in in tests).
+pub type Resolver<'a> = dyn Fn(&Image) -> Result<LockedImage> + Sync + 'a;
+
+/// Resolves `images` on up to 8 threads (a lookup is a round trip or two); results in order.
+fn resolve_all(images: &[&Image], resolve: &Resolver) -> Vec<Result<LockedImage>> {
+    const AT_ONCE: usize = 8;
+    let mut results = Vec::with_capacity(images.len());
+    for chunk in images.chunks(AT_ONCE) {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|image| scope.spawn(move || resolve(image)))
+                .collect();
+            for handle in handles {
+                results.push(
+                    handle.join().unwrap_or_else(|_| {
+                        Err(anyhow::anyhow!("the lookup stopped unexpectedly"))
+                    }),
+                );
+            }
+        });
+    }
+    results
+}
+
 /// Where a lock entry is, for messages.
 fn entry(line: usize, image: &LockedImage) -> String {
     format!("{LOCK_FILE}:{line}: [[image]] {} {}", image.name, image.tag)
@@ -157,7 +182,7 @@ pub fn reconcile(
     versions: &mut Versions,
     lock: &mut Lock,
     mode: Mode,
-    resolve: &mut dyn FnMut(&Image) -> Result<LockedImage>,
+    resolve: &Resolver,
 ) -> Result<Vec<String>> {
     let mut changes = Vec::new();
     let listed: BTreeSet<(String, String)> = versions
@@ -191,48 +216,63 @@ pub fn reconcile(
             }
         }
     }
-    for image in versions.images.iter_mut().filter(|i| !i.is_built()) {
+    // Pins the lock has; what it lacks or disagrees on (why, and whether it had an entry).
+    let mut to_resolve: Vec<(usize, String, bool)> = Vec::new();
+    for (index, image) in versions.images.iter_mut().enumerate() {
+        if image.is_built() {
+            continue;
+        }
         let what = format!("versions.toml [[images]] {} {}", image.name, image.version);
         let found = lock.find(&image.name, &image.version);
-        let agrees = found.map(|i| {
-            let (locked, _) = &lock.images[i];
-            locked.source == image.source
-                && image.digest.as_ref().is_none_or(|d| *d == locked.digest)
-        });
-        match (found, agrees) {
-            (Some(i), Some(true)) => image.digest = Some(lock.images[i].0.digest.clone()),
-            (found, _) => {
-                let why = match found {
-                    Some(i) => format!(
-                        "{} says {} from {}",
-                        entry(lock.images[i].1, &lock.images[i].0),
-                        lock.images[i].0.digest,
-                        lock.images[i].0.source
-                    ),
-                    None => format!("no {LOCK_FILE} entry"),
-                };
-                match mode {
-                    // The task pulling it fails when run, saying so.
-                    Mode::Read => {}
-                    Mode::Locked => bail!(
-                        "{what}: {why} (--locked): run `buildchain lock --update {}`",
-                        image.name
-                    ),
-                    Mode::Update => {
-                        let locked = resolve(image).with_context(|| format!("{what}: {why}"))?;
-                        changes.push(format!(
-                            "{LOCK_FILE}: {} {} {} -> {}",
-                            if found.is_some() { "updated" } else { "added" },
-                            image.name,
-                            image.version,
-                            locked.digest
-                        ));
-                        image.digest = Some(locked.digest.clone());
-                        lock.put(locked);
-                    }
-                }
+        if let Some(i) = found {
+            let (locked, line) = &lock.images[i];
+            let agrees = locked.source == image.source
+                && image.digest.as_ref().is_none_or(|d| *d == locked.digest);
+            if agrees {
+                image.digest = Some(locked.digest.clone());
+                continue;
+            }
+            let why = format!(
+                "{} says {} from {}",
+                entry(*line, locked),
+                locked.digest,
+                locked.source
+            );
+            to_resolve.push((index, format!("{what}: {why}"), true));
+        } else {
+            to_resolve.push((index, format!("{what}: no {LOCK_FILE} entry"), false));
+        }
+    }
+    match mode {
+        // The task pulling it fails when run, saying so.
+        Mode::Read => return Ok(changes),
+        Mode::Locked => {
+            if let Some((index, why, _)) = to_resolve.first() {
+                bail!(
+                    "{why} (--locked): run `buildchain lock --update {}`",
+                    versions.images[*index].name
+                );
             }
         }
+        Mode::Update => {}
+    }
+    let images: Vec<&Image> = to_resolve
+        .iter()
+        .map(|(index, _, _)| &versions.images[*index])
+        .collect();
+    let resolved = resolve_all(&images, resolve);
+    for ((index, why, had_entry), locked) in to_resolve.into_iter().zip(resolved) {
+        let locked = locked.with_context(|| why.clone())?;
+        let image = &mut versions.images[index];
+        changes.push(format!(
+            "{LOCK_FILE}: {} {} {} -> {}",
+            if had_entry { "updated" } else { "added" },
+            image.name,
+            image.version,
+            locked.digest
+        ));
+        image.digest = Some(locked.digest.clone());
+        lock.put(locked);
     }
     Ok(changes)
 }
@@ -244,7 +284,7 @@ pub fn relock(
     versions: &mut Versions,
     lock: &mut Lock,
     names: &[String],
-    resolve: &mut dyn FnMut(&Image) -> Result<LockedImage>,
+    resolve: &Resolver,
 ) -> Result<Vec<String>> {
     let pulled: BTreeSet<&str> = versions
         .images
@@ -258,12 +298,15 @@ pub fn relock(
         }
     }
     let mut changes = Vec::new();
-    for image in versions.images.iter().filter(|i| !i.is_built()) {
-        if !names.is_empty() && !names.contains(&image.name) {
-            continue;
-        }
+    let chosen: Vec<&Image> = versions
+        .images
+        .iter()
+        .filter(|i| !i.is_built() && (names.is_empty() || names.contains(&i.name)))
+        .collect();
+    let resolved = resolve_all(&chosen, resolve);
+    for (image, locked) in chosen.into_iter().zip(resolved) {
         let what = format!("versions.toml [[images]] {} {}", image.name, image.version);
-        let locked = resolve(image).with_context(|| what.clone())?;
+        let locked = locked.with_context(|| what.clone())?;
         let before = lock
             .find(&image.name, &image.version)
             .map(|i| lock.images[i].0.clone());

@@ -221,7 +221,7 @@ fn apply_lock(cfg: &mut Config, mode: lock::Mode) -> Result<()> {
     let mut lock = lock::Lock::load(&path)?;
     let mut versions = cfg.versions.clone();
     let snapshot = cfg.clone();
-    let changes = lock::reconcile(&mut versions, &mut lock, mode, &mut |image| {
+    let changes = lock::reconcile(&mut versions, &mut lock, mode, &|image| {
         tasks::images::resolve(&snapshot, image)
     })?;
     if !changes.is_empty() {
@@ -242,7 +242,7 @@ fn relock(cli: &Cli, names: &[String]) -> Result<ExitCode> {
     let path = cfg.repo(lock::LOCK_FILE);
     let mut lock = lock::Lock::load(&path)?;
     let mut versions = cfg.versions.clone();
-    let changes = lock::relock(&mut versions, &mut lock, names, &mut |image| {
+    let changes = lock::relock(&mut versions, &mut lock, names, &|image| {
         tasks::images::resolve(&cfg, image)
     })?;
     lock.write(&path)?;
