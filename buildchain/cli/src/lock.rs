@@ -145,6 +145,21 @@ impl Lock {
     }
 }
 
+/// Runs `f` (read, update and write the lock) holding an exclusive lock on the repository
+/// directory, so two runs updating `versions.lock` at once (two build roots, or `buildchain
+/// lock` during a build) do not lose each other's entries.
+pub fn exclusively<T>(repo_root: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let dir = std::fs::File::open(repo_root)
+        .with_context(|| format!("{}: cannot open the repository", repo_root.display()))?;
+    dir.lock().with_context(|| {
+        format!(
+            "{}: cannot lock the repository to update {LOCK_FILE}",
+            repo_root.display()
+        )
+    })?;
+    f()
+}
+
 /// How the tags are resolved: a lookup on the image's registry (or a stand-in in tests).
 pub type Resolver<'a> = dyn Fn(&Image) -> Result<LockedImage> + Sync + 'a;
 

@@ -218,19 +218,25 @@ fn load(cli: &Cli) -> Result<(Arc<Config>, Engine)> {
 /// when a task run added or removed entries, saying which on stderr.
 fn apply_lock(cfg: &mut Config, mode: lock::Mode) -> Result<()> {
     let path = cfg.repo(lock::LOCK_FILE);
-    let mut lock = lock::Lock::load(&path)?;
-    let mut versions = cfg.versions.clone();
     let snapshot = cfg.clone();
-    let changes = lock::reconcile(&mut versions, &mut lock, mode, &|image| {
-        tasks::images::resolve(&snapshot, image)
-    })?;
-    if !changes.is_empty() {
-        lock.write(&path)?;
-        for change in &changes {
-            eprintln!("buildchain: {change}");
+    let update = || -> Result<versions::Versions> {
+        let mut lock = lock::Lock::load(&path)?;
+        let mut versions = snapshot.versions.clone();
+        let changes = lock::reconcile(&mut versions, &mut lock, mode, &|image| {
+            tasks::images::resolve(&snapshot, image)
+        })?;
+        if !changes.is_empty() {
+            lock.write(&path)?;
+            for change in &changes {
+                eprintln!("buildchain: {change}");
+            }
         }
-    }
-    cfg.versions = versions;
+        Ok(versions)
+    };
+    cfg.versions = match mode {
+        lock::Mode::Update => lock::exclusively(&snapshot.repo_root, update)?,
+        lock::Mode::Read | lock::Mode::Locked => update()?,
+    };
     Ok(())
 }
 
@@ -240,12 +246,15 @@ fn relock(cli: &Cli, names: &[String]) -> Result<ExitCode> {
     let repo = find_repo_root(&cwd)?;
     let cfg = Config::load(&repo, cli.build_root.as_deref())?;
     let path = cfg.repo(lock::LOCK_FILE);
-    let mut lock = lock::Lock::load(&path)?;
-    let mut versions = cfg.versions.clone();
-    let changes = lock::relock(&mut versions, &mut lock, names, &|image| {
-        tasks::images::resolve(&cfg, image)
+    let changes = lock::exclusively(&cfg.repo_root, || {
+        let mut lock = lock::Lock::load(&path)?;
+        let mut versions = cfg.versions.clone();
+        let changes = lock::relock(&mut versions, &mut lock, names, &|image| {
+            tasks::images::resolve(&cfg, image)
+        })?;
+        lock.write(&path)?;
+        Ok(changes)
     })?;
-    lock.write(&path)?;
     let mut out = Stdout(std::io::stdout().lock());
     if changes.is_empty() {
         writeln!(out, "{}: up to date", lock::LOCK_FILE)?;
