@@ -6,9 +6,11 @@
 //! - A pulled image of `versions.toml` may give a tag alone: its digest comes from the lock.
 //!   A digest written in `versions.toml` stays allowed, and the lock must agree with it.
 //! - `buildchain lock [--update NAME…]` resolves the tags (network) and writes the lock.
-//! - A task run fills the pins from the lock. A missing entry is resolved and added (said
-//!   on stderr), an entry for an image no longer listed is removed; with `--locked` both
-//!   are errors naming the entry, and nothing is resolved.
+//! - A task run fills the pins from the lock. For the images the run pulls, a missing entry
+//!   is resolved and added (said on stderr), and entries of images no longer listed are
+//!   removed; runs that pull nothing look nothing up. A pin written in versions.toml is used
+//!   as is. With `--locked`, missing and stale entries are errors naming the entry, and
+//!   nothing is resolved.
 //! - The file is sorted, formatted by the toml crate, and replaced atomically.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -76,11 +78,24 @@ pub enum Mode {
 impl Lock {
     /// Reads `path`; a missing file is an empty lock.
     pub fn load(path: &Path) -> Result<Lock> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        // Non-blocking: a FIFO in its place must not hang the run.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path);
+        let mut file = match file {
+            Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Lock::default()),
             Err(e) => return Err(e).with_context(|| format!("{}: cannot read", path.display())),
         };
+        if !file.metadata().is_ok_and(|m| m.is_file()) {
+            bail!("{}: not a regular file", path.display());
+        }
+        let mut text = String::new();
+        file.read_to_string(&mut text)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
         Lock::parse(&text).with_context(|| {
             format!(
                 "{}: invalid: fix it or run `buildchain lock` to write it again",
@@ -100,8 +115,15 @@ impl Lock {
         }
         let mut lock = Lock::default();
         let mut seen = BTreeSet::new();
+        // Entries come in file order: count the lines from one to the next (not from the top).
+        let (mut line, mut counted) = (1, 0);
         for spanned in file.images {
-            let line = text[..spanned.span().start].matches('\n').count() + 1;
+            let start = spanned.span().start.max(counted);
+            line += text.as_bytes()[counted..start]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            counted = start;
             let image = spanned.into_inner();
             let at = || format!("line {line}: [[image]] {} {}", image.name, image.tag);
             crate::versions::check_locked_image(&image).with_context(at)?;
@@ -148,16 +170,36 @@ impl Lock {
 /// Runs `f` (read, update and write the lock) holding an exclusive lock on the repository
 /// directory, so two runs updating `versions.lock` at once (two build roots, or `buildchain
 /// lock` during a build) do not lose each other's entries.
-pub fn exclusively<T>(repo_root: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+pub fn exclusively<T>(repo_root: &Path, no_wait: bool, f: impl FnOnce() -> Result<T>) -> Result<T> {
     let dir = std::fs::File::open(repo_root)
         .with_context(|| format!("{}: cannot open the repository", repo_root.display()))?;
-    dir.lock().with_context(|| {
+    let cannot = || {
         format!(
             "{}: cannot lock the repository to update {LOCK_FILE}",
             repo_root.display()
         )
-    })?;
+    };
+    match dir.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) if no_wait => bail!(
+            "{}: another buildchain is updating {LOCK_FILE}: not waiting (--no-wait)",
+            repo_root.display()
+        ),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            eprintln!("buildchain: waiting for another buildchain updating {LOCK_FILE}");
+            dir.lock().with_context(cannot)?;
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(e).with_context(cannot),
+    }
     f()
+}
+
+/// What [`reconcile`] did.
+pub struct Reconciled {
+    /// What changed in the lock, one line each (empty: nothing to write).
+    pub changes: Vec<String>,
+    /// Whether a pin was looked up (the tasks must be defined again with it).
+    pub looked_up: bool,
 }
 
 /// How the tags are resolved: a lookup on the image's registry (or a stand-in in tests).
@@ -197,8 +239,9 @@ pub fn reconcile(
     versions: &mut Versions,
     lock: &mut Lock,
     mode: Mode,
+    needed: &(dyn Fn(&Image) -> bool + Sync),
     resolve: &Resolver,
-) -> Result<Vec<String>> {
+) -> Result<Reconciled> {
     let mut changes = Vec::new();
     let listed: BTreeSet<(String, String)> = versions
         .images
@@ -218,9 +261,8 @@ pub fn reconcile(
         match mode {
             Mode::Read => {}
             Mode::Locked => bail!(
-                "{}: not in versions.toml (--locked): run `buildchain lock --update {}`",
-                entry(*line, image),
-                image.name
+                "{}: not in versions.toml (--locked): run `buildchain lock` to drop it",
+                entry(*line, image)
             ),
             Mode::Update => {
                 changes.push(format!(
@@ -254,13 +296,20 @@ pub fn reconcile(
                 locked.source
             );
             to_resolve.push((index, format!("{what}: {why}"), true));
-        } else {
+        } else if image.digest.is_none() || mode == Mode::Locked {
             to_resolve.push((index, format!("{what}: no {LOCK_FILE} entry"), false));
         }
+        // Else pinned in versions.toml and not locked: the pin is used as it is (offline);
+        // `buildchain lock` records it.
     }
     match mode {
         // The task pulling it fails when run, saying so.
-        Mode::Read => return Ok(changes),
+        Mode::Read => {
+            return Ok(Reconciled {
+                changes,
+                looked_up: false,
+            })
+        }
         Mode::Locked => {
             if let Some((index, why, _)) = to_resolve.first() {
                 bail!(
@@ -271,10 +320,13 @@ pub fn reconcile(
         }
         Mode::Update => {}
     }
+    // Only what this run pulls is looked up; the others keep their versions.toml pin, if any.
+    to_resolve.retain(|(index, _, _)| needed(&versions.images[*index]));
     let images: Vec<&Image> = to_resolve
         .iter()
         .map(|(index, _, _)| &versions.images[*index])
         .collect();
+    let looked_up = !images.is_empty();
     let resolved = resolve_all(&images, resolve);
     for ((index, why, had_entry), locked) in to_resolve.into_iter().zip(resolved) {
         let locked = locked.with_context(|| why.clone())?;
@@ -289,7 +341,7 @@ pub fn reconcile(
         image.digest = Some(locked.digest.clone());
         lock.put(locked);
     }
-    Ok(changes)
+    Ok(Reconciled { changes, looked_up })
 }
 
 /// `buildchain lock [--update NAME…]`: resolves the tags of the named pulled images (all of
@@ -336,7 +388,7 @@ pub fn relock(
         }
         lock.put(locked);
     }
-    changes.extend(reconcile(versions, lock, Mode::Update, resolve)?);
+    changes.extend(reconcile(versions, lock, Mode::Update, &|_| true, resolve)?.changes);
     Ok(changes)
 }
 

@@ -182,15 +182,18 @@ fn load(cli: &Cli) -> Result<(Arc<Config>, Engine)> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let repo = find_repo_root(&cwd)?;
     let mut cfg = Config::load(&repo, cli.build_root.as_deref())?;
-    // Task runs fill the image pins from versions.lock and add what it lacks (`--locked`:
-    // refuse instead); list, info and clean only read it.
+    // The image pins come from versions.lock (`--locked`: it must cover versions.toml).
+    // What it lacks is looked up only once the run is known to pull (see `build`).
     let mode = match (&cli.command, cli.locked) {
-        (None, false) => lock::Mode::Update,
         (None, true) => lock::Mode::Locked,
-        (Some(_), _) => lock::Mode::Read,
+        _ => lock::Mode::Read,
     };
-    apply_lock(&mut cfg, mode)?;
-    let cfg = Arc::new(cfg);
+    apply_lock(&mut cfg, mode, &|_| false, cli.no_wait)?;
+    engine_for(cli, Arc::new(cfg))
+}
+
+/// The tasks of `cfg` and the engine that runs them.
+fn engine_for(cli: &Cli, cfg: Arc<Config>) -> Result<(Arc<Config>, Engine)> {
     // A task run that cannot touch the lint tasks does not discover the files to lint.
     let with_lint = cli.command.is_some() || may_select_lint(&cli.tasks);
     let graph = tasks::define(&cfg, with_lint)?;
@@ -214,30 +217,55 @@ fn load(cli: &Cli) -> Result<(Arc<Config>, Engine)> {
     Ok((cfg, engine))
 }
 
-/// Fills `cfg`'s image pins from versions.lock (see [`lock::reconcile`]); writes the lock
-/// when a task run added or removed entries, saying which on stderr.
-fn apply_lock(cfg: &mut Config, mode: lock::Mode) -> Result<()> {
+/// Fills `cfg`'s image pins from versions.lock (see [`lock::reconcile`]; in Update mode the
+/// images `needed` are looked up when the lock lacks them); writes the lock when entries
+/// were added or removed, saying which on stderr. True when a pin was looked up.
+fn apply_lock(
+    cfg: &mut Config,
+    mode: lock::Mode,
+    needed: &(dyn Fn(&versions::Image) -> bool + Sync),
+    no_wait: bool,
+) -> Result<bool> {
     let path = cfg.repo(lock::LOCK_FILE);
     let snapshot = cfg.clone();
-    let update = || -> Result<versions::Versions> {
+    let update = || -> Result<(versions::Versions, bool)> {
         let mut lock = lock::Lock::load(&path)?;
         let mut versions = snapshot.versions.clone();
-        let changes = lock::reconcile(&mut versions, &mut lock, mode, &|image| {
+        let outcome = lock::reconcile(&mut versions, &mut lock, mode, needed, &|image| {
             tasks::images::resolve(&snapshot, image)
         })?;
-        if !changes.is_empty() {
+        if !outcome.changes.is_empty() {
             lock.write(&path)?;
-            for change in &changes {
+            for change in &outcome.changes {
                 eprintln!("buildchain: {change}");
             }
         }
-        Ok(versions)
+        Ok((versions, outcome.looked_up))
     };
-    cfg.versions = match mode {
-        lock::Mode::Update => lock::exclusively(&snapshot.repo_root, update)?,
+    let (versions, looked_up) = match mode {
+        lock::Mode::Update => lock::exclusively(&snapshot.repo_root, no_wait, update)?,
         lock::Mode::Read | lock::Mode::Locked => update()?,
     };
-    Ok(())
+    cfg.versions = versions;
+    Ok(looked_up)
+}
+
+/// The pulled images this run pulls (or records in the Salt tree's versions.json).
+fn images_needed(
+    cfg: &Config,
+    engine: &Engine,
+    names: &[String],
+) -> std::collections::BTreeSet<(String, String)> {
+    let graph = engine.graph();
+    let all = graph.runs(names, "_salt_tree:salt");
+    let cfg = Arc::new(cfg.clone());
+    cfg.versions
+        .images
+        .iter()
+        .filter(|i| !i.is_built())
+        .filter(|i| all || graph.runs(names, &tasks::images::task_name(&cfg, i)))
+        .map(|i| (i.name.clone(), i.version.clone()))
+        .collect()
 }
 
 /// `buildchain lock [--update NAME…]`.
@@ -246,7 +274,7 @@ fn relock(cli: &Cli, names: &[String]) -> Result<ExitCode> {
     let repo = find_repo_root(&cwd)?;
     let cfg = Config::load(&repo, cli.build_root.as_deref())?;
     let path = cfg.repo(lock::LOCK_FILE);
-    let changes = lock::exclusively(&cfg.repo_root, || {
+    let changes = lock::exclusively(&cfg.repo_root, cli.no_wait, || {
         let mut lock = lock::Lock::load(&path)?;
         let mut versions = cfg.versions.clone();
         let changes = lock::relock(&mut versions, &mut lock, names, &|image| {
@@ -354,6 +382,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if cli.locked {
                 bail!("--locked applies to builds, not to `lock`, which writes the lock");
             }
+            let given: Vec<&str> = [
+                (cli.build_root.is_some(), "--build-root"),
+                (cli.reporter.is_some(), "--reporter"),
+                (cli.verbose, "--verbose"),
+                (cli.keep_going, "--keep-going"),
+                (cli.jobs.is_some(), "--jobs"),
+            ]
+            .into_iter()
+            .filter_map(|(set, name)| set.then_some(name))
+            .collect();
+            if !given.is_empty() {
+                bail!("{} do not apply to `lock`", given.join(", "));
+            }
             return relock(&cli, update);
         }
         _ => {}
@@ -366,7 +407,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
     let (cfg, mut engine) = load(&cli)?;
     if cli.command.is_none() {
-        return build(&cli, &cfg, &engine);
+        return build(&cli, cfg, engine);
     }
     // The report of list, info and clean (a build's goes through its reporter).
     let mut out = Stdout(std::io::stdout().lock());
@@ -476,13 +517,35 @@ fn warn_all(warnings: Vec<String>, verbose: bool) {
     }
 }
 
-fn build(cli: &Cli, cfg: &Config, engine: &Engine) -> Result<ExitCode> {
+fn build(cli: &Cli, cfg: Arc<Config>, engine: Engine) -> Result<ExitCode> {
     let requested = if cli.tasks.is_empty() {
         vec!["iso".to_string()]
     } else {
         cli.tasks.clone()
     };
-    let names = resolve(engine, &requested)?;
+    let mut names = resolve(&engine, &requested)?;
+    let (cfg, engine) = if cli.locked {
+        (cfg, engine)
+    } else {
+        // Look up what the lock lacks, for the images this run pulls only.
+        let needed = images_needed(&cfg, &engine, &names);
+        let mut updated = (*cfg).clone();
+        let looked_up = !needed.is_empty()
+            && apply_lock(
+                &mut updated,
+                lock::Mode::Update,
+                &|i| needed.contains(&(i.name.clone(), i.version.clone())),
+                cli.no_wait,
+            )?;
+        if looked_up {
+            let (cfg, engine) = engine_for(cli, Arc::new(updated))?;
+            names = resolve(&engine, &requested)?;
+            (cfg, engine)
+        } else {
+            (cfg, engine)
+        }
+    };
+    let (cfg, engine) = (&*cfg, &engine);
     if engine.graph().runs(&names, "_iso_build") {
         check_volume_id(cfg)?;
     }

@@ -141,3 +141,86 @@ fn a_locked_tag_builds_the_same_iso_after_the_tag_moved() {
         "{err}"
     );
 }
+
+/// Only a run that pulls an image looks its tag up: other tasks, unknown task names and
+/// images pinned in versions.toml need no network; a stale entry's hint is `buildchain lock`;
+/// a FIFO in the lock's place is refused, not waited on.
+#[test]
+fn runs_that_pull_nothing_look_nothing_up() {
+    let repo = Repo::copy();
+    let versions = repo.path().join("versions.toml");
+    let original = fs::read_to_string(&versions).unwrap();
+    // A registry that does not exist (port 9, discard): any lookup would fail.
+    let dead = "\n[[images]]\nname = \"test/dead\"\nversion = \"1.0\"\nsource = \"127.0.0.1:9\"\n\n[[registries]]\nhost = \"127.0.0.1:9\"\ninsecure = true\n";
+    fs::write(&versions, format!("{original}{dead}")).unwrap();
+    ok(&repo.run(&["_iso_mkdir_root"], &[]));
+    let out = repo.run(&["nosuchtask"], &[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("nosuchtask"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("127.0.0.1:9"), "{}", stderr(&out));
+    ok(&repo.run(&["list"], &[]));
+    assert!(!repo.path().join("versions.lock").exists());
+    // A run that pulls it looks it up, and says which image failed.
+    let out = repo.run(&["images"], &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("versions.toml [[images]] test/dead 1.0: no versions.lock entry"),
+        "{err}"
+    );
+
+    // Pinned in versions.toml: used as is, with no lookup nor lock entry (here the pull
+    // task itself then fails: the registry does not exist).
+    let pinned = dead.replace(
+        "version = \"1.0\"\n",
+        &format!(
+            "version = \"1.0\"\ndigest = \"sha256:{}\"\n",
+            "2".repeat(64)
+        ),
+    );
+    fs::write(&versions, format!("{original}{pinned}")).unwrap();
+    let out = repo.run(&["images"], &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("_image_pull:test/dead") && !err.contains("versions.lock"),
+        "{err}"
+    );
+    assert!(!repo.path().join("versions.lock").exists());
+
+    // A stale entry under --locked: the hint is `buildchain lock`.
+    fs::write(&versions, &original).unwrap();
+    let lock = format!(
+        "version = 1\n\n[[image]]\nname = \"test/gone\"\ntag = \"1.0\"\nsource = \"127.0.0.1:9\"\ndigest = \"sha256:{d}\"\nmanifest = \"sha256:{d}\"\n",
+        d = "3".repeat(64)
+    );
+    fs::write(repo.path().join("versions.lock"), lock).unwrap();
+    let out = repo.run(&["--locked", "_iso_mkdir_root"], &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("versions.lock:3: [[image]] test/gone 1.0: not in versions.toml")
+            && err.contains("run `buildchain lock` to drop it"),
+        "{err}"
+    );
+    ok(&repo.run(&["lock"], &[]));
+    assert!(!fs::read_to_string(repo.path().join("versions.lock"))
+        .unwrap()
+        .contains("test/gone"));
+
+    // A FIFO: refused at once.
+    let path = repo.path().join("versions.lock");
+    fs::remove_file(&path).unwrap();
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap()
+        .success());
+    let out = repo.run(&["list"], &[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+}

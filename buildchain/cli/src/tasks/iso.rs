@@ -59,26 +59,29 @@ pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
 const LOCK_TASK: &str = "_iso_add_tree:versions.lock";
 
 /// `versions.lock` at the ISO root, next to product.txt: a mounted release says which
-/// digests its images were pulled by. Defined when the repository has a lock.
+/// digests its images were pulled by. Defined when the repository has a lock, with the
+/// lock as this run read it (its pins are the ones the pulls use, even if `buildchain lock`
+/// rewrites the file meanwhile).
 fn versions_lock(cfg: &Cfg) -> Option<Task> {
+    use sha2::{Digest as _, Sha256};
     let src = cfg.repo(crate::lock::LOCK_FILE);
     if !src.is_file() {
         return None;
     }
+    let bytes = fs::read(&src).ok()?;
+    let sha: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let dst = cfg.iso_root().join(crate::lock::LOCK_FILE);
-    let (s, d) = (src.clone(), dst.clone());
+    let d = dst.clone();
     Some(
         Task::new(LOCK_TASK)
             .doc("Copy versions.lock to the ISO root.")
             .task_dep(MKDIR_ROOT)
-            .file_dep(src)
             .target(dst)
-            .version("versions-lock v1 0644")
-            .action(move |_| -> Result<()> {
-                let bytes =
-                    fs::read(&s).with_context(|| format!("{}: cannot read", s.display()))?;
-                Ok(write_atomic(&d, &bytes, Some(0o644))?)
-            }),
+            .version(format!("versions-lock v2 0644 {sha}"))
+            .action(move |_| -> Result<()> { Ok(write_atomic(&d, &bytes, Some(0o644))?) }),
     )
 }
 
