@@ -19,7 +19,7 @@ use std::path::Path;
 use anyhow::{bail, Context as _, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::versions::{Image, Versions};
+use crate::versions::{Image, LockedPin, Versions};
 
 pub const LOCK_FILE: &str = "versions.lock";
 const FORMAT: u32 = 1;
@@ -34,6 +34,9 @@ pub struct LockedImage {
     pub tag: String,
     /// The registry, as `[[images]] source`.
     pub source: String,
+    /// The name on the registry, when it differs (`[[images]] remote_name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_name: Option<String>,
     /// What the tag named when locked: the index, or the manifest.
     pub digest: String,
     /// The image manifest a pull keeps (linux/amd64 of an index).
@@ -284,9 +287,14 @@ pub fn reconcile(
         if let Some(i) = found {
             let (locked, line) = &lock.images[i];
             let agrees = locked.source == image.source
+                && locked.remote_name == image.remote_name
                 && image.digest.as_ref().is_none_or(|d| *d == locked.digest);
             if agrees {
                 image.digest = Some(locked.digest.clone());
+                image.locked = Some(LockedPin {
+                    manifest: locked.manifest.clone(),
+                    line: *line,
+                });
                 continue;
             }
             let why = format!(
@@ -339,6 +347,10 @@ pub fn reconcile(
             locked.digest
         ));
         image.digest = Some(locked.digest.clone());
+        image.locked = Some(LockedPin {
+            manifest: locked.manifest.clone(),
+            line: 0,
+        });
         lock.put(locked);
     }
     Ok(Reconciled { changes, looked_up })
@@ -405,6 +417,7 @@ mod tests {
             name: name.into(),
             tag: tag.into(),
             source: "registry.example.com".into(),
+            remote_name: None,
             digest: digest(d),
             manifest: digest(d),
             platforms: BTreeMap::new(),

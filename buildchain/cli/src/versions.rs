@@ -53,6 +53,18 @@ pub struct Image {
     pub source: String,
     pub digest: Option<String>,
     pub remote_name: Option<String>,
+    /// Set from versions.lock (never read from versions.toml).
+    #[serde(skip)]
+    pub locked: Option<LockedPin>,
+}
+
+/// What versions.lock says of an image beyond its digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedPin {
+    /// The image manifest a pull must keep.
+    pub manifest: String,
+    /// The entry's line in versions.lock (0: added by this run).
+    pub line: usize,
 }
 
 impl Image {
@@ -160,6 +172,9 @@ pub fn check_locked_image(image: &crate::lock::LockedImage) -> Result<()> {
     field("source", check_registry_host(&image.source))?;
     check_digest(&image.digest)?;
     check_digest(&image.manifest)?;
+    if let Some(remote) = &image.remote_name {
+        check_image_name(remote).context("remote_name")?;
+    }
     for (platform, digest) in &image.platforms {
         buildchain_oci_types::Platform::parse(platform)
             .map_err(|e| anyhow::anyhow!("platform {platform:?}: {e}"))?;

@@ -126,6 +126,37 @@ fn a_locked_tag_builds_the_same_iso_after_the_tag_moved() {
         "{err}"
     );
 
+    // The manifest the lock recorded is the one a pull keeps; a refusal names the entry.
+    fs::write(
+        &versions,
+        fs::read_to_string(&versions)
+            .unwrap()
+            .replace(&format!("digest = \"{first_digest}\"\n"), ""),
+    )
+    .unwrap();
+    let lock = fs::read_to_string(&lock_path).unwrap();
+    let lied = lock.replacen(
+        &format!("manifest = \"{second_digest}\""),
+        &format!("manifest = \"sha256:{}\"", "9".repeat(64)),
+        1,
+    );
+    assert_ne!(lied, lock);
+    fs::write(&lock_path, &lied).unwrap();
+    let elsewhere = work.path().join("elsewhere");
+    let out = repo.run(
+        &["--locked", "images"],
+        &[("BUILD_ROOT", elsewhere.to_str().unwrap())],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("does not match")
+            && err.contains("pinned by versions.lock:")
+            && err.contains("buildchain lock --update test/app"),
+        "{err}"
+    );
+    fs::write(&lock_path, &lock).unwrap();
+
     // A damaged lock: the line and what to run.
     let lock = fs::read_to_string(&lock_path).unwrap();
     fs::write(

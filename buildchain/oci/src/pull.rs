@@ -44,6 +44,9 @@ pub struct PullOptions {
     /// files of a `dir:` layout is refused before any network access
     /// ([`check_replaceable`](crate::layout::check_replaceable)).
     pub overwrite: bool,
+    /// The image manifest the pull must keep (a lock's record of an index's platform
+    /// manifest): another one is refused before any blob is fetched.
+    pub expected_manifest: Option<Digest>,
 }
 
 impl Default for PullOptions {
@@ -58,6 +61,7 @@ impl Default for PullOptions {
             progress: Arc::new(NoProgress),
             overwrite: false,
             max_blob_bytes: 32 << 30,
+            expected_manifest: None,
         }
     }
 }
@@ -72,6 +76,7 @@ impl std::fmt::Debug for PullOptions {
             .field("jobs", &self.jobs)
             .field("http", &self.http)
             .field("overwrite", &self.overwrite)
+            .field("expected_manifest", &self.expected_manifest)
             .finish_non_exhaustive()
     }
 }
@@ -113,6 +118,15 @@ pub fn pull_image(
         index_digest,
         ..
     } = select_manifest(&client, reference, options)?;
+    if let Some(expected) = &options.expected_manifest {
+        if *expected != manifest_digest {
+            return Err(OciError::ManifestDigestMismatch {
+                image,
+                expected: expected.to_string(),
+                actual: manifest_digest.to_string(),
+            });
+        }
+    }
     let Manifest::Image {
         media_type,
         config,

@@ -206,6 +206,7 @@ pub fn resolve(cfg: &Config, image: &Image) -> Result<crate::lock::LockedImage> 
         name: image.name.clone(),
         tag: image.version.clone(),
         source: image.source.clone(),
+        remote_name: image.remote_name.clone(),
         digest: resolved.digest.to_string(),
         manifest: resolved.manifest_digest.to_string(),
         platforms: resolved
@@ -230,7 +231,27 @@ fn pull_task(cfg: &Cfg, image: &Image) -> Result<Task> {
             }));
     };
     let remote = Remote::of(cfg, image)?;
-    let registry_options = remote.options();
+    let mut registry_options = remote.options();
+    // Pinned by versions.lock: the manifest it recorded is the one kept, and a refusal
+    // says which entry to update.
+    let locked = image.locked.clone();
+    if let Some(pin) = &locked {
+        registry_options.expected_manifest = Some(
+            Digest::parse(&pin.manifest)
+                .map_err(|e| anyhow::anyhow!("versions.lock:{}: manifest: {e}", pin.line))?,
+        );
+    }
+    let lock_hint = locked.as_ref().map(|pin| {
+        let at = match pin.line {
+            0 => crate::lock::LOCK_FILE.to_string(),
+            line => format!("{}:{line}", crate::lock::LOCK_FILE),
+        };
+        format!(
+            "pinned by {at}: if the registry no longer serves it, run `buildchain lock --update {}`",
+            image.name
+        )
+    });
+    let locked_manifest = locked.map(|pin| pin.manifest).unwrap_or_default();
     let Remote {
         reference,
         insecure,
@@ -251,7 +272,7 @@ fn pull_task(cfg: &Cfg, image: &Image) -> Result<Task> {
         // directory: up to date, with no network, while it holds what was pulled.
         .target(dest.clone())
         .version(format!(
-            "image-pull v1 {text} insecure={insecure} auth_file={auth_name:?} ca_file={ca_name:?} platform=linux/amd64"
+            "image-pull v2 {text} manifest={locked_manifest} insecure={insecure} auth_file={auth_name:?} ca_file={ca_name:?} platform=linux/amd64"
         ))
         .action(move |tctx| -> Result<()> {
             let options = PullOptions {
@@ -268,12 +289,16 @@ fn pull_task(cfg: &Cfg, image: &Image) -> Result<Task> {
                     if !manifest_is(&dest, &pin) {
                         let _ = std::fs::remove_dir_all(&dest);
                     }
-                    return Err(match e {
+                    let e = match e {
                         // These name a path, not the image: say which pull.
                         e @ (OciError::Io { .. } | OciError::Fs(_)) => {
                             anyhow::Error::new(e).context(format!("pulling {what}"))
                         }
                         e => anyhow::Error::new(e),
+                    };
+                    return Err(match &lock_hint {
+                        Some(hint) => anyhow::anyhow!("{e:#} ({hint})"),
+                        None => e,
                     });
                 }
             };
