@@ -17,7 +17,12 @@ pub struct Config {
     pub build_root: PathBuf,
     pub project_name: String,
     pub version: Version,
+    /// versions.toml with the image pins of versions.lock filled in (see `lock.rs`).
     pub versions: Versions,
+    /// versions.toml as written (what the lock is reconciled against).
+    pub declared: Versions,
+    /// The text of versions.lock this run read or wrote (shipped in the ISO), if any.
+    pub lock_text: Option<String>,
     /// `.env` values overridden by the environment.
     pub vars: BTreeMap<String, String>,
     /// The one time every output records (see `epoch.rs`).
@@ -218,7 +223,9 @@ impl Config {
             build_root,
             project_name,
             version,
+            declared: versions.clone(),
             versions,
+            lock_text: None,
             vars,
             epoch,
             build_host,

@@ -65,6 +65,8 @@ struct LockIn {
 #[derive(Debug, Default)]
 pub struct Lock {
     images: Vec<(LockedImage, usize)>,
+    /// The file's text as read, if there was one.
+    text: Option<String>,
 }
 
 /// How a run uses the lock.
@@ -99,12 +101,19 @@ impl Lock {
         let mut text = String::new();
         file.read_to_string(&mut text)
             .with_context(|| format!("{}: cannot read", path.display()))?;
-        Lock::parse(&text).with_context(|| {
+        let mut lock = Lock::parse(&text).with_context(|| {
             format!(
                 "{}: invalid: fix it or run `buildchain lock` to write it again",
                 path.display()
             )
-        })
+        })?;
+        lock.text = Some(text);
+        Ok(lock)
+    }
+
+    /// The lock's text: as read, or as last written.
+    pub fn text(&self) -> Option<&str> {
+        self.text.as_deref()
     }
 
     fn parse(text: &str) -> Result<Lock> {
@@ -151,8 +160,10 @@ impl Lock {
     }
 
     /// Replaces `path` atomically with [`Lock::render`].
-    pub fn write(&self, path: &Path) -> Result<()> {
-        buildchain_fs::write_atomic(path, self.render()?.as_bytes(), Some(0o644))?;
+    pub fn write(&mut self, path: &Path) -> Result<()> {
+        let text = self.render()?;
+        buildchain_fs::write_atomic(path, text.as_bytes(), Some(0o644))?;
+        self.text = Some(text);
         Ok(())
     }
 
@@ -201,8 +212,6 @@ pub fn exclusively<T>(repo_root: &Path, no_wait: bool, f: impl FnOnce() -> Resul
 pub struct Reconciled {
     /// What changed in the lock, one line each (empty: nothing to write).
     pub changes: Vec<String>,
-    /// Whether a pin was looked up (the tasks must be defined again with it).
-    pub looked_up: bool,
 }
 
 /// How the tags are resolved: a lookup on the image's registry (or a stand-in in tests).
@@ -235,9 +244,17 @@ fn entry(line: usize, image: &LockedImage) -> String {
     format!("{LOCK_FILE}:{line}: [[image]] {} {}", image.name, image.tag)
 }
 
-/// Fills the pins of the pulled images of `versions` from `lock`, as `mode` says, resolving
-/// what is missing with `resolve` (Update only). Returns what changed in the lock, one line
-/// each (empty: nothing to write).
+/// Fills the pins of the pulled images of `versions` (as versions.toml declares them) from
+/// `lock`, as `mode` says:
+/// - an entry that agrees with versions.toml (source, remote name, and the digest when
+///   versions.toml pins one) gives the pin;
+/// - a digest written in versions.toml is used as is when the lock lacks the image or
+///   disagrees (no lookup: `buildchain lock` records it);
+/// - an image given by its tag alone without an agreeing entry is looked up (Update mode,
+///   images `needed` only) and added; otherwise it stays without a pin (its pull task fails
+///   if run, saying to lock it);
+/// - Update mode also drops the entries of images versions.toml no longer pulls;
+/// - Locked mode refuses anything missing, disagreeing or stale, naming it.
 pub fn reconcile(
     versions: &mut Versions,
     lock: &mut Lock,
@@ -264,8 +281,9 @@ pub fn reconcile(
         match mode {
             Mode::Read => {}
             Mode::Locked => bail!(
-                "{}: not in versions.toml (--locked): run `buildchain lock` to drop it",
-                entry(*line, image)
+                "{}: not in versions.toml (--locked): run `buildchain lock --update {}` to drop it",
+                entry(*line, image),
+                image.name
             ),
             Mode::Update => {
                 changes.push(format!(
@@ -276,7 +294,7 @@ pub fn reconcile(
             }
         }
     }
-    // Pins the lock has; what it lacks or disagrees on (why, and whether it had an entry).
+    // Images given by their tag alone that the lock does not pin, and why.
     let mut to_resolve: Vec<(usize, String, bool)> = Vec::new();
     for (index, image) in versions.images.iter_mut().enumerate() {
         if image.is_built() {
@@ -284,57 +302,40 @@ pub fn reconcile(
         }
         let what = format!("versions.toml [[images]] {} {}", image.name, image.version);
         let found = lock.find(&image.name, &image.version);
-        if let Some(i) = found {
+        let difference = found.and_then(|i| disagreement(image, &lock.images[i].0));
+        if let (Some(i), None) = (found, &difference) {
             let (locked, line) = &lock.images[i];
-            let agrees = locked.source == image.source
-                && locked.remote_name == image.remote_name
-                && image.digest.as_ref().is_none_or(|d| *d == locked.digest);
-            if agrees {
-                image.digest = Some(locked.digest.clone());
-                image.locked = Some(LockedPin {
-                    manifest: locked.manifest.clone(),
-                    line: *line,
-                });
-                continue;
-            }
-            let why = format!(
-                "{} says {} from {}",
-                entry(*line, locked),
-                locked.digest,
-                locked.source
+            image.locked = Some(LockedPin {
+                manifest: locked.manifest.clone(),
+                line: *line,
+                pinned_in_versions_toml: image.digest.is_some(),
+            });
+            image.digest = Some(locked.digest.clone());
+            continue;
+        }
+        let why = match (found, &difference) {
+            (Some(i), Some(difference)) => format!("{} {difference}", at_line(lock.images[i].1)),
+            _ => format!("no {LOCK_FILE} entry"),
+        };
+        if mode == Mode::Locked {
+            bail!(
+                "{what}: {why} (--locked): run `buildchain lock --update {}`",
+                image.name
             );
-            to_resolve.push((index, format!("{what}: {why}"), true));
-        } else if image.digest.is_none() || mode == Mode::Locked {
-            to_resolve.push((index, format!("{what}: no {LOCK_FILE} entry"), false));
         }
-        // Else pinned in versions.toml and not locked: the pin is used as it is (offline);
-        // `buildchain lock` records it.
+        if image.digest.is_none() {
+            to_resolve.push((index, format!("{what}: {why}"), found.is_some()));
+        }
     }
-    match mode {
-        // The task pulling it fails when run, saying so.
-        Mode::Read => {
-            return Ok(Reconciled {
-                changes,
-                looked_up: false,
-            })
-        }
-        Mode::Locked => {
-            if let Some((index, why, _)) = to_resolve.first() {
-                bail!(
-                    "{why} (--locked): run `buildchain lock --update {}`",
-                    versions.images[*index].name
-                );
-            }
-        }
-        Mode::Update => {}
+    if mode != Mode::Update {
+        return Ok(Reconciled { changes });
     }
-    // Only what this run pulls is looked up; the others keep their versions.toml pin, if any.
+    // Only what this run pulls is looked up.
     to_resolve.retain(|(index, _, _)| needed(&versions.images[*index]));
     let images: Vec<&Image> = to_resolve
         .iter()
         .map(|(index, _, _)| &versions.images[*index])
         .collect();
-    let looked_up = !images.is_empty();
     let resolved = resolve_all(&images, resolve);
     for ((index, why, had_entry), locked) in to_resolve.into_iter().zip(resolved) {
         let locked = locked.with_context(|| why.clone())?;
@@ -350,10 +351,42 @@ pub fn reconcile(
         image.locked = Some(LockedPin {
             manifest: locked.manifest.clone(),
             line: 0,
+            pinned_in_versions_toml: false,
         });
         lock.put(locked);
     }
-    Ok(Reconciled { changes, looked_up })
+    Ok(Reconciled { changes })
+}
+
+/// `versions.lock:LINE` (or the file alone for an entry this run added).
+pub fn at_line(line: usize) -> String {
+    match line {
+        0 => LOCK_FILE.to_string(),
+        line => format!("{LOCK_FILE}:{line}"),
+    }
+}
+
+/// What of `locked` differs from versions.toml's `image`, if anything.
+fn disagreement(image: &Image, locked: &LockedImage) -> Option<String> {
+    if locked.source != image.source {
+        return Some(format!(
+            "locks it from {} (versions.toml: {})",
+            locked.source, image.source
+        ));
+    }
+    if locked.remote_name != image.remote_name {
+        return Some(format!(
+            "locks it as remote name {:?} (versions.toml: {:?})",
+            locked.remote_name, image.remote_name
+        ));
+    }
+    match &image.digest {
+        Some(pin) if *pin != locked.digest => Some(format!(
+            "locks {} (versions.toml pins {pin})",
+            locked.digest
+        )),
+        _ => None,
+    }
 }
 
 /// `buildchain lock [--update NAME…]`: resolves the tags of the named pulled images (all of
@@ -372,8 +405,17 @@ pub fn relock(
         .map(|i| i.name.as_str())
         .collect();
     for name in names {
-        if !pulled.contains(name.as_str()) {
-            bail!("{name}: no pulled image of versions.toml has this name (pulled: {pulled:?})");
+        let stale = lock.images.iter().any(|(i, _)| &i.name == name);
+        if !pulled.contains(name.as_str()) && !stale {
+            let pulled: Vec<&str> = pulled.iter().copied().collect();
+            bail!(
+                "{name:?}: neither a pulled image of versions.toml nor in {LOCK_FILE} (pulled: {})",
+                if pulled.is_empty() {
+                    "none".to_string()
+                } else {
+                    pulled.join(", ")
+                }
+            );
         }
     }
     let mut changes = Vec::new();
@@ -446,6 +488,7 @@ mod tests {
     fn bad_locks_name_the_line() {
         let good = Lock {
             images: vec![(locked("a/img", "1", 'a'), 0)],
+            text: None,
         }
         .render()
         .unwrap();

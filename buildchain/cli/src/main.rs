@@ -184,9 +184,9 @@ fn load(cli: &Cli) -> Result<(Arc<Config>, Engine)> {
     let mut cfg = Config::load(&repo, cli.build_root.as_deref())?;
     // The image pins come from versions.lock (`--locked`: it must cover versions.toml).
     // What it lacks is looked up only once the run is known to pull (see `build`).
-    let mode = match (&cli.command, cli.locked) {
-        (None, true) => lock::Mode::Locked,
-        _ => lock::Mode::Read,
+    let mode = match cli.locked {
+        true => lock::Mode::Locked,
+        false => lock::Mode::Read,
     };
     apply_lock(&mut cfg, mode, &|_| false, cli.no_wait)?;
     engine_for(cli, Arc::new(cfg))
@@ -228,42 +228,46 @@ fn apply_lock(
 ) -> Result<bool> {
     let path = cfg.repo(lock::LOCK_FILE);
     let snapshot = cfg.clone();
-    let update = || -> Result<(versions::Versions, bool)> {
+    let update = || -> Result<(versions::Versions, Option<String>, bool)> {
         let mut lock = lock::Lock::load(&path)?;
-        let mut versions = snapshot.versions.clone();
+        // From versions.toml as written: a pin it has is told from one the lock gave.
+        let mut versions = snapshot.declared.clone();
         let outcome = lock::reconcile(&mut versions, &mut lock, mode, needed, &|image| {
             tasks::images::resolve(&snapshot, image)
         })?;
-        if !outcome.changes.is_empty() {
+        let changed = !outcome.changes.is_empty();
+        if changed {
             lock.write(&path)?;
             for change in &outcome.changes {
                 eprintln!("buildchain: {change}");
             }
         }
-        Ok((versions, outcome.looked_up))
+        Ok((versions, lock.text().map(str::to_string), changed))
     };
-    let (versions, looked_up) = match mode {
+    let (versions, text, changed) = match mode {
         lock::Mode::Update => lock::exclusively(&snapshot.repo_root, no_wait, update)?,
         lock::Mode::Read | lock::Mode::Locked => update()?,
     };
     cfg.versions = versions;
-    Ok(looked_up)
+    cfg.lock_text = text;
+    Ok(changed)
 }
 
-/// The pulled images this run pulls (or records in the Salt tree's versions.json).
+/// The images this run pulls (or records in the Salt tree's versions.json) that have no
+/// pin yet: what must be looked up.
 fn images_needed(
-    cfg: &Config,
+    cfg: &Arc<Config>,
     engine: &Engine,
     names: &[String],
 ) -> std::collections::BTreeSet<(String, String)> {
     let graph = engine.graph();
     let all = graph.runs(names, "_salt_tree:salt");
-    let cfg = Arc::new(cfg.clone());
     cfg.versions
         .images
         .iter()
-        .filter(|i| !i.is_built())
-        .filter(|i| all || graph.runs(names, &tasks::images::task_name(&cfg, i)))
+        // Given by their tag alone and not pinned by the lock as read.
+        .filter(|i| !i.is_built() && i.digest.is_none())
+        .filter(|i| all || graph.runs(names, &tasks::images::task_name(cfg, i)))
         .map(|i| (i.name.clone(), i.version.clone()))
         .collect()
 }
@@ -524,30 +528,8 @@ fn build(cli: &Cli, cfg: Arc<Config>, engine: Engine) -> Result<ExitCode> {
         cli.tasks.clone()
     };
     let mut names = resolve(&engine, &requested)?;
-    let (cfg, engine) = if cli.locked {
-        (cfg, engine)
-    } else {
-        // Look up what the lock lacks, for the images this run pulls only.
-        let needed = images_needed(&cfg, &engine, &names);
-        let mut updated = (*cfg).clone();
-        let looked_up = !needed.is_empty()
-            && apply_lock(
-                &mut updated,
-                lock::Mode::Update,
-                &|i| needed.contains(&(i.name.clone(), i.version.clone())),
-                cli.no_wait,
-            )?;
-        if looked_up {
-            let (cfg, engine) = engine_for(cli, Arc::new(updated))?;
-            names = resolve(&engine, &requested)?;
-            (cfg, engine)
-        } else {
-            (cfg, engine)
-        }
-    };
-    let (cfg, engine) = (&*cfg, &engine);
     if engine.graph().runs(&names, "_iso_build") {
-        check_volume_id(cfg)?;
+        check_volume_id(&cfg)?;
     }
     let jobs = cli.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -558,6 +540,28 @@ fn build(cli: &Cli, cfg: Arc<Config>, engine: Engine) -> Result<ExitCode> {
         bail!("--jobs must be at least 1");
     }
     let _lock = buildroot::open(&cfg.build_root, buildroot::Mode::Build, cli.no_wait)?;
+    // Once the cheap checks passed and the build root is ours: look up the tags the lock
+    // lacks, for the images this run pulls only, then define the tasks with their pins.
+    let needed = if cli.locked {
+        Default::default()
+    } else {
+        images_needed(&cfg, &engine, &names)
+    };
+    let (cfg, engine) = if needed.is_empty() {
+        (cfg, engine)
+    } else {
+        let mut updated = (*cfg).clone();
+        apply_lock(
+            &mut updated,
+            lock::Mode::Update,
+            &|i| needed.contains(&(i.name.clone(), i.version.clone())),
+            cli.no_wait,
+        )?;
+        let (cfg, engine) = engine_for(cli, Arc::new(updated))?;
+        names = resolve(&engine, &requested)?;
+        (cfg, engine)
+    };
+    let (cfg, engine) = (&*cfg, &engine);
     let output = Output::new(
         cli.reporter.unwrap_or(Kind::Console),
         cli.verbose,

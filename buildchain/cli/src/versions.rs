@@ -65,6 +65,8 @@ pub struct LockedPin {
     pub manifest: String,
     /// The entry's line in versions.lock (0: added by this run).
     pub line: usize,
+    /// versions.toml writes the same digest (a refusal is then about its pin).
+    pub pinned_in_versions_toml: bool,
 }
 
 impl Image {

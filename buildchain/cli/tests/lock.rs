@@ -83,6 +83,11 @@ fn a_locked_tag_builds_the_same_iso_after_the_tag_moved() {
         out.contains(&format!("updated test/app 1.0 -> {second_digest}")),
         "{out}"
     );
+    // The Salt tree's versions.json follows the lock alone (versions.toml did not change).
+    ok(&repo.run(&["salt-tree"], &[]));
+    let json =
+        fs::read_to_string(repo.build_root().join("root/salt/metalk8s/versions.json")).unwrap();
+    assert!(json.contains(&second_digest), "{json}");
     let out = repo.run(&["lock", "--update", "test/nope"], &[]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("test/nope"), "{}", stderr(&out));
@@ -231,10 +236,10 @@ fn runs_that_pull_nothing_look_nothing_up() {
     let err = stderr(&out);
     assert!(
         err.contains("versions.lock:3: [[image]] test/gone 1.0: not in versions.toml")
-            && err.contains("run `buildchain lock` to drop it"),
+            && err.contains("run `buildchain lock --update test/gone` to drop it"),
         "{err}"
     );
-    ok(&repo.run(&["lock"], &[]));
+    ok(&repo.run(&["lock", "--update", "test/gone"], &[]));
     assert!(!fs::read_to_string(repo.path().join("versions.lock"))
         .unwrap()
         .contains("test/gone"));

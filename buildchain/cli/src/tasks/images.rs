@@ -242,14 +242,15 @@ fn pull_task(cfg: &Cfg, image: &Image) -> Result<Task> {
         );
     }
     let lock_hint = locked.as_ref().map(|pin| {
-        let at = match pin.line {
-            0 => crate::lock::LOCK_FILE.to_string(),
-            line => format!("{}:{line}", crate::lock::LOCK_FILE),
-        };
-        format!(
-            "pinned by {at}: if the registry no longer serves it, run `buildchain lock --update {}`",
-            image.name
-        )
+        let at = crate::lock::at_line(pin.line);
+        if pin.pinned_in_versions_toml {
+            format!("pinned by versions.toml (and {at}): check its digest")
+        } else {
+            format!(
+                "pinned by {at}: if the registry no longer serves it, run `buildchain lock --update {}`",
+                image.name
+            )
+        }
     });
     let locked_manifest = locked.map(|pin| pin.manifest).unwrap_or_default();
     let Remote {

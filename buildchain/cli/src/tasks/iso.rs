@@ -60,19 +60,10 @@ const LOCK_TASK: &str = "_iso_add_tree:versions.lock";
 
 /// `versions.lock` at the ISO root, next to product.txt: a mounted release says which
 /// digests its images were pulled by. Defined when the repository has a lock, with the
-/// lock as this run read it (its pins are the ones the pulls use, even if `buildchain lock`
-/// rewrites the file meanwhile).
+/// text this run read or wrote (`Config::lock_text`: the one its pins come from).
 fn versions_lock(cfg: &Cfg) -> Option<Task> {
-    use sha2::{Digest as _, Sha256};
-    let src = cfg.repo(crate::lock::LOCK_FILE);
-    if !src.is_file() {
-        return None;
-    }
-    let bytes = fs::read(&src).ok()?;
-    let sha: String = Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let text = cfg.lock_text.clone()?;
+    let digest = buildchain_oci_types::Digest::of(text.as_bytes());
     let dst = cfg.iso_root().join(crate::lock::LOCK_FILE);
     let d = dst.clone();
     Some(
@@ -80,8 +71,8 @@ fn versions_lock(cfg: &Cfg) -> Option<Task> {
             .doc("Copy versions.lock to the ISO root.")
             .task_dep(MKDIR_ROOT)
             .target(dst)
-            .version(format!("versions-lock v2 0644 {sha}"))
-            .action(move |_| -> Result<()> { Ok(write_atomic(&d, &bytes, Some(0o644))?) }),
+            .version(format!("versions-lock v3 0644 {digest}"))
+            .action(move |_| -> Result<()> { Ok(write_atomic(&d, text.as_bytes(), Some(0o644))?) }),
     )
 }
 

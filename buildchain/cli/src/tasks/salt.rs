@@ -52,6 +52,16 @@ fn image_manifests(images: &Path) -> Result<Vec<PathBuf>> {
         .collect())
 }
 
+/// The pin of every pulled image, as versions.json records them (one line).
+fn image_pins(cfg: &Cfg) -> String {
+    cfg.versions
+        .images
+        .iter()
+        .filter_map(|i| Some(format!("{}:{}@{}", i.name, i.version, i.digest.as_deref()?)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 fn salt(cfg: &Cfg) -> Result<Task> {
     let src = cfg.repo("salt");
     let dst = cfg.iso_root().join("salt");
@@ -66,9 +76,11 @@ fn salt(cfg: &Cfg) -> Result<Task> {
         // The images present once `images` ran make the registry include.
         .calc_file_deps(move || image_manifests(&cfg3.iso_root().join("images")))
         .target(dst.clone())
+        // versions.json records the image pins, which versions.lock may change alone.
         .version(format!(
-            "salt v1 {} {opts:?}",
-            templates::context_version(cfg)
+            "salt v2 {} {opts:?} pins={}",
+            templates::context_version(cfg),
+            image_pins(cfg)
         ))
         .action(move |_| -> Result<()> {
             let cfg = &cfg2;
