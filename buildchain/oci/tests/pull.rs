@@ -154,6 +154,37 @@ impl buildchain_oci::Progress for Counter {
     }
 }
 
+/// Puts a Docker manifest list of the two images (`dir:` layouts already pushed) under
+/// `name:tag`; its digest.
+fn put_index(host: &str, name: &str, tag: &str, amd64: &Path, arm64: &Path) -> String {
+    let entry = |dir: &Path, arch: &str| {
+        let bytes = std::fs::read(dir.join("manifest.json")).unwrap();
+        format!(
+            r#"{{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":"sha256:{}","size":{},"platform":{{"architecture":"{arch}","os":"linux"}}}}"#,
+            sha256_hex(&bytes),
+            bytes.len()
+        )
+    };
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.list.v2+json","manifests":[{},{}]}}"#,
+        entry(amd64, "amd64"),
+        entry(arm64, "arm64")
+    );
+    let response = ureq::put(format!("http://{host}/v2/{name}/manifests/{tag}"))
+        .header(
+            "Content-Type",
+            "application/vnd.docker.distribution.manifest.list.v2+json",
+        )
+        .send(index.clone())
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "PUT index: {}",
+        response.status()
+    );
+    format!("sha256:{}", sha256_hex(index.as_bytes()))
+}
+
 fn digest_of(dir: &Path) -> String {
     format!(
         "sha256:{}",
@@ -170,33 +201,8 @@ fn index_platform_selection_matches_skopeo() {
     build_test_image(w, "multi", "arm64", &["arm64 content\n"], &w.join("arm64"));
     registry.push(&w.join("amd64"), "multi:amd64");
     registry.push(&w.join("arm64"), "multi:arm64");
-    let entry = |dir: &Path, arch: &str| {
-        let bytes = std::fs::read(dir.join("manifest.json")).unwrap();
-        format!(
-            r#"{{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":"sha256:{}","size":{},"platform":{{"architecture":"{arch}","os":"linux"}}}}"#,
-            sha256_hex(&bytes),
-            bytes.len()
-        )
-    };
-    let index = format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.list.v2+json","manifests":[{},{}]}}"#,
-        entry(&w.join("amd64"), "amd64"),
-        entry(&w.join("arm64"), "arm64")
-    );
     let host = registry.host();
-    let response = ureq::put(format!("http://{host}/v2/multi/manifests/1.0"))
-        .header(
-            "Content-Type",
-            "application/vnd.docker.distribution.manifest.list.v2+json",
-        )
-        .send(index.clone())
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "PUT index: {}",
-        response.status()
-    );
-    let index_digest = format!("sha256:{}", sha256_hex(index.as_bytes()));
+    let index_digest = put_index(&host, "multi", "1.0", &w.join("amd64"), &w.join("arm64"));
 
     let arm = PullOptions {
         platform: Platform::parse("linux/arm64").unwrap(),
@@ -847,28 +853,7 @@ fn resolve_image_names_the_digests_a_pull_would_use() {
     assert!(plain.platforms.is_empty());
 
     // An index by tag: its digest, each platform's manifest, the one a pull keeps.
-    let entry = |dir: &Path, arch: &str| {
-        let bytes = std::fs::read(dir.join("manifest.json")).unwrap();
-        format!(
-            r#"{{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":"sha256:{}","size":{},"platform":{{"architecture":"{arch}","os":"linux"}}}}"#,
-            sha256_hex(&bytes),
-            bytes.len()
-        )
-    };
-    let index = format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.list.v2+json","manifests":[{},{}]}}"#,
-        entry(&w.join("amd64"), "amd64"),
-        entry(&w.join("arm64"), "arm64")
-    );
-    let response = ureq::put(format!("http://{host}/v2/res/manifests/1.0"))
-        .header(
-            "Content-Type",
-            "application/vnd.docker.distribution.manifest.list.v2+json",
-        )
-        .send(index.clone())
-        .unwrap();
-    assert!(response.status().is_success());
-    let index_digest = format!("sha256:{}", sha256_hex(index.as_bytes()));
+    let index_digest = put_index(&host, "res", "1.0", &w.join("amd64"), &w.join("arm64"));
     let arm = PullOptions {
         platform: Platform::parse("linux/arm64").unwrap(),
         ..options()
