@@ -2,16 +2,16 @@
 
 use sha2::digest::DynDigest;
 
-/// An expected checksum.
+/// An expected checksum: its type (`sha256`, …) and lower-case hex value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Checksum {
+pub struct Checksum {
     pub kind: String,
     pub hex: String,
 }
 
 impl Checksum {
     /// Validates the type and the hex length.
-    pub(crate) fn new(kind: &str, hex: &str) -> Result<Checksum, String> {
+    pub fn new(kind: &str, hex: &str) -> Result<Checksum, String> {
         let hasher = hasher_for(kind)?;
         let hex = hex.trim().to_ascii_lowercase();
         if hex.len() != hasher.output_size() * 2 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {

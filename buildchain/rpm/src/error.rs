@@ -54,6 +54,13 @@ pub enum RpmError {
         requirement: String,
         searched: String,
     },
+    /// A file listed with its checksum elsewhere than in repodata (a lock's line, named in
+    /// `origin`) could not be downloaded or verified.
+    #[error("{origin}: {cause}")]
+    Listed {
+        origin: String,
+        cause: Box<RpmError>,
+    },
     /// A download manifest is unreadable.
     #[error("download manifest {path}: {rule}")]
     Manifest { path: PathBuf, rule: String },

@@ -18,6 +18,7 @@ pub mod repo_dir;
 pub mod repodata;
 mod vercmp;
 
+pub use checksum::Checksum;
 pub use dependency::Dependency;
 pub use error::RpmError;
 pub use header::{read_package_header, FileKind, PackageFile, PackageHeader};

@@ -95,6 +95,7 @@ fn markers_owners_dependencies_and_scriptlets_reach_the_header() {
     let context = BuildContext {
         repo_root: fixture.root.clone(),
         source_date_epoch: Some(1_700_000_000),
+        signer: None,
     };
     let rpm = build_package(&def, &context, tmp.path()).unwrap();
     assert_eq!(
@@ -247,6 +248,7 @@ fn a_missing_source_fails_naming_package_and_file_and_leaves_nothing() {
     let context = BuildContext {
         repo_root: tmp.path().to_path_buf(),
         source_date_epoch: None,
+        signer: None,
     };
     let err = build_package(&def, &context, &out).unwrap_err().to_string();
     assert!(err.contains("package bad-1.0-1.noarch"), "{err}");

@@ -109,7 +109,7 @@ fn served() -> &'static Served {
         fs::create_dir_all(&archy).unwrap();
         fs::write(archy.join("package.toml"), "name = \"archy\"\nversion = \"1\"\nrelease = \"1\"\nsummary = \"s\"\ndescription = \"d\"\nlicense = \"MIT\"\narch = \"aarch64\"\n").unwrap();
         let def = PackageDefinition::load(&archy).unwrap();
-        build_package(&def, &BuildContext { repo_root: work.clone(), source_date_epoch: None }, &root.join("main/Packages")).unwrap();
+        build_package(&def, &BuildContext { repo_root: work.clone(), source_date_epoch: None , signer: None}, &root.join("main/Packages")).unwrap();
         for repo in ["main", "base"] {
             run(Command::new("createrepo_c").args(["-q", "--no-database"]).arg(root.join(repo)));
         }

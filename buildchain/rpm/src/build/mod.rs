@@ -18,13 +18,16 @@ use crate::vercmp::Comparison;
 pub const BUILD_HOST: &str = "buildchain";
 
 /// Where a build reads its inputs and which time it records.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct BuildContext {
     /// The repository root: `source` paths of a definition are relative to it.
     pub repo_root: PathBuf,
     /// `SOURCE_DATE_EPOCH`: the build time, and the upper bound of every file's mtime.
     /// `None`: the current time and the sources' mtimes.
     pub source_date_epoch: Option<u64>,
+    /// Signs the header (what `rpm --addsign` does) at the given time (seconds since the
+    /// epoch: the build's, no earlier than the key's creation).
+    pub signer: Option<(rpm::signature::pgp::Signer, u64)>,
 }
 
 /// Builds `definition` into `out_dir/<name>-<version>-<release>.<arch>.rpm` (written to a
@@ -183,9 +186,17 @@ fn build_in_memory(
         builder.post_uninstall_script(s.as_str());
         builder.requires(rpm::Dependency::script_postun("/bin/sh"));
     }
-    builder
+    let mut package = builder
         .build()
-        .map_err(|e| fail(format!("assembling the RPM: {e}")))
+        .map_err(|e| fail(format!("assembling the RPM: {e}")))?;
+    if let Some((signer, time)) = &context.signer {
+        let time = u32::try_from(*time)
+            .map_err(|_| fail(format!("signing time {time} does not fit an RPM time")))?;
+        package
+            .sign_with_timestamp(signer, rpm::Timestamp(time))
+            .map_err(|e| fail(format!("signing the RPM: {e}")))?;
+    }
+    Ok(package)
 }
 
 /// Modes were validated when the definition was loaded.

@@ -48,11 +48,13 @@ impl Repository {
     }
 }
 
-/// A package to fetch: a name, and optionally a version pin `[epoch:]version[-release]`.
+/// A package to fetch: a name, and optionally a version pin `[epoch:]version[-release]`
+/// and the repository it must come from (its requirements may come from any).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackageRequest {
     pub name: String,
     pub version: Option<String>,
+    pub repository: Option<String>,
 }
 
 impl PackageRequest {
@@ -82,6 +84,7 @@ impl PackageRequest {
         Ok(PackageRequest {
             name: name.to_string(),
             version,
+            repository: None,
         })
     }
 }
@@ -154,31 +157,238 @@ pub struct FetchReport {
 const REPOMD_LIMIT: u64 = 16 << 20;
 const GPG_KEY_LIMIT: u64 = 1 << 20;
 
+/// A package chosen by [`resolve_packages`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedPackage {
+    pub name: String,
+    /// `[epoch:]version-release`.
+    pub evr: String,
+    pub arch: String,
+    /// The id of the repository it comes from.
+    pub repository: String,
+    /// That repository is downloaded from ([`Repository::download`]).
+    pub download: bool,
+    /// Its path in the repository, as repodata gives it.
+    pub location: String,
+    /// Its checksum, as repodata announces it.
+    pub checksum: Checksum,
+    pub size: Option<u64>,
+    /// `None` when requested; else the package (`name-evr.arch`) whose requirement it
+    /// satisfies, and that requirement.
+    pub required_by: Option<(String, String)>,
+    /// The name of the request that pulled it in.
+    pub pulled_by: String,
+}
+
+impl ResolvedPackage {
+    /// `name-[epoch:]version-release.arch`.
+    pub fn nevra(&self) -> String {
+        format!("{}-{}.{}", self.name, self.evr, self.arch)
+    }
+
+    /// The file to download for it.
+    pub fn remote_file(&self) -> RemoteFile {
+        RemoteFile {
+            repository: self.repository.clone(),
+            nevra: self.nevra(),
+            location: self.location.clone(),
+            checksum: self.checksum.clone(),
+            size: self.size,
+            origin: None,
+        }
+    }
+}
+
+/// One package file to download from a repository, and what it must be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteFile {
+    /// The id of its repository.
+    pub repository: String,
+    /// `name-[epoch:]version-release.arch`, for messages.
+    pub nevra: String,
+    /// Its path in the repository.
+    pub location: String,
+    pub checksum: Checksum,
+    /// Its size, when known: more is refused, less is a truncated download.
+    pub size: Option<u64>,
+    /// Where the checksum and size come from when not from repodata (a lock's line): it
+    /// prefixes the errors of this file's download.
+    pub origin: Option<String>,
+}
+
+impl RemoteFile {
+    /// Its file name in the destination (the last component of its location).
+    fn file_name(&self) -> &str {
+        self.location.rsplit('/').next().unwrap_or(&self.location)
+    }
+
+    /// What announced its checksum and size, for messages (the origin prefixes them).
+    fn announced_by(&self) -> &str {
+        match self.origin {
+            Some(_) => "the entry",
+            None => "repodata",
+        }
+    }
+
+    /// `error`, prefixed with the file's origin when it has one.
+    fn explain(&self, error: RpmError) -> RpmError {
+        match &self.origin {
+            Some(origin) => RpmError::Listed {
+                origin: origin.clone(),
+                cause: Box::new(error),
+            },
+            None => error,
+        }
+    }
+}
+
+/// Preferred choices of [`resolve_packages`]: `(repository id, name-[epoch:]version-release.arch)`.
+pub type Preferred = std::collections::HashSet<(String, String)>;
+
 /// Fetches `requests` (and what they require) from `repositories` into `dest`, then writes
-/// `dest/repodata/`. Packages are downloaded to a staging directory in `dest` and moved in
-/// only when every one of them was verified: on error, `dest` is left as it was.
+/// `dest/repodata/`: [`resolve_packages`], then [`download_packages`] of what the
+/// repositories with `download = true` provide.
 pub fn fetch_packages(
     repositories: &[Repository],
     requests: &[PackageRequest],
     dest: &Path,
     options: &FetchOptions,
 ) -> Result<FetchReport, RpmError> {
-    check_options(repositories, options)?;
-    let transport = Transport::new(&options.http)?;
-    let locations: Vec<Location> = repositories
-        .iter()
-        .map(|r| {
-            Location::parse(&r.base_url)
-                .map_err(|rule| RpmError::Options(format!("repository {}: {rule}", r.id)))
-        })
-        .collect::<Result<_, _>>()?;
+    let resolved = resolve_packages(repositories, requests, &Preferred::new(), options)?;
+    let (downloads, not_downloaded): (Vec<&ResolvedPackage>, Vec<&ResolvedPackage>) =
+        resolved.iter().partition(|p| p.download);
+    let files: Vec<RemoteFile> = downloads.iter().map(|p| p.remote_file()).collect();
+    let mut report = download_packages(repositories, &files, dest, options)?;
+    report.not_downloaded = not_downloaded.iter().map(|p| p.nevra()).collect();
+    Ok(report)
+}
 
+/// Reads the repositories' metadata and resolves `requests` and what they require, over
+/// all of them: each request's newest version (or the pinned one; a request naming a
+/// repository is looked up there only), then its requirements transitively. A choice in
+/// `preferred` wins over newer versions (a lock's choices, kept when it is updated).
+/// Ties go to the repository listed first. Nothing is written.
+pub fn resolve_packages(
+    repositories: &[Repository],
+    requests: &[PackageRequest],
+    preferred: &Preferred,
+    options: &FetchOptions,
+) -> Result<Vec<ResolvedPackage>, RpmError> {
+    check_options(repositories, options)?;
+    for request in requests {
+        if let Some(id) = &request.repository {
+            if !repositories.iter().any(|r| &r.id == id) {
+                return Err(RpmError::Options(format!(
+                    "package request {request}: repository '{id}' is not given"
+                )));
+            }
+        }
+    }
+    let transport = Transport::new(&options.http)?;
+    let locations = locations(repositories)?;
     let indexes: Vec<RepositoryIndex> = repositories
         .par_iter()
         .zip(locations.par_iter())
         .map(|(repo, location)| read_index(&transport, repo, location, options))
         .collect::<Result<_, _>>()?;
-    let choices = resolve(&indexes, requests, &options.arches)?;
+    let chosen = resolve(&indexes, requests, &options.arches, preferred)?;
+    let package = |c: &resolve::Chosen| &indexes[c.choice.repository].packages[c.choice.package];
+    chosen
+        .iter()
+        .map(|c| {
+            let p = package(c);
+            let checksum = Checksum::new(&p.checksum_type, &p.checksum).map_err(|rule| {
+                RpmError::Corrupted {
+                    package: p.nevra(),
+                    url: printable(&locations[c.choice.repository].join(&p.location)),
+                    rule,
+                }
+            })?;
+            Ok(ResolvedPackage {
+                name: p.name.clone(),
+                evr: p.evr.to_string(),
+                arch: p.arch.clone(),
+                repository: repositories[c.choice.repository].id.clone(),
+                download: repositories[c.choice.repository].download,
+                location: p.location.clone(),
+                checksum,
+                size: p.size,
+                required_by: c
+                    .required_by
+                    .as_ref()
+                    .map(|(by, requirement)| (package(&chosen[*by]).nevra(), requirement.clone())),
+                pulled_by: requests[c.request].name.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Whether `evr` (`[epoch:]version[-release]`) matches a pin `[epoch:]version[-release]`
+/// as a request's pin is matched (a pin without epoch or release matches any).
+pub fn pin_matches(evr: &str, pin: &str) -> bool {
+    crate::vercmp::Evr::parse(evr).is_some_and(|evr| resolve::matches_pin(&evr, pin))
+}
+
+fn locations(repositories: &[Repository]) -> Result<Vec<Location>, RpmError> {
+    repositories
+        .iter()
+        .map(|r| {
+            Location::parse(&r.base_url)
+                .map_err(|rule| RpmError::Options(format!("repository {}: {rule}", r.id)))
+        })
+        .collect()
+}
+
+/// Downloads `files` from `repositories` into `dest`, verifying each against its checksum
+/// and size and reading its header, copies the repositories' GPG keys, then writes
+/// `dest/repodata/`. Packages are downloaded to a staging directory in `dest` and moved in
+/// only when every one of them was verified: on error, `dest` is left as it was.
+pub fn download_packages(
+    repositories: &[Repository],
+    files: &[RemoteFile],
+    dest: &Path,
+    options: &FetchOptions,
+) -> Result<FetchReport, RpmError> {
+    check_options(repositories, options)?;
+    let transport = Transport::new(&options.http)?;
+    let locations = locations(repositories)?;
+    let mut downloads = Vec::new();
+    let mut file_names = std::collections::HashSet::new();
+    for file in files {
+        let Some(r) = repositories.iter().position(|r| r.id == file.repository) else {
+            return Err(RpmError::Options(format!(
+                "package {}: repository '{}' is not given",
+                file.nevra, file.repository
+            )));
+        };
+        let fail = |rule: String| {
+            file.explain(RpmError::Metadata {
+                repository: file.repository.clone(),
+                file: file.announced_by().to_string(),
+                rule: format!("package {}: {rule}", file.nevra),
+            })
+        };
+        crate::repodata::check_package_location(&file.location)
+            .map_err(|rule| fail(format!("location '{}': {rule}", file.location)))?;
+        if !file_names.insert(file.file_name()) {
+            return Err(fail(format!(
+                "another chosen package has the same file name {}",
+                file.file_name()
+            )));
+        }
+        if let Some(size) = file.size.filter(|&s| s > options.max_package_bytes) {
+            return Err(file.explain(RpmError::Corrupted {
+                package: file.nevra.clone(),
+                url: printable(&locations[r].join(&file.location)),
+                rule: format!(
+                    "{} announces {size} bytes, more than the {} allowed (FetchOptions::max_package_bytes)",
+                    file.announced_by(),
+                    options.max_package_bytes
+                ),
+            }));
+        }
+        downloads.push((r, file));
+    }
 
     fs::create_dir_all(dest).map_err(|e| RpmError::io("creating", dest, e))?;
     // What a killed fetch left goes first: the files it replaced are put back, then its
@@ -204,48 +414,6 @@ pub fn fetch_packages(
         }
     }
 
-    let mut downloads = Vec::new();
-    let mut not_downloaded = Vec::new();
-    let mut file_names = std::collections::HashSet::new();
-    for choice in &choices {
-        let repo = &repositories[choice.repository];
-        let package = &indexes[choice.repository].packages[choice.package];
-        if !repo.download {
-            not_downloaded.push(package.nevra());
-            continue;
-        }
-        let file_name = package
-            .location
-            .rsplit('/')
-            .next()
-            .unwrap_or(&package.location)
-            .to_string();
-        if !file_names.insert(file_name.clone()) {
-            return Err(RpmError::Metadata {
-                repository: repo.id.clone(),
-                file: "primary.xml".into(),
-                rule: format!(
-                    "package {}: another chosen package has the same file name {file_name}",
-                    package.nevra()
-                ),
-            });
-        }
-        downloads.push((choice.repository, package, file_name));
-    }
-
-    for (r, package, _) in &downloads {
-        if let Some(size) = package.size.filter(|&s| s > options.max_package_bytes) {
-            return Err(RpmError::Corrupted {
-                package: package.nevra(),
-                url: printable(&locations[*r].join(&package.location)),
-                rule: format!(
-                    "repodata announces {size} bytes, more than the {} allowed (FetchOptions::max_package_bytes)",
-                    options.max_package_bytes
-                ),
-            });
-        }
-    }
-
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.jobs.max(1))
         .build()
@@ -253,33 +421,42 @@ pub fn fetch_packages(
     pool.install(|| {
         downloads
             .par_iter()
-            .map(|(r, package, file_name)| {
-                let expected =
-                    Checksum::new(&package.checksum_type, &package.checksum).map_err(|rule| {
-                        RpmError::Corrupted {
-                            package: package.nevra(),
-                            url: locations[*r].join(&package.location),
-                            rule,
-                        }
-                    })?;
-                transport.download(&Download {
-                    repository: &repositories[*r].id,
-                    package: &package.nevra(),
-                    location: &locations[*r],
-                    relative: &package.location,
-                    expected: &expected,
-                    expected_size: package.size,
-                    max_bytes: options.max_package_bytes,
-                    target: &staging.path().join(file_name),
-                })
+            .map(|(r, file)| {
+                transport
+                    .download(&Download {
+                        repository: &repositories[*r].id,
+                        package: &file.nevra,
+                        location: &locations[*r],
+                        relative: &file.location,
+                        expected: &file.checksum,
+                        expected_size: file.size,
+                        announced_by: file.announced_by(),
+                        max_bytes: options.max_package_bytes,
+                        target: &staging.path().join(file.file_name()),
+                    })
+                    .map_err(|e| file.explain(e))
             })
             .collect::<Result<Vec<()>, _>>()
     })?;
 
-    // Every package's header must be sound before anything reaches dest (a hostile one
-    // whose checksum matches repodata is refused here, naming it).
-    downloads.par_iter().try_for_each(|(_, _, file_name)| {
-        read_package_header(&staging.path().join(file_name)).map(drop)
+    // Every package's header must be sound, and be the package announced, before anything
+    // reaches dest (a hostile one whose checksum matches repodata or a lock is refused
+    // here, naming it).
+    downloads.par_iter().try_for_each(|(_, file)| {
+        let path = staging.path().join(file.file_name());
+        let header = read_package_header(&path).map_err(|e| file.explain(e))?;
+        let found = format!("{}-{}.{}", header.name, header.evr(), header.arch);
+        if found != file.nevra {
+            return Err(file.explain(RpmError::ReadPackage {
+                path: PathBuf::from(&file.location),
+                rule: format!(
+                    "its header says {found}, {} says {}",
+                    file.announced_by(),
+                    file.nevra
+                ),
+            }));
+        }
+        Ok(())
     })?;
 
     // Everything verified: move into place as one transaction. What a name replaces is
@@ -290,10 +467,10 @@ pub fn fetch_packages(
         for name in &keys {
             moved.move_in(name)?;
         }
-        for (r, package, file_name) in &downloads {
-            let path = moved.move_in(file_name)?;
+        for (r, file) in &downloads {
+            let path = moved.move_in(file.file_name())?;
             packages.push(FetchedPackage {
-                nevra: package.nevra(),
+                nevra: file.nevra.clone(),
                 repository: repositories[*r].id.clone(),
                 path,
             });
@@ -322,10 +499,41 @@ pub fn fetch_packages(
     drop(staging);
     Ok(FetchReport {
         packages,
-        not_downloaded,
+        not_downloaded: Vec::new(),
         gpg_keys: keys.iter().map(|k| dest.join(k)).collect(),
         repodata,
     })
+}
+
+/// The SHA-256 of a package whose repodata announces another checksum type: downloaded
+/// (verified against that checksum) into a temporary file of `scratch`, hashed, removed.
+pub fn remote_sha256(
+    repository: &Repository,
+    file: &RemoteFile,
+    scratch: &Path,
+    options: &FetchOptions,
+) -> Result<String, RpmError> {
+    if file.checksum.kind == "sha256" {
+        return Ok(file.checksum.hex.clone());
+    }
+    let transport = Transport::new(&options.http)?;
+    let location = locations(std::slice::from_ref(repository))?
+        .pop()
+        .ok_or_else(|| RpmError::Options("no repository given".into()))?;
+    fs::create_dir_all(scratch).map_err(|e| RpmError::io("creating", scratch, e))?;
+    let target = TempPath::new(temp_sibling(&scratch.join(file.file_name()))?);
+    transport.download(&Download {
+        repository: &repository.id,
+        package: &file.nevra,
+        location: &location,
+        relative: &file.location,
+        expected: &file.checksum,
+        expected_size: file.size,
+        announced_by: file.announced_by(),
+        max_bytes: options.max_package_bytes,
+        target: target.path(),
+    })?;
+    Ok(buildchain_fs::sha256_file(target.path())?)
 }
 
 fn check_options(repositories: &[Repository], options: &FetchOptions) -> Result<(), RpmError> {
@@ -605,11 +813,11 @@ fn read_gpg_key(
         || key.starts_with("https://")
         || key.starts_with("file://")
     {
-        let (base, name) = key.rsplit_once('/').unwrap_or((key, ""));
-        let key_location = Location::parse(base).map_err(|rule| {
+        // The key's URL as given (already URL-encoded): the location itself.
+        let key_location = Location::parse(key).map_err(|rule| {
             RpmError::Options(format!("repository {}: GPG key: {rule}", repo.id))
         })?;
-        transport.get_bytes(&repo.id, &key_location, name, GPG_KEY_LIMIT)?
+        transport.get_bytes(&repo.id, &key_location, "", GPG_KEY_LIMIT)?
     } else {
         let _ = location;
         fs::read(key).map_err(|e| RpmError::io("reading the GPG key", key, e))?

@@ -24,8 +24,25 @@ pub(crate) struct Choice {
     pub package: usize,
 }
 
+/// A chosen package and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Chosen {
+    pub choice: Choice,
+    /// `None` when requested; else the chosen package (an index in the result) whose
+    /// requirement it satisfies, and that requirement.
+    pub required_by: Option<(usize, String)>,
+    /// The request (an index in the requests) whose resolution pulled it in.
+    pub request: usize,
+}
+
+/// Packages preferred over newer ones (the versions a lock already chose): by repository
+/// id and `name-[epoch:]version-release.arch`.
+pub(crate) type Preferred = HashSet<(String, String)>;
+
 struct Universe<'a> {
     indexes: &'a [RepositoryIndex],
+    /// Candidates (indexes in `all`) to choose before any other that fits.
+    preferred: HashSet<usize>,
     /// Candidates (architecture allowed), in repository order.
     all: Vec<Choice>,
     by_name: HashMap<&'a str, Vec<usize>>,
@@ -38,7 +55,7 @@ struct Universe<'a> {
 }
 
 impl<'a> Universe<'a> {
-    fn new(indexes: &'a [RepositoryIndex], arches: &'a [String]) -> Self {
+    fn new(indexes: &'a [RepositoryIndex], arches: &'a [String], preferred: &Preferred) -> Self {
         let arch_rank: HashMap<&str, usize> = arches
             .iter()
             .enumerate()
@@ -46,6 +63,7 @@ impl<'a> Universe<'a> {
             .collect();
         let mut universe = Universe {
             indexes,
+            preferred: HashSet::new(),
             all: Vec::new(),
             by_name: HashMap::new(),
             by_provide: HashMap::new(),
@@ -62,6 +80,10 @@ impl<'a> Universe<'a> {
                     repository: r,
                     package: p,
                 });
+                if !preferred.is_empty() && preferred.contains(&(index.id.clone(), package.nevra()))
+                {
+                    universe.preferred.insert(i);
+                }
                 universe.by_name.entry(&package.name).or_default().push(i);
                 for (name, provides) in provides_by_name(package) {
                     universe
@@ -86,13 +108,19 @@ impl<'a> Universe<'a> {
         &self.indexes[c.repository].packages[c.package]
     }
 
-    /// Newest first; ties: earlier architecture of the list, then earlier repository.
+    /// Preferred first, then newest; ties: earlier architecture of the list, then earlier
+    /// repository.
     fn preference(&self, a: usize, b: usize) -> Ordering {
         let (pa, pb) = (self.package(a), self.package(b));
-        pb.evr
-            .compare(&pa.evr)
+        self.is_preferred(b)
+            .cmp(&self.is_preferred(a))
+            .then_with(|| pb.evr.compare(&pa.evr))
             .then_with(|| self.arch_rank[pa.arch.as_str()].cmp(&self.arch_rank[pb.arch.as_str()]))
             .then_with(|| self.all[a].repository.cmp(&self.all[b].repository))
+    }
+
+    fn is_preferred(&self, i: usize) -> bool {
+        self.preferred.contains(&i)
     }
 
     fn searched(&self) -> String {
@@ -122,7 +150,7 @@ fn is_file_requirement(required: &Dependency) -> bool {
 }
 
 /// Whether a package version matches a pin `[epoch:]version[-release]`.
-fn matches_pin(evr: &Evr, pin: &str) -> bool {
+pub(crate) fn matches_pin(evr: &Evr, pin: &str) -> bool {
     let Some(wanted) = Evr::parse(pin) else {
         return false;
     };
@@ -164,31 +192,44 @@ impl<'a> ChosenProvides<'a> {
     }
 }
 
-/// Resolves `requests` over `indexes`: each request's newest (or pinned) version, then its
-/// requirements transitively. Returns the choices in a stable order.
+/// Resolves `requests` over `indexes`: each request's newest (or pinned, or preferred)
+/// version, then its requirements transitively. Returns the choices in a stable order.
 pub(crate) fn resolve(
     indexes: &[RepositoryIndex],
     requests: &[PackageRequest],
     arches: &[String],
-) -> Result<Vec<Choice>, RpmError> {
-    let universe = Universe::new(indexes, arches);
-    let mut chosen: Vec<usize> = Vec::new();
+    preferred: &Preferred,
+) -> Result<Vec<Chosen>, RpmError> {
+    let universe = Universe::new(indexes, arches, preferred);
+    let mut chosen: Vec<Chosen> = Vec::new();
+    let mut picked: Vec<usize> = Vec::new();
     let mut chosen_names: HashMap<&str, usize> = HashMap::new();
     let mut queue = VecDeque::new();
 
-    for request in requests {
-        let by_name = universe
+    for (r, request) in requests.iter().enumerate() {
+        let by_name: Vec<usize> = universe
             .by_name
             .get(request.name.as_str())
-            .cloned()
-            .unwrap_or_default();
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&i| {
+                request
+                    .repository
+                    .as_deref()
+                    .is_none_or(|id| indexes[universe.all[i].repository].id == id)
+            })
+            .collect();
         if by_name.is_empty() {
+            let searched = match &request.repository {
+                Some(id) => id.clone(),
+                None => universe.searched(),
+            };
             return Err(RpmError::NotFound {
                 package: request.to_string(),
                 rule: format!(
-                    "no package of that name for architectures {} in repositories {}",
+                    "no package of that name for architectures {} in repositories {searched}",
                     arches.join(","),
-                    universe.searched()
                 ),
             });
         }
@@ -221,21 +262,26 @@ pub(crate) fn resolve(
         let best = candidates[0];
         let name = universe.package(best).name.as_str();
         match chosen_names.get(name) {
-            Some(&existing) if existing != best => {
+            Some(&existing) if picked[existing] != best => {
                 return Err(RpmError::NotFound {
                     package: request.to_string(),
                     rule: format!(
                         "requested twice with different versions ({} and {})",
-                        universe.package(existing).nevra(),
+                        universe.package(picked[existing]).nevra(),
                         universe.package(best).nevra()
                     ),
                 })
             }
             Some(_) => {}
             None => {
-                chosen_names.insert(name, best);
-                chosen.push(best);
-                queue.push_back(best);
+                chosen_names.insert(name, chosen.len());
+                queue.push_back(chosen.len());
+                picked.push(best);
+                chosen.push(Chosen {
+                    choice: universe.all[best],
+                    required_by: None,
+                    request: r,
+                });
             }
         }
     }
@@ -244,11 +290,12 @@ pub(crate) fn resolve(
     // checked against the few chosen packages providing its name, never against all of
     // them (a 100k-package chain resolves in O(n log n), not O(n²)).
     let mut chosen_provides = ChosenProvides::default();
-    for &c in &chosen {
+    for &c in &picked {
         chosen_provides.add(&universe, c);
     }
     let mut satisfied: HashSet<&Dependency> = HashSet::new();
-    while let Some(current) = queue.pop_front() {
+    while let Some(at) = queue.pop_front() {
+        let current = picked[at];
         let package = universe.package(current);
         for required in &package.requires {
             if required.name.starts_with("rpmlib(") || satisfied.contains(required) {
@@ -280,9 +327,12 @@ pub(crate) fn resolve(
             providers.dedup();
             providers.sort_by(|&a, &b| {
                 let (pa, pb) = (universe.package(a), universe.package(b));
-                // A package named like the requirement first, then by name, then newest.
-                (pb.name == required.name)
-                    .cmp(&(pa.name == required.name))
+                // A preferred package first, then one named like the requirement, then by
+                // name, then newest.
+                universe
+                    .is_preferred(b)
+                    .cmp(&universe.is_preferred(a))
+                    .then_with(|| (pb.name == required.name).cmp(&(pa.name == required.name)))
                     .then_with(|| pa.name.cmp(&pb.name))
                     .then_with(|| universe.preference(a, b))
             });
@@ -293,14 +343,19 @@ pub(crate) fn resolve(
                     searched: universe.searched(),
                 });
             };
-            chosen_names.insert(universe.package(best).name.as_str(), best);
-            chosen.push(best);
+            chosen_names.insert(universe.package(best).name.as_str(), chosen.len());
+            queue.push_back(chosen.len());
+            picked.push(best);
+            chosen.push(Chosen {
+                choice: universe.all[best],
+                required_by: Some((at, required.to_string())),
+                request: chosen[at].request,
+            });
             chosen_provides.add(&universe, best);
-            queue.push_back(best);
             satisfied.insert(required);
         }
     }
-    Ok(chosen.into_iter().map(|i| universe.all[i]).collect())
+    Ok(chosen)
 }
 
 #[cfg(test)]
@@ -329,11 +384,19 @@ mod tests {
         }
     }
 
-    fn names(indexes: &[RepositoryIndex], choices: &[Choice]) -> Vec<String> {
+    fn names(indexes: &[RepositoryIndex], choices: &[Chosen]) -> Vec<String> {
         choices
             .iter()
-            .map(|c| indexes[c.repository].packages[c.package].nevra())
+            .map(|c| indexes[c.choice.repository].packages[c.choice.package].nevra())
             .collect()
+    }
+
+    fn request(name: &str, version: Option<&str>) -> PackageRequest {
+        PackageRequest {
+            name: name.into(),
+            version: version.map(Into::into),
+            repository: None,
+        }
     }
 
     #[test]
@@ -349,11 +412,8 @@ mod tests {
             ],
         }];
         let arches = vec!["x86_64".to_string(), "noarch".to_string()];
-        let request = |n: &str, v: Option<&str>| PackageRequest {
-            name: n.into(),
-            version: v.map(Into::into),
-        };
-        let got = resolve(&indexes, &[request("app", None)], &arches).unwrap();
+        let none = Preferred::new();
+        let got = resolve(&indexes, &[request("app", None)], &arches, &none).unwrap();
         assert_eq!(
             names(&indexes, &got),
             [
@@ -362,12 +422,74 @@ mod tests {
                 "libfoo-1-1.x86_64"
             ]
         );
-        let got = resolve(&indexes, &[request("app", Some("1.9"))], &arches).unwrap();
+        assert_eq!(got[0].required_by, None);
+        assert_eq!(got[1].required_by, Some((0, "webserver >= 2".to_string())));
+        assert_eq!(got[2].required_by, Some((1, "libfoo".to_string())));
+        assert!(got.iter().all(|c| c.request == 0));
+        let got = resolve(&indexes, &[request("app", Some("1.9"))], &arches, &none).unwrap();
         assert_eq!(names(&indexes, &got)[0], "app-1.9-1.x86_64");
-        let err = resolve(&indexes, &[request("app", Some("3.0"))], &arches).unwrap_err();
+        let err = resolve(&indexes, &[request("app", Some("3.0"))], &arches, &none).unwrap_err();
         assert!(err.to_string().contains("no version matches"), "{err}");
-        let err = resolve(&indexes, &[request("nope", None)], &arches).unwrap_err();
+        let err = resolve(&indexes, &[request("nope", None)], &arches, &none).unwrap_err();
         assert!(err.to_string().contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn preferred_versions_win_over_newer_ones() {
+        let indexes = vec![RepositoryIndex {
+            id: "r".into(),
+            packages: vec![
+                pkg("app", "1.0-1", &[], &["webserver"]),
+                pkg("app", "2.0-1", &[], &["webserver"]),
+                pkg("httpd", "1-1", &["webserver"], &[]),
+                pkg("nginx", "1-1", &["webserver"], &[]),
+            ],
+        }];
+        let arches = vec!["x86_64".to_string()];
+        let newest = resolve(
+            &indexes,
+            &[request("app", None)],
+            &arches,
+            &Preferred::new(),
+        );
+        assert_eq!(
+            names(&indexes, &newest.unwrap()),
+            ["app-2.0-1.x86_64", "httpd-1-1.x86_64"]
+        );
+        let locked: Preferred = [("r", "app-1.0-1.x86_64"), ("r", "nginx-1-1.x86_64")]
+            .iter()
+            .map(|(r, n)| (r.to_string(), n.to_string()))
+            .collect();
+        let got = resolve(&indexes, &[request("app", None)], &arches, &locked).unwrap();
+        assert_eq!(
+            names(&indexes, &got),
+            ["app-1.0-1.x86_64", "nginx-1-1.x86_64"]
+        );
+        // A pin the preferred version does not match wins over the preference.
+        let got = resolve(&indexes, &[request("app", Some("2.0"))], &arches, &locked).unwrap();
+        assert_eq!(names(&indexes, &got)[0], "app-2.0-1.x86_64");
+    }
+
+    #[test]
+    fn a_request_naming_its_repository_is_found_there_only() {
+        let indexes = vec![
+            RepositoryIndex {
+                id: "base".into(),
+                packages: vec![pkg("app", "9-1", &[], &[])],
+            },
+            RepositoryIndex {
+                id: "extra".into(),
+                packages: vec![pkg("app", "1-1", &[], &[])],
+            },
+        ];
+        let arches = vec!["x86_64".to_string()];
+        let mut wanted = request("app", None);
+        wanted.repository = Some("extra".into());
+        let got = resolve(&indexes, &[wanted.clone()], &arches, &Preferred::new()).unwrap();
+        assert_eq!(got[0].choice.repository, 1);
+        wanted.name = "other".into();
+        let err = resolve(&indexes, &[wanted], &arches, &Preferred::new()).unwrap_err();
+        assert!(err.to_string().contains("in repositories extra"), "{err}");
     }
 
     /// A chain p0 -> p1 -> … -> p(n-1), each also providing a shared name many require.
@@ -394,11 +516,7 @@ mod tests {
     fn long_chains_resolve_whole() {
         let indexes = chain(20_000);
         let arches = vec!["x86_64".to_string()];
-        let request = PackageRequest {
-            name: "p0".into(),
-            version: None,
-        };
-        let got = resolve(&indexes, &[request], &arches).unwrap();
+        let got = resolve(&indexes, &[request("p0", None)], &arches, &Preferred::new()).unwrap();
         assert_eq!(got.len(), 20_000);
     }
 
@@ -417,11 +535,7 @@ mod tests {
             packages: vec![a, b],
         }];
         let arches = vec!["x86_64".to_string()];
-        let request = PackageRequest {
-            name: "a".into(),
-            version: None,
-        };
-        let got = resolve(&indexes, &[request], &arches).unwrap();
+        let got = resolve(&indexes, &[request("a", None)], &arches, &Preferred::new()).unwrap();
         assert_eq!(got.len(), 2);
     }
 
@@ -433,12 +547,9 @@ mod tests {
         for n in [10_000, 30_000, 100_000] {
             let indexes = chain(n);
             let arches = vec!["x86_64".to_string()];
-            let request = PackageRequest {
-                name: "p0".into(),
-                version: None,
-            };
             let started = std::time::Instant::now();
-            let got = resolve(&indexes, &[request], &arches).unwrap();
+            let got =
+                resolve(&indexes, &[request("p0", None)], &arches, &Preferred::new()).unwrap();
             println!(
                 "{n}-package chain: {} chosen in {:?}",
                 got.len(),

@@ -31,13 +31,48 @@ impl Location {
         }
     }
 
+    /// The URL of `relative`, a path as repodata writes it (not URL-encoded: `%`, `#`,
+    /// `?` and spaces are characters of the file name, encoded here); `""` is the base
+    /// itself.
     pub(crate) fn join(&self, relative: &str) -> String {
         match self {
-            Location::Http(base) => format!("{base}/{relative}"),
-            Location::Local(base) => format!("file://{}", base.join(relative).display()),
+            Location::Http(base) if relative.is_empty() => base.clone(),
+            Location::Http(base) => format!(
+                "{base}/{}",
+                percent_encoding::utf8_percent_encode(relative, PATH_ESCAPED)
+            ),
+            Location::Local(_) => format!("file://{}", self.path(relative).display()),
+        }
+    }
+
+    /// The file of `relative` in a local repository.
+    fn path(&self, relative: &str) -> PathBuf {
+        match self {
+            Location::Local(base) if !relative.is_empty() => base.join(relative),
+            Location::Local(base) => base.clone(),
+            Location::Http(base) => PathBuf::from(base),
         }
     }
 }
+
+/// What a path component keeps of its bytes in a URL: RFC 3986's unreserved characters,
+/// sub-delimiters, `:`, `@` and the separator `/`; the rest is percent-encoded.
+const PATH_ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
 
 /// The network side: the shared HTTP client (its retry policy, time limits, proxies, CA).
 pub(crate) struct Transport {
@@ -53,6 +88,8 @@ pub(crate) struct Download<'a> {
     pub relative: &'a str,
     pub expected: &'a Checksum,
     pub expected_size: Option<u64>,
+    /// What announced the checksum and size (`repodata`, a lock's line), for messages.
+    pub announced_by: &'a str,
     /// The most bytes read when repodata announces no size.
     pub max_bytes: u64,
     pub target: &'a Path,
@@ -112,6 +149,7 @@ impl Transport {
             relative,
             expected,
             expected_size,
+            announced_by,
             max_bytes,
             target,
         } = *job;
@@ -135,9 +173,9 @@ impl Transport {
                     return Err(corrupted(format!(
                         "the server sent more than the {limit} bytes {}",
                         if expected_size.is_some() {
-                            "repodata announces"
+                            format!("{announced_by} announces")
                         } else {
-                            "a package may have"
+                            "a package may have".to_string()
                         }
                     )))
                 }
@@ -146,13 +184,13 @@ impl Transport {
             if let Some(expected_size) = expected_size {
                 if size < expected_size {
                     return Err(Attempt::Retry(format!(
-                        "truncated: {size} bytes received, repodata announces {expected_size}"
+                        "truncated: {size} bytes received, {announced_by} announces {expected_size}"
                     )));
                 }
             }
             if digest != expected.hex {
                 return Err(corrupted(format!(
-                    "{} checksum mismatch: repodata announces {}, the file has {digest}",
+                    "{} checksum mismatch: {announced_by} announces {}, the file has {digest}",
                     expected.kind, expected.hex
                 )));
             }
@@ -183,8 +221,8 @@ impl Transport {
         limit: u64,
     ) -> Result<Box<dyn Read>, Attempt<RpmError>> {
         match location {
-            Location::Local(base) => {
-                let path = base.join(relative);
+            Location::Local(_) => {
+                let path = location.path(relative);
                 let file = File::open(&path).map_err(|e| {
                     Attempt::Fail(Self::http_error(
                         repository,
@@ -278,4 +316,21 @@ fn copy_hashing(
     }
     out.flush().map_err(CopyError::Write)?;
     Ok((size, hex(&hasher.finalize())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_are_encoded_in_urls() {
+        let base = Location::parse("http://mirror/repo/").unwrap();
+        assert_eq!(
+            base.join("Packages/a b#1?x%41+y.rpm"),
+            "http://mirror/repo/Packages/a%20b%231%3Fx%2541+y.rpm"
+        );
+        assert_eq!(base.join(""), "http://mirror/repo");
+        let local = Location::parse("file:///srv/repo").unwrap();
+        assert_eq!(local.join("a b.rpm"), "file:///srv/repo/a b.rpm");
+    }
 }

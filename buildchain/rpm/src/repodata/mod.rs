@@ -22,7 +22,7 @@ use write::{
     PRIMARY_NS, REPO_NS, RPM_NS,
 };
 
-pub use read::{RemotePackage, RepoMd, RepoMdRecord};
+pub use read::{check_package_location, RemotePackage, RepoMd, RepoMdRecord};
 
 /// How to write repodata.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

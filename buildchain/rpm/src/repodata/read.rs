@@ -426,7 +426,7 @@ impl PartialPackage {
             return Err(missing("version/release"));
         }
         let location = self.location.ok_or_else(|| missing("<location>"))?;
-        check_location(&location)
+        check_package_location(&location)
             .map_err(|rule| ctx.fail(format!("package {name}: location '{location}': {rule}")))?;
         let checksum = self.checksum.ok_or_else(|| missing("<checksum>"))?;
         // Checked when the package is chosen for download: one package with a checksum
@@ -447,36 +447,11 @@ impl PartialPackage {
     }
 }
 
-/// `text` with its `%XX` escapes decoded (what a server will make of it).
-fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (
-            bytes[i],
-            bytes.get(i + 1).and_then(|&b| hex(b)),
-            bytes.get(i + 2).and_then(|&b| hex(b)),
-        ) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// A package location must stay inside the repository and name an `.rpm`, as written and
 /// as a server decodes it (`%2e%2e/` is `../`).
-fn check_location(location: &str) -> Result<(), Cow<'static, str>> {
+pub fn check_package_location(location: &str) -> Result<(), Cow<'static, str>> {
     if location.contains('%') {
-        check_location_text(&percent_decoded(location))?;
+        check_location_text(&percent_encoding::percent_decode_str(location).decode_utf8_lossy())?;
     }
     check_location_text(location)
 }
@@ -492,8 +467,11 @@ fn check_location_text(location: &str) -> Result<(), Cow<'static, str>> {
         return Err("must not contain '..', '.' or empty components".into());
     }
     let base = location.rsplit('/').next().unwrap_or(location);
-    if !base.ends_with(".rpm") || base.starts_with('.') || base.contains(['\0', '\n']) {
+    if !base.ends_with(".rpm") || base.starts_with('.') {
         return Err("must name a visible .rpm file".into());
+    }
+    if location.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
     }
     Ok(())
 }

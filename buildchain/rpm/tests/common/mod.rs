@@ -178,6 +178,7 @@ pub fn build_all(
         let context = BuildContext {
             repo_root: root.clone(),
             source_date_epoch,
+            signer: None,
         };
         for dir in dirs {
             let def = PackageDefinition::load(&dir).unwrap();
