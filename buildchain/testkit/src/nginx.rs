@@ -48,41 +48,22 @@ impl Nginx {
         token: &str,
     ) -> Option<Nginx> {
         let d = dir.display();
-        let conf = format!(
-            "daemon off;
-master_process off;
-worker_processes 1;
-pid {d}/nginx.pid;
-error_log {d}/logs/error.log;
-events {{ worker_connections 64; }}
-http {{
-    access_log {d}/logs/access.log;
-    client_body_temp_path {d}/tmp-body;
-    proxy_temp_path {d}/tmp-proxy;
-    fastcgi_temp_path {d}/tmp-fastcgi;
-    uwsgi_temp_path {d}/tmp-uwsgi;
-    scgi_temp_path {d}/tmp-scgi;
+        let conf_path = write_config(
+            dir,
+            &format!(
+                "    access_log {d}/logs/access.log;
     default_type application/octet-stream;
     server {{
         listen 127.0.0.1:{port};
         location = /__testkit_token {{ return 200 '{token}'; }}
 {server_lines}
-    }}
-}}
-"
+    }}"
+            ),
         );
-        let conf_path = dir.join("nginx.conf");
-        std::fs::write(&conf_path, conf).expect("write nginx.conf");
         let error_log = dir.join("logs/error.log");
         let _ = std::fs::remove_file(&error_log);
-        let test = Command::new(nginx)
+        let test = command(nginx, dir, &conf_path)
             .arg("-t")
-            .arg("-p")
-            .arg(dir)
-            .arg("-c")
-            .arg(&conf_path)
-            .arg("-e")
-            .arg(&error_log)
             .output()
             .expect("run nginx -t");
         assert!(
@@ -90,13 +71,7 @@ http {{
             "nginx -t rejects the config: {}",
             String::from_utf8_lossy(&test.stderr)
         );
-        let child = Command::new(nginx)
-            .arg("-p")
-            .arg(dir)
-            .arg("-c")
-            .arg(&conf_path)
-            .arg("-e")
-            .arg(&error_log)
+        let child = command(nginx, dir, &conf_path)
             .stdin(Stdio::null())
             .spawn()
             .expect("start nginx");
@@ -130,6 +105,36 @@ http {{
         }
     }
 
+    /// Starts nginx with `http_lines` as its whole `http {}` block (a configuration made
+    /// elsewhere, e.g. by Salt, listening on `port`); its prefix, config and logs live in
+    /// `dir`. Waits until `port` answers.
+    pub fn start_http(dir: &Path, port: u16, http_lines: &str) -> Nginx {
+        let nginx = require_tool("nginx");
+        std::fs::create_dir_all(dir.join("logs")).expect("logs dir");
+        let conf_path = write_config(dir, http_lines);
+        let error_log = dir.join("logs/error.log");
+        let mut child = command(&nginx, dir, &conf_path)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start nginx");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "nginx exited ({status}): {}",
+                    std::fs::read_to_string(&error_log).unwrap_or_default()
+                );
+            }
+            assert!(Instant::now() < deadline, "nginx did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Nginx {
+            child,
+            port,
+            dir: dir.to_path_buf(),
+        }
+    }
+
     /// `127.0.0.1:PORT`.
     pub fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
@@ -139,6 +144,44 @@ http {{
     pub fn request(&self, method: &str, path: &str) -> crate::http::Response {
         crate::http::request(self.port, method, path)
     }
+}
+
+/// `nginx -p DIR -c CONF -e DIR/logs/error.log`: everything of the instance in `dir`.
+fn command(nginx: &Path, dir: &Path, conf: &Path) -> Command {
+    let mut cmd = Command::new(nginx);
+    cmd.arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(conf)
+        .arg("-e")
+        .arg(dir.join("logs/error.log"));
+    cmd
+}
+
+/// Writes `dir/nginx.conf`: a foreground nginx whose pid, logs and temporary files live
+/// in `dir`, with `http_lines` in its `http {}` block. Returns its path.
+fn write_config(dir: &Path, http_lines: &str) -> PathBuf {
+    let d = dir.display();
+    let conf = format!(
+        "daemon off;
+master_process off;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/logs/error.log;
+events {{ worker_connections 64; }}
+http {{
+    client_body_temp_path {d}/tmp-body;
+    proxy_temp_path {d}/tmp-proxy;
+    fastcgi_temp_path {d}/tmp-fastcgi;
+    uwsgi_temp_path {d}/tmp-uwsgi;
+    scgi_temp_path {d}/tmp-scgi;
+{http_lines}
+}}
+"
+    );
+    let conf_path = dir.join("nginx.conf");
+    std::fs::write(&conf_path, conf).expect("write nginx.conf");
+    conf_path
 }
 
 impl Drop for Nginx {

@@ -18,6 +18,21 @@ pub fn require_tool(tool: &str) -> PathBuf {
         })
 }
 
+/// A program of the pinned Python environment `venv` that ci/setup.sh makes in
+/// `~/.cache/buildchain/<venv>/bin/` (or the path in `env_var`), else a failure naming it.
+pub fn require_venv_tool(venv: &str, program: &str, env_var: &str) -> PathBuf {
+    let bin = std::env::var_os(env_var).map(PathBuf::from).or_else(|| {
+        let home = std::env::var_os("HOME")?;
+        Some(PathBuf::from(home).join(format!(".cache/buildchain/{venv}/bin/{program}")))
+    });
+    match bin {
+        Some(bin) if bin.is_file() => bin,
+        bin => panic!(
+            "this test needs `{program}` ({bin:?}), which is not installed: run ci/setup.sh (installs it into ~/.cache/buildchain/{venv}) or set {env_var}"
+        ),
+    }
+}
+
 /// Runs `cmd`, failing with its output unless it succeeds; returns its stdout.
 pub fn run_ok(cmd: &mut Command) -> String {
     let out: Output = cmd
