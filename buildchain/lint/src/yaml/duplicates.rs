@@ -39,7 +39,7 @@ fn walk(node: &Node, found: &mut Vec<Duplicate>) {
             }
         }
         NodeKind::Seq { items, .. } => items.iter().for_each(|item| walk(item, found)),
-        NodeKind::Scalar { .. } | NodeKind::Alias(_) => {}
+        NodeKind::Scalar { .. } | NodeKind::Alias => {}
     }
 }
 

@@ -4,7 +4,7 @@
 //! linters need both, so they work on this tree instead.
 
 use yaml_rust2::parser::{Event, Parser};
-use yaml_rust2::scanner::{Marker, TScalarStyle};
+use yaml_rust2::scanner::Marker;
 
 /// One YAML node and where it starts.
 #[derive(Debug, Clone)]
@@ -15,25 +15,14 @@ pub(crate) struct Node {
     pub line: usize,
     /// 0-based column (in characters), same precision as `line`.
     pub col: usize,
-    /// Anchor id (`&name`), 0 when none.
-    pub anchor: usize,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) enum NodeKind {
-    Scalar {
-        value: String,
-        /// Plain (unquoted, not block) scalars are the ones whose type is resolved
-        /// (null, booleans, numbers); all others are strings.
-        plain: bool,
-    },
-    Seq {
-        items: Vec<Node>,
-    },
-    Map {
-        entries: Vec<(Node, Node)>,
-    },
-    Alias(usize),
+    Scalar { value: String },
+    Seq { items: Vec<Node> },
+    Map { entries: Vec<(Node, Node)> },
+    Alias,
 }
 
 /// A YAML syntax error with its 1-based position.
@@ -76,26 +65,16 @@ pub(crate) fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
             Event::Nothing | Event::StreamStart | Event::DocumentStart | Event::DocumentEnd => {
                 continue
             }
-            Event::Scalar(value, style, anchor, _) => Some(node(
-                NodeKind::Scalar {
-                    value,
-                    plain: style == TScalarStyle::Plain,
-                },
-                mark,
-                anchor,
-            )),
-            Event::Alias(id) => Some(node(NodeKind::Alias(id), mark, 0)),
-            Event::SequenceStart(anchor, _) => {
+            Event::Scalar(value, _, _, _) => Some(node(NodeKind::Scalar { value }, mark)),
+            Event::Alias(_) => Some(node(NodeKind::Alias, mark)),
+            Event::SequenceStart(_, _) => {
                 let items = Vec::new();
-                stack.push(Open::Seq(node(NodeKind::Seq { items }, mark, anchor)));
+                stack.push(Open::Seq(node(NodeKind::Seq { items }, mark)));
                 None
             }
-            Event::MappingStart(anchor, _) => {
+            Event::MappingStart(_, _) => {
                 let entries = Vec::new();
-                stack.push(Open::Map(
-                    node(NodeKind::Map { entries }, mark, anchor),
-                    None,
-                ));
+                stack.push(Open::Map(node(NodeKind::Map { entries }, mark), None));
                 None
             }
             Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
@@ -148,12 +127,11 @@ fn check_printable(text: &str) -> Result<(), SyntaxError> {
     Ok(())
 }
 
-fn node(kind: NodeKind, mark: Marker, anchor: usize) -> Node {
+fn node(kind: NodeKind, mark: Marker) -> Node {
     Node {
         kind,
         line: mark.line(),
         col: mark.col(),
-        anchor,
     }
 }
 
