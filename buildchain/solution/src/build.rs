@@ -25,7 +25,12 @@ pub use buildchain_iso9660::VOLUME_ID_MAX;
 pub struct BuildOptions {
     /// `SOURCE_DATE_EPOCH`: same tree, same bytes.
     pub source_date_epoch: Option<i64>,
+    /// Signs the ISO: `<output>.asc`, a detached armored signature of the whole file.
+    pub signing: Option<buildchain_sign::SigningKey>,
 }
+
+/// The bill of materials written at the root of every Solution ISO.
+pub const SBOM_PATH: &str = "sbom.spdx.json";
 
 /// What a successful build produced.
 #[derive(Debug, Clone)]
@@ -59,6 +64,10 @@ pub enum BuildError {
     Open(#[from] OpenError),
     #[error(transparent)]
     Fs(#[from] buildchain_fs::FsError),
+    #[error("{SBOM_PATH}: {0}")]
+    Sbom(String),
+    #[error(transparent)]
+    Sign(#[from] buildchain_sign::SignError),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
@@ -154,6 +163,10 @@ pub fn build(
         None => None,
     };
 
+    let sbom = solution_sbom(&manifest, &root, options.source_date_epoch)?;
+    let sbom_path = root.join(SBOM_PATH);
+    fs::write(&sbom_path, sbom).map_err(io(&sbom_path))?;
+
     let mut tree_report = validate::validate_path(&root)?;
     if !tree_report.valid {
         tree_report.archive = dir.display().to_string();
@@ -180,6 +193,26 @@ pub fn build(
     if !report.valid {
         return Err(BuildError::Invalid(Box::new(report)));
     }
+    // Signed before it is in place: a signed build never leaves an unsigned ISO behind;
+    // an unsigned one removes the signature of a previous build of that name.
+    let mut asc = output.as_os_str().to_owned();
+    asc.push(".asc");
+    let asc = PathBuf::from(asc);
+    match &options.signing {
+        Some(key) => {
+            let file = fs::File::open(&temp_iso).map_err(io(&temp_iso))?;
+            let time = options
+                .source_date_epoch
+                .and_then(|e| u64::try_from(e).ok())
+                .unwrap_or(0);
+            let signature = key.sign_detached_from(std::io::BufReader::new(file), time)?;
+            buildchain_fs::write_atomic(&asc, signature.as_bytes(), Some(0o644))?;
+        }
+        None => match fs::remove_file(&asc) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&asc)(e)),
+            _ => {}
+        },
+    }
     fs::rename(&temp_iso, output).map_err(io(output))?;
     Ok(BuildOutcome {
         volume_id,
@@ -187,6 +220,68 @@ pub fn build(
         dedup,
         report,
     })
+}
+
+/// The SPDX bill of materials of the Solution laid out at `root`: its images, with their
+/// layers (buildchain-sbom).
+fn solution_sbom(
+    manifest: &manifest::SolutionManifest,
+    root: &Path,
+    source_date_epoch: Option<i64>,
+) -> Result<String, BuildError> {
+    let supplier = manifest
+        .display_name
+        .clone()
+        .unwrap_or_else(|| manifest.name.clone());
+    let mut sbom = buildchain_sbom::Sbom::new(
+        &format!("{}-{}", manifest.name, manifest.version),
+        &manifest.name,
+        &manifest.version,
+        &supplier,
+        &buildchain_sbom::rfc3339(source_date_epoch.unwrap_or(0)),
+        concat!("solution-archive-", env!("CARGO_PKG_VERSION")),
+    );
+    let images = root.join(IMAGES_DIR);
+    let mut dirs = Vec::new();
+    for name in read_sorted(&images)? {
+        for version in read_sorted(&name)? {
+            if version.join("manifest.json").is_file() {
+                dirs.push((name.clone(), version));
+            }
+        }
+    }
+    for (name, version) in dirs {
+        let file_name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+        let image = buildchain_sbom::image_from_dir(
+            &version,
+            &file_name(&name).unwrap_or_default(),
+            &file_name(&version).unwrap_or_default(),
+            None,
+            None,
+            buildchain_sbom::Supplier::Organization(supplier.clone()),
+        )
+        .map_err(|e| BuildError::Sbom(e.to_string()))?;
+        sbom.add_image(&image);
+    }
+    Ok(sbom.render())
+}
+
+/// The directories in `dir`, sorted (none when it does not exist).
+fn read_sorted(dir: &Path) -> Result<Vec<PathBuf>, BuildError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(dir)(e)),
+    };
+    let mut dirs = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(io(dir))?.path();
+        if path.is_dir() {
+            dirs.push(path);
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
 }
 
 /// Mirrors `from` into `to` with hardlinks (copies when linking fails), leaving out the

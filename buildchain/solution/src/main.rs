@@ -43,6 +43,10 @@ enum Command {
         /// Report format of the validation.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// Sign the ISO with this armored OpenPGP secret key (passphrase from
+        /// SIGNING_KEY_PASSPHRASE): `<output>.asc`, for `gpg --verify`.
+        #[arg(long, value_name = "KEY")]
+        sign: Option<PathBuf>,
     },
     /// List the rules and their ids.
     Rules,
@@ -84,7 +88,22 @@ fn run() -> anyhow::Result<u8> {
             dir,
             output,
             format,
+            sign,
         } => {
+            let signing = match &sign {
+                None => None,
+                Some(key) => {
+                    let passphrase = std::env::var("SIGNING_KEY_PASSPHRASE").ok();
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs());
+                    Some(buildchain_sign::SigningKey::load(
+                        key,
+                        passphrase.as_deref().filter(|p| !p.is_empty()),
+                        now,
+                    )?)
+                }
+            };
             let source_date_epoch =
                 match std::env::var("SOURCE_DATE_EPOCH") {
                     Ok(value) => Some(value.trim().parse::<i64>().with_context(|| {
@@ -92,7 +111,11 @@ fn run() -> anyhow::Result<u8> {
                     })?),
                     Err(_) => None,
                 };
-            match build(&dir, &output, &BuildOptions { source_date_epoch }) {
+            let options = BuildOptions {
+                source_date_epoch,
+                signing,
+            };
+            match build(&dir, &output, &options) {
                 Ok(outcome) => {
                     print_report(&outcome.report, format);
                     eprintln!(
