@@ -138,9 +138,13 @@ pub fn open(build_root: &Path, mode: Mode, no_wait: bool) -> Result<Option<Lock>
             marker.display()
         );
     }
+    // Emptiness first, then the marker: a concurrent run that just made its marker makes
+    // the directory non-empty and marked at once, so this run never sees it non-empty
+    // and unmarked (the other order raced: a run refused the build root another had
+    // just marked).
+    let empty = is_empty_dir(build_root)?;
     let marked = is_marked(build_root);
     if !marked {
-        let empty = is_empty_dir(build_root)?;
         match mode {
             Mode::Clean if !build_root.exists() => return Ok(None),
             Mode::Clean => bail!(

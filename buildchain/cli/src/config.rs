@@ -17,7 +17,7 @@ pub struct Config {
     pub build_root: PathBuf,
     pub project_name: String,
     pub version: Version,
-    /// versions.toml with the image pins of versions.lock filled in (see `lock.rs`).
+    /// versions.toml with the pins of versions.lock filled in (see `lock/`).
     pub versions: Versions,
     /// versions.toml as written (what the lock is reconciled against).
     pub declared: Versions,
@@ -30,6 +30,9 @@ pub struct Config {
     pub build_host: String,
     /// `git describe --always --long --tags --dirty`, or empty.
     pub git: String,
+    /// The key that signs SHA256SUM, the repositories' metadata and the built RPMs
+    /// (`SIGNING_KEY`, unlocked by `SIGNING_KEY_PASSPHRASE`); `None`: nothing is signed.
+    pub signing: Option<std::sync::Arc<buildchain_sign::SigningKey>>,
 }
 
 /// The closest directory at or above `start` holding `VERSION` and `versions.toml`.
@@ -162,7 +165,10 @@ impl Config {
     /// Loads the configuration of the repository at `repo_root`; `build_root` (the
     /// command-line option) wins over `BUILD_ROOT`.
     pub fn load(repo_root: &Path, build_root: Option<&Path>) -> Result<Config> {
-        let env: BTreeMap<String, String> = std::env::vars().collect();
+        // Variables whose name or value is not UTF-8 are not ours: left out, never a panic.
+        let env: BTreeMap<String, String> = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
         let dotenv_path = repo_root.join(".env");
         let mut vars = match std::fs::read_to_string(&dotenv_path) {
             Ok(text) => parse_dotenv(&text, &env)
@@ -218,6 +224,22 @@ impl Config {
         let git = git.unwrap_or_default();
         let epoch = epoch.map_err(|_| anyhow::anyhow!("resolving SOURCE_DATE_EPOCH failed"))??;
         let build_host = get("BUILD_HOST", &host_name());
+        let signing = match vars.get("SIGNING_KEY").filter(|k| !k.is_empty()) {
+            None => None,
+            Some(key) => {
+                let path = repo_root.join(key);
+                let passphrase = vars
+                    .get("SIGNING_KEY_PASSPHRASE")
+                    .map(String::as_str)
+                    .filter(|p| !p.is_empty());
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let key = buildchain_sign::SigningKey::load(&path, passphrase, now)
+                    .context("SIGNING_KEY: nothing is built unsigned when a key is given")?;
+                Some(std::sync::Arc::new(key))
+            }
+        };
         Ok(Config {
             repo_root: repo_root.to_path_buf(),
             build_root,
@@ -230,7 +252,16 @@ impl Config {
             epoch,
             build_host,
             git,
+            signing,
         })
+    }
+
+    /// The fingerprint of the signing key, `none` without one (part of the definition of
+    /// the tasks that sign: a new key signs again).
+    pub fn signed_by(&self) -> String {
+        self.signing
+            .as_ref()
+            .map_or_else(|| "none".to_string(), |k| k.fingerprint().to_string())
     }
 
     /// A configuration value, or `default`.

@@ -13,6 +13,7 @@ mod reporter;
 mod rpm_commands;
 mod tasks;
 mod templates;
+mod verify;
 mod version;
 mod versions;
 
@@ -63,7 +64,8 @@ struct Cli {
     #[arg(short = 'k', long, global = true)]
     keep_going: bool,
     /// Use versions.lock as it is: fail, naming the entry, when versions.toml lists an image
-    /// it does not pin, or it pins one versions.toml no longer lists (no network lookup).
+    /// or a package it does not pin, or it pins one versions.toml no longer lists (no
+    /// network lookup).
     #[arg(long, global = true)]
     locked: bool,
 }
@@ -88,9 +90,11 @@ enum Command {
         dry_run: bool,
         tasks: Vec<String>,
     },
-    /// Resolve the tags of the pulled images of versions.toml and write versions.lock.
+    /// Resolve the pulled images' tags and the downloaded packages (with what they require)
+    /// of versions.toml, and write versions.lock.
     Lock {
-        /// Re-resolve only the images of these names (the other entries stay as locked).
+        /// Re-resolve only these: images, packages, or every package of a repository id
+        /// (the other entries stay as locked).
         #[arg(long, num_args = 1.., value_name = "NAME")]
         update: Vec<String>,
     },
@@ -107,6 +111,9 @@ enum Command {
     /// Build RPMs from package.toml definitions into a directory.
     #[command(name = "build-rpm")]
     BuildRpm(rpm_commands::BuildRpmArgs),
+    /// Check an ISO offline: its implanted MD5, SHA256SUM and its signature (next to it),
+    /// every repository signature and every image blob digest in it.
+    Verify(verify::VerifyArgs),
 }
 
 /// The exit status of a process killed by SIGPIPE (128 + 13), as shells report it: what
@@ -189,7 +196,7 @@ fn load(cli: &Cli) -> Result<(Arc<Config>, Engine)> {
         true => lock::Mode::Locked,
         false => lock::Mode::Read,
     };
-    lock_commands::apply_lock(&mut cfg, mode, &|_| false, cli.no_wait)?;
+    lock_commands::apply_lock(&mut cfg, mode, &lock::Needed::nothing(), cli.no_wait)?;
     engine_for(cli, Arc::new(cfg))
 }
 
@@ -291,7 +298,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         | Command::Dedup { .. }
         | Command::FetchRpms(_)
         | Command::Repodata(_)
-        | Command::BuildRpm(_),
+        | Command::BuildRpm(_)
+        | Command::Verify(_),
     ) = &cli.command
     {
         refuse_task_options(&cli)?;
@@ -302,6 +310,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::FetchRpms(args)) => return fetch_rpms::run(args, cli.jobs),
         Some(Command::Repodata(args)) => return rpm_commands::repodata(args, cli.jobs),
         Some(Command::BuildRpm(args)) => return rpm_commands::build_rpm(args),
+        Some(Command::Verify(args)) => return verify::run(args),
         Some(Command::Lock { update }) => {
             if cli.locked {
                 bail!("--locked applies to builds, not to `lock`, which writes the lock");
@@ -450,6 +459,11 @@ fn build(cli: &Cli, cfg: Arc<Config>, engine: Engine) -> Result<ExitCode> {
     let mut names = resolve(&engine, &requested)?;
     if engine.graph().runs(&names, "_iso_build") {
         check_volume_id(&cfg)?;
+        if cfg.signing.is_none() {
+            eprintln!(
+                "buildchain: SIGNING_KEY is not set: SHA256SUM, the repositories' metadata and the built RPMs are not signed"
+            );
+        }
     }
     let jobs = cli.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -465,18 +479,17 @@ fn build(cli: &Cli, cfg: Arc<Config>, engine: Engine) -> Result<ExitCode> {
     let needed = if cli.locked {
         Default::default()
     } else {
-        lock_commands::images_needed(&cfg, &engine, &names)
+        lock_commands::unpinned(&cfg, &engine, &names)
     };
     let (cfg, engine) = if needed.is_empty() {
         (cfg, engine)
     } else {
         let mut updated = (*cfg).clone();
-        lock_commands::apply_lock(
-            &mut updated,
-            lock::Mode::Update,
-            &|i| needed.contains(&(i.name.clone(), i.version.clone())),
-            cli.no_wait,
-        )?;
+        let needed = lock::Needed {
+            image: &|i| needed.images.contains(&(i.name.clone(), i.version.clone())),
+            release: &|r| needed.releases.contains(r),
+        };
+        lock_commands::apply_lock(&mut updated, lock::Mode::Update, &needed, cli.no_wait)?;
         let (cfg, engine) = engine_for(cli, Arc::new(updated))?;
         names = resolve(&engine, &requested)?;
         (cfg, engine)

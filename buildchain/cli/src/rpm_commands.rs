@@ -56,6 +56,7 @@ pub fn build_rpm(args: &BuildRpmArgs) -> Result<ExitCode> {
     let context = BuildContext {
         repo_root: args.repo_root.clone(),
         source_date_epoch: Some(crate::epoch::from_environment()?.unsigned()),
+        signer: None,
     };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create", args.out.display()))?;

@@ -18,6 +18,19 @@ pub struct Versions {
     pub packages: Vec<Package>,
     #[serde(default)]
     pub registries: Vec<Registry>,
+    /// The RPM entries of versions.lock (never read from versions.toml).
+    #[serde(skip)]
+    pub rpm_pins: RpmPins,
+}
+
+/// What versions.lock says of the downloaded packages.
+#[derive(Debug, Clone, Default)]
+pub struct RpmPins {
+    /// Every `[[rpm]]` entry, with its line in versions.lock (0: added by this run).
+    pub entries: Vec<(crate::lock::LockedRpm, usize)>,
+    /// The releases whose downloads the lock does not cover yet (resolved when a run
+    /// downloads them).
+    pub unresolved: BTreeSet<String>,
 }
 
 /// How to reach a registry images are pulled from (`[[registries]]`, optional).
@@ -76,6 +89,11 @@ impl Image {
 }
 
 impl Versions {
+    /// The repositories shipped on the ISO (all but the base ones).
+    pub fn shipped_repositories(&self) -> impl Iterator<Item = &Repository> {
+        self.repositories.iter().filter(|r| !r.base)
+    }
+
     /// The `[[registries]]` entry of `host`, if any.
     pub fn registry(&self, host: &str) -> Option<&Registry> {
         self.registries.iter().find(|r| r.host == host)
@@ -88,10 +106,25 @@ pub struct Repository {
     pub id: String,
     pub release: String,
     pub url: Option<String>,
+    /// A base OS repository: the downloaded packages of its release are resolved against
+    /// it, and what it provides is not shipped (it has no directory on the ISO).
+    #[serde(default)]
+    pub base: bool,
     pub gpg_key: Option<String>,
     /// PEM certificates trusted besides the system's (a private mirror's CA), relative to
     /// the repository root.
     pub ca_file: Option<String>,
+}
+
+impl Repository {
+    /// The file of the build's signing key in this repository: `RPM-GPG-KEY-<id>`, or
+    /// `RPM-GPG-KEY-<id>-signing` when that name is the repository's own (vendor) key.
+    pub fn signing_key_name(&self) -> String {
+        match self.gpg_key {
+            Some(_) => format!("RPM-GPG-KEY-{}-signing", self.id),
+            None => format!("RPM-GPG-KEY-{}", self.id),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -185,6 +218,61 @@ pub fn check_locked_image(image: &crate::lock::LockedImage) -> Result<()> {
     Ok(())
 }
 
+/// Checks a `[[repository]]` entry of `versions.lock` with the grammar of `versions.toml`.
+pub fn check_locked_repository(id: &str, url: &str) -> Result<()> {
+    check_component("repository id", id)?;
+    check_url(url)
+}
+
+fn check_url(url: &str) -> Result<()> {
+    if !["http://", "https://", "file://"]
+        .iter()
+        .any(|p| url.starts_with(p))
+        || url.chars().any(|c| c.is_control() || c == ' ')
+    {
+        bail!("url {url:?}: must be http://, https:// or file://, without spaces");
+    }
+    Ok(())
+}
+
+/// Checks an `[[rpm]]` entry of `versions.lock`.
+pub fn check_locked_rpm(rpm: &crate::lock::LockedRpm) -> Result<()> {
+    use buildchain_rpm::fetch::PackageRequest;
+    for (what, name) in [("name", &rpm.name), ("pulled_by", &rpm.pulled_by)] {
+        PackageRequest::parse(name)
+            .map_err(|_| anyhow::anyhow!("{what} {name:?}: not a package name"))?;
+    }
+    match buildchain_rpm::Evr::parse(&rpm.version) {
+        Some(evr) if evr.release.is_some() && evr.to_string() == rpm.version => {}
+        Some(evr) if evr.release.is_some() => {
+            bail!("version {:?}: write it {:?}", rpm.version, evr.to_string())
+        }
+        _ => bail!("version {:?}: not [epoch:]version-release", rpm.version),
+    }
+    if rpm.arch.is_empty()
+        || !rpm
+            .arch
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        bail!("arch {:?}: not an architecture", rpm.arch);
+    }
+    if let Some(location) = &rpm.location {
+        buildchain_rpm::repodata::check_package_location(location)
+            .map_err(|rule| anyhow::anyhow!("location {location:?}: {rule}"))?;
+    }
+    if let Some(sha256) = &rpm.sha256 {
+        if sha256.len() != 64
+            || !sha256
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            bail!("sha256 {sha256:?}: not 64 lower-case hex digits");
+        }
+    }
+    Ok(())
+}
+
 impl Versions {
     pub fn load(path: &Path) -> Result<Versions> {
         let text = std::fs::read_to_string(path)
@@ -254,6 +342,20 @@ impl Versions {
             if let Some(ca) = &repo.ca_file {
                 check_relative("ca_file", ca).with_context(ctx)?;
             }
+            if let Some(url) = &repo.url {
+                check_url(url).with_context(ctx)?;
+            }
+            if repo.base {
+                if repo.url.is_none() {
+                    bail!(
+                        "{}: a base repository needs a url (it is resolved against)",
+                        ctx()
+                    );
+                }
+                if repo.gpg_key.is_some() {
+                    bail!("{}: a base repository is not shipped: no gpg_key", ctx());
+                }
+            }
             if !repos.insert(repo.id.clone()) {
                 bail!("{}: listed twice", ctx());
             }
@@ -273,12 +375,24 @@ impl Versions {
                     package.repository
                 );
             };
+            if repo.base {
+                bail!(
+                    "{}: repository {:?} is a base repository (resolved against, never shipped): list the package in a shipped one",
+                    ctx(),
+                    repo.id
+                );
+            }
             if package.source == PackageSource::Download && repo.url.is_none() {
                 bail!(
                     "{}: downloaded from repository {:?}, which has no url",
                     ctx(),
                     repo.id
                 );
+            }
+            if let Some(pin) = &package.version {
+                buildchain_rpm::fetch::PackageRequest::parse(&format!("{}={pin}", package.name))
+                    .map_err(|e| anyhow::anyhow!("{e}"))
+                    .with_context(ctx)?;
             }
             if !packages.insert((package.name.clone(), package.repository.clone())) {
                 bail!("{}: listed twice", ctx());
@@ -287,8 +401,22 @@ impl Versions {
         Ok(())
     }
 
+    /// The `[epoch:]version-release` versions.lock resolved a downloaded package to.
+    pub fn locked_version(&self, package: &Package) -> Option<&str> {
+        if package.source != PackageSource::Download {
+            return None;
+        }
+        self.rpm_pins
+            .entries
+            .iter()
+            .find(|(r, _)| r.direct && r.name == package.name && r.repository == package.repository)
+            .map(|(r, _)| r.version.as_str())
+    }
+
     /// `salt/metalk8s/versions.json`: what Salt reads on the nodes (keys sorted).
-    pub fn to_salt_json(&self, version: &str) -> serde_json::Value {
+    /// `signed`: the repositories' metadata and packages are signed with the build's key,
+    /// shipped in each repository as `signing_key` (see `tasks::packaging`).
+    pub fn to_salt_json(&self, version: &str, signed: bool) -> serde_json::Value {
         use serde_json::{json, Map, Value};
         // Per name: `version` (and `digest`) of its first listing, as states read it, and
         // `versions`: every listed version in order, so none shipped is left out.
@@ -309,14 +437,16 @@ impl Versions {
             }
         }
         let repositories: Vec<Value> = self
-            .repositories
-            .iter()
+            .shipped_repositories()
             .map(|r| {
                 let mut entry = Map::new();
                 entry.insert("id".into(), json!(r.id));
                 entry.insert("release".into(), json!(r.release));
                 if let Some(key) = &r.gpg_key {
                     entry.insert("gpg_key".into(), json!(key));
+                }
+                if signed {
+                    entry.insert("signing_key".into(), json!(r.signing_key_name()));
                 }
                 Value::Object(entry)
             })
@@ -325,7 +455,8 @@ impl Versions {
         for p in &self.packages {
             let mut entry = Map::new();
             entry.insert("repository".into(), json!(p.repository));
-            if let Some(v) = &p.version {
+            // A download: the version versions.lock resolved it to, else its pin.
+            if let Some(v) = self.locked_version(p).or(p.version.as_deref()) {
                 entry.insert("version".into(), json!(v));
             }
             packages.insert(p.name.clone(), Value::Object(entry));
@@ -392,7 +523,7 @@ source = "build"
     fn parses_and_renders_salt_json() {
         let v = Versions::parse(OK).unwrap();
         assert_eq!(v.images.len(), 2);
-        let json = serde_json::to_string_pretty(&v.to_salt_json("0.1.0-dev")).unwrap();
+        let json = serde_json::to_string_pretty(&v.to_salt_json("0.1.0-dev", false)).unwrap();
         assert!(
             json.starts_with("{\n  \"images\": {\n    \"coredns/coredns\""),
             "{json}"
@@ -406,7 +537,7 @@ source = "build"
             "{OK}\n[[images]]\nname = \"metalk8s-utils\"\nversion = \"0.2.0\"\nsource = \"build\"\n"
         );
         let v = Versions::parse(&text).unwrap();
-        let json = v.to_salt_json("1");
+        let json = v.to_salt_json("1", false);
         let utils = &json["images"]["metalk8s-utils"];
         assert_eq!(
             utils["version"], "0.1.0",

@@ -1,6 +1,7 @@
 //! `buildchain lint` on a copy of the repository's distribution (with `ci/`), with the
-//! real shellcheck: passes as committed, fails naming the file on a duplicate YAML key, a
-//! shell syntax error or a broken Jinja state, and re-lints only what changed.
+//! real shellcheck and the real Salt: passes as committed, fails naming the file on a
+//! duplicate YAML key, a shell syntax error, a broken state or pillar, a wrong state
+//! argument, requisite or source, and re-lints only what changed.
 
 mod common;
 
@@ -12,6 +13,7 @@ use common::*;
 /// A copy of the distribution, plus `ci/` (its scripts are linted too).
 fn repo_with_ci() -> Repo {
     need("shellcheck");
+    need_salt();
     let repo = Repo::copy();
     let status = Command::new("cp")
         .arg("-a")
@@ -43,10 +45,6 @@ fn lint_passes_on_the_repository_and_relints_only_what_changed() {
     let ran = with_status(&out, "SUCCESS");
     for task in [
         "_lint:yaml/examples/bootstrap.yaml",
-        "_lint:sls/salt/metalk8s/repo/configured.sls", // imports map.jinja → versions.json
-        "_lint:sls/pillar/metalk8s/bootstrap.sls",
-        "_lint:sls/salt/top.sls.in",
-        "_lint:sls/pillar/top.sls.in",
         "_lint:shell/ci/test.sh",
         "_lint:shell/iso/bootstrap.sh.in",
         "_lint:shell/iso/common.sh.in",
@@ -102,8 +100,8 @@ fn lint_passes_on_the_repository_and_relints_only_what_changed() {
         "{out}"
     );
 
-    // The template context (VERSION) re-lints the templates and the states (versions.json),
-    // not the plain scripts and YAML files.
+    // The template context (VERSION) re-lints the templates and the states (the Salt
+    // environment is named after it), not the plain scripts and YAML files.
     let version = repo.path().join("VERSION");
     let text = fs::read_to_string(&version).unwrap();
     fs::write(&version, text.replace("VERSION_PATCH=0", "VERSION_PATCH=7")).unwrap();
@@ -111,8 +109,7 @@ fn lint_passes_on_the_repository_and_relints_only_what_changed() {
     let started = with_status(&out, "STARTED");
     assert!(
         started.contains(&"_lint:shell/iso/restore.sh.in".to_string())
-            && started.contains(&"_lint:sls/salt/top.sls.in".to_string())
-            && started.contains(&"_lint:sls/salt/metalk8s/yum/init.sls".to_string())
+            && started.contains(&"lint:sls".to_string())
             && !started.iter().any(|t| t.starts_with("_lint:yaml/"))
             && !started.iter().any(|t| t.starts_with("_lint:shell/ci/")),
         "{out}"
@@ -172,30 +169,77 @@ fn shell_syntax_error_fails_naming_the_file() {
     lint_fails(&repo, "lint:shell", &["iso/broken.sh.in:3:", "[SC"]);
 }
 
+/// Real Salt renders the states and the pillar; what it would only find when applying
+/// them (a misspelt argument, a requisite naming nothing, a missing `salt://` source) is
+/// found on its rendering, at the file and line.
 #[test]
-fn broken_jinja_state_fails_naming_the_file() {
+fn salt_states_are_checked_by_real_salt() {
     let repo = repo_with_ci();
+    let state = repo.path().join("salt/metalk8s/solutions/init.sls");
+    let original = fs::read_to_string(&state).unwrap();
+    fs::write(
+        &state,
+        format!(
+            "{original}\n\
+             Misspelt argument:\n  file.managed:\n    - name: /tmp/a\n    - sourc: salt://metalk8s/map.jinja\n\n\
+             Missing requisite:\n  file.absent:\n    - name: /tmp/b\n    - require:\n      - file: No such state\n\n\
+             Missing source:\n  file.managed:\n    - name: /tmp/c\n    - source: salt://metalk8s/nowhere.conf\n\n\
+             Misspelt keyword:\n  file.absent:\n    - name: /tmp/d\n    - requires:\n      - file: Missing source\n\n\
+             extend:\n  No such ID:\n    file:\n      - mode: '0644'\n"
+        ),
+    )
+    .unwrap();
+    let line = |needle: &str| {
+        let text = fs::read_to_string(&state).unwrap();
+        text.lines().position(|l| l.contains(needle)).unwrap() + 1
+    };
+    let at = |needle: &str| format!("salt/metalk8s/solutions/init.sls:{}: ", line(needle));
+    lint_fails(
+        &repo,
+        "lint:sls",
+        &[
+            &at("- sourc:"),
+            "unknown argument 'sourc' (did you mean 'source'?) [salt-argument]",
+            &at("No such state"),
+            "[salt-requisite]",
+            &at("nowhere.conf"),
+            "salt://metalk8s/nowhere.conf is not in the Salt environment",
+            &at("- requires:"),
+            "unknown argument 'requires' (did you mean 'require'?)",
+            &at("No such ID:"),
+            "extend names file state \"No such ID\", which no rendered state is",
+        ],
+    );
+    fs::write(&state, &original).unwrap();
+
+    // A state that does not render: Salt's message, at its file and line.
     fs::write(
         repo.path().join("salt/metalk8s/broken.sls"),
         "{%- from \"metalk8s/map.jinja\" import repo with context %}\n\
-         {%- if repo %}\n\
-         Broken state:\n  test.nop: []\n",
-    )
-    .unwrap();
-    lint_fails(&repo, "lint:sls", &["salt/metalk8s/broken.sls:", "[jinja]"]);
-    fs::remove_file(repo.path().join("salt/metalk8s/broken.sls")).unwrap();
-
-    // A pillar template whose rendering duplicates a key.
-    fs::write(
-        repo.path().join("pillar/broken.sls.in"),
-        "version: {{version}}\nversion: again\n",
+         Broken state:\n  test.nop:\n    - name: {{ repo.no_such_key.x }}\n",
     )
     .unwrap();
     lint_fails(
         &repo,
         "lint:sls",
-        &["pillar/broken.sls.in:2", "key-duplicates"],
+        &["salt/metalk8s/broken.sls:4: ", "[salt-render]"],
     );
+    fs::remove_file(repo.path().join("salt/metalk8s/broken.sls")).unwrap();
+
+    // A pillar file of the node role that is not YAML.
+    let pillar = repo.path().join("pillar/metalk8s/roles/node.sls");
+    let original = fs::read_to_string(&pillar).unwrap();
+    fs::write(&pillar, format!("{original}\nbroken:\n  a: 1\n   b: 2\n")).unwrap();
+    lint_fails(
+        &repo,
+        "lint:sls",
+        &["pillar/metalk8s/roles/node.sls", "[salt-pillar]"],
+    );
+    fs::write(&pillar, original).unwrap();
+
+    // Without Salt, lint:sls fails saying what to install: never a pass.
+    let out = repo.run(&["lint:sls"], &[("SALT_CALL_BIN", "/nonexistent")]);
+    fails(&out, &["/nonexistent", "SALT_CALL_BIN", "ci/setup.sh"]);
 }
 
 /// One `buildchain lint` run reports every finding: two broken files of two kinds are both

@@ -260,3 +260,266 @@ fn runs_that_pull_nothing_look_nothing_up() {
         stderr(&out)
     );
 }
+
+/// Downloaded RPMs, locked against real repositories served by nginx: `extra` (shipped,
+/// its repodata checksums in sha512, so the lock computes the sha256 itself) and `os`
+/// (a base repository: resolved against, never shipped).
+#[test]
+fn locked_rpms_build_the_same_iso_after_the_repository_moved() {
+    for tool in ["rpmbuild", "createrepo_c", "nginx"] {
+        need(tool);
+    }
+    let work = tempfile::tempdir().unwrap();
+    let www = work.path().join("www");
+    let scratch = work.path().join("rpmbuild");
+    buildchain_testkit::yum_repository(
+        &[fixture("oslib", "1.0", "/usr/share/fixture/oslib", &[])],
+        &www.join("os"),
+        &scratch,
+    );
+    buildchain_testkit::yum_repository(
+        &[
+            fixture("app", "1.0", "/usr/share/fixture/app", &["helper", "oslib"]),
+            fixture("helper", "1.0", "/usr/share/fixture/helper", &[]),
+        ],
+        &www.join("extra"),
+        &scratch,
+    );
+    createrepo(&www.join("extra"), &["-s", "sha512"]);
+    let nginx_work = tempfile::tempdir().unwrap();
+    let nginx =
+        buildchain_testkit::Nginx::start(nginx_work.path(), &format!("root {};", www.display()));
+    let url = |path: &str| format!("http://{}/{path}/", nginx.host());
+
+    let repo = Repo::copy();
+    let versions = repo.path().join("versions.toml");
+    let original = fs::read_to_string(&versions).unwrap();
+    let declared = |app: &str| {
+        format!(
+            "{original}\n[[repositories]]\nid = \"os-el8\"\nrelease = \"8\"\nurl = \"{}\"\nbase = true\n\n\
+             [[repositories]]\nid = \"extra-el8\"\nrelease = \"8\"\nurl = \"{}\"\n\n\
+             [[packages]]\nname = \"app\"\nrepository = \"extra-el8\"\nsource = \"download\"\n{app}",
+            url("os"),
+            url("extra")
+        )
+    };
+    fs::write(&versions, declared("")).unwrap();
+    let out = ok(&repo.run(&["lock"], &[]));
+    assert!(
+        out.contains("added rpm app-1.0-1.noarch from extra-el8 (requested)")
+            && out.contains(
+                "added rpm helper-1.0-1.noarch from extra-el8 (helper of app-1.0-1.noarch)"
+            )
+            && out.contains("added rpm oslib-1.0-1.noarch from os-el8"),
+        "{out}"
+    );
+    let lock_path = repo.path().join("versions.lock");
+    let lock = fs::read_to_string(&lock_path).unwrap();
+    let app_rpm = www.join("extra/Packages/app-1.0-1.noarch.rpm");
+    let app_sha = buildchain_fs::sha256_file(&app_rpm).unwrap();
+    assert!(
+        lock.contains(&format!("sha256 = \"{app_sha}\""))
+            && lock.contains("[[repository]]\nid = \"os-el8\"")
+            && lock.contains("base = true")
+            && lock.contains("requirement = \"oslib\""),
+        "{lock}"
+    );
+    assert!(ok(&repo.run(&["lock"], &[])).contains("up to date"));
+
+    let out = ok(&repo.run(&["--locked", "iso"], &[]));
+    assert!(
+        out.contains("SUCCESS  _package_download:extra-el8"),
+        "{out}"
+    );
+    let shipped = repo.build_root().join("root/packages/redhat/8");
+    let names = |dir: &std::path::Path| {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        names(&shipped.join("extra-el8")),
+        [
+            "app-1.0-1.noarch.rpm",
+            "helper-1.0-1.noarch.rpm",
+            "repodata"
+        ]
+    );
+    assert!(
+        !shipped.join("os-el8").exists(),
+        "a base repository is not shipped"
+    );
+    let sum = sha256sum(&repo.build_root());
+    // Salt's versions.json says which version the lock chose.
+    let json: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(repo.build_root().join("root/salt/metalk8s/versions.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json["packages"]["app"]["version"], "1.0-1", "{json}");
+    let ids: Vec<&str> = json["repositories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"extra-el8") && !ids.contains(&"os-el8"),
+        "{ids:?}"
+    );
+
+    // The repository moves on: newer app and helper. A locked build in a fresh build root
+    // still gives the same ISO.
+    let packages = www.join("extra/Packages");
+    buildchain_testkit::rpmbuild(
+        &fixture("app", "2.0", "/usr/share/fixture/app", &["helper"]),
+        &scratch,
+        &packages,
+    );
+    buildchain_testkit::rpmbuild(
+        &fixture("helper", "1.1", "/usr/share/fixture/helper", &[]),
+        &scratch,
+        &packages,
+    );
+    createrepo(&www.join("extra"), &[]);
+    let fresh = work.path().join("fresh");
+    let fresh_env = [("BUILD_ROOT", fresh.to_str().unwrap())];
+    ok(&repo.run(&["--locked", "iso"], &fresh_env));
+    assert_eq!(sha256sum(&fresh), sum, "the same bytes");
+
+    // `lock --update helper` moves helper only.
+    let out = ok(&repo.run(&["lock", "--update", "helper"], &[]));
+    assert_eq!(
+        out.trim(),
+        "versions.lock: updated rpm helper 1.0-1 -> 1.1-1 from extra-el8"
+    );
+    let lock = fs::read_to_string(&lock_path).unwrap();
+    assert!(lock.contains("version = \"1.0-1\""), "app stays: {lock}");
+
+    // A pin the lock does not cover: --locked refuses, naming the entry; a build resolves.
+    fs::write(&versions, declared("version = \"2.0\"\n")).unwrap();
+    let out = repo.run(&["--locked", "packaging"], &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("[[rpm]] app-1.0-1.noarch does not match the pin 2.0")
+            && err.contains("buildchain lock --update app"),
+        "{err}"
+    );
+    let out = repo.run(&["packaging"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("updated rpm app 1.0-1 -> 2.0-1")
+            && err.contains("removed rpm oslib-1.0-1.noarch from os-el8 (no longer required)")
+            && !err.contains("updated rpm helper 1.1-1 ->"),
+        "{err}"
+    );
+
+    // A file that no longer matches its lock entry: refused, naming the line and what to run.
+    let lock = fs::read_to_string(&lock_path).unwrap();
+    let helper_sha = buildchain_fs::sha256_file(&packages.join("helper-1.1-1.noarch.rpm")).unwrap();
+    fs::write(&lock_path, lock.replace(&helper_sha, &"0".repeat(64))).unwrap();
+    let out = repo.run(&["--locked", "packaging"], &fresh_env);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("versions.lock:")
+            && err.contains("[[rpm]] helper-1.1-1.noarch")
+            && err.contains("checksum mismatch")
+            && err.contains("buildchain lock --update extra-el8"),
+        "{err}"
+    );
+    // A file the repository no longer serves: the same.
+    fs::write(&lock_path, &lock).unwrap();
+    let aside = work.path().join("app-2.0-1.noarch.rpm");
+    fs::rename(packages.join("app-2.0-1.noarch.rpm"), &aside).unwrap();
+    let gone = work.path().join("gone");
+    let out = repo.run(
+        &["--locked", "packaging"],
+        &[("BUILD_ROOT", gone.to_str().unwrap())],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("[[rpm]] app-2.0-1.noarch") && err.contains("404"),
+        "{err}"
+    );
+    fs::rename(&aside, packages.join("app-2.0-1.noarch.rpm")).unwrap();
+    // A hostile location: the lock is refused before anything is fetched.
+    fs::write(
+        &lock_path,
+        lock.replace("Packages/helper-1.1-1", "../../../helper-1.1-1"),
+    )
+    .unwrap();
+    let out = repo.run(&["packaging"], &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("versions.lock: invalid") && err.contains("[[rpm]] helper-1.1-1.noarch"),
+        "{err}"
+    );
+    // An entry whose file is another package's (its sha256 matches that file): the
+    // header is checked against the entry's NEVRA.
+    let oslib = www.join("os/Packages/oslib-1.0-1.noarch.rpm");
+    fs::copy(&oslib, packages.join("oslib-1.0-1.noarch.rpm")).unwrap();
+    let oslib_sha = buildchain_fs::sha256_file(&oslib).unwrap();
+    let oslib_size = fs::metadata(&oslib).unwrap().len();
+    let helper_size = fs::metadata(packages.join("helper-1.1-1.noarch.rpm"))
+        .unwrap()
+        .len();
+    let swapped = lock
+        .replace(
+            "Packages/helper-1.1-1.noarch.rpm",
+            "Packages/oslib-1.0-1.noarch.rpm",
+        )
+        .replace(&helper_sha, &oslib_sha)
+        .replace(
+            &format!("size = {helper_size}\n"),
+            &format!("size = {oslib_size}\n"),
+        );
+    assert_ne!(swapped, lock);
+    fs::write(&lock_path, &swapped).unwrap();
+    let other = work.path().join("other");
+    let out = repo.run(
+        &["--locked", "_package_download:extra-el8"],
+        &[("BUILD_ROOT", other.to_str().unwrap())],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("[[rpm]] helper-1.1-1.noarch")
+            && err.contains("its header says oslib-1.0-1.noarch"),
+        "{err}"
+    );
+    // A merge conflict in the lock: `lock` (all entries resolved again) writes it anew,
+    // `lock --update` refuses it.
+    fs::write(
+        &lock_path,
+        lock.replacen("[[rpm]]", "<<<<<<< HEAD\n[[rpm]]", 1),
+    )
+    .unwrap();
+    let out = repo.run(&["lock", "--update", "app"], &[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("write it anew"), "{}", stderr(&out));
+    let out = repo.run(&["lock"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("writing it anew"), "{}", stderr(&out));
+    assert!(!fs::read_to_string(&lock_path).unwrap().contains("<<<"));
+    // A link in the lock's place is refused, not replaced.
+    fs::remove_file(&lock_path).unwrap();
+    std::os::unix::fs::symlink(work.path().join("elsewhere.lock"), &lock_path).unwrap();
+    let out = repo.run(&["lock"], &[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(fs::symlink_metadata(&lock_path).unwrap().is_symlink());
+    drop(nginx);
+}

@@ -97,7 +97,8 @@ fn built_packages_are_verifiable_indexed_and_rebuilt_only_when_changed() {
     let out = ok(&repo.run(&["-n", "2"], &[]));
     assert!(out.lines().all(|l| l.starts_with("SKIPPED  ")), "{out}");
 
-    // One package's source changed: that package, its repository's metadata and the ISO.
+    // One package's source changed: that package, its repository's metadata, the SBOM
+    // and the ISO.
     let plugin = repo.path().join("packages/metalk8s-sosreport/metalk8s.py");
     let mut text = fs::read_to_string(&plugin).unwrap();
     text.push_str("\n# changed\n");
@@ -107,6 +108,7 @@ fn built_packages_are_verifiable_indexed_and_rebuilt_only_when_changed() {
         with_status(&out, "STARTED"),
         [
             "_iso_build",
+            "_iso_sbom",
             "_package_build:metalk8s-sosreport",
             "_package_repodata:metalk8s-scality-el8"
         ],

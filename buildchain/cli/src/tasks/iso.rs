@@ -35,14 +35,21 @@ pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
         ),
         Task::new("iso")
             .doc(format!(
-                "Build the {} ISO and its SHA256SUM.",
+                "Build the {} ISO and its SHA256SUM (signed in SHA256SUM.asc with SIGNING_KEY).",
                 cfg.project_name
             ))
             .task_dep("populate-iso")
-            .subtasks(["_iso_build"]),
+            .subtasks(["_iso_build"])
+            .subtasks(cfg.signing.as_ref().map(|_| SIGN_TASK)),
         Task::new("populate-iso")
             .doc("Populate the ISO tree ($BUILD_ROOT/root).")
-            .subtasks(["_iso_add_tree", "salt-tree", "images", "packaging"]),
+            .subtasks([
+                "_iso_add_tree",
+                "salt-tree",
+                "images",
+                "packaging",
+                super::sbom::TASK,
+            ]),
         Task::new("_iso_add_tree")
             .doc("Top level of the ISO: product.txt, scripts, examples, documentation, versions.lock.")
             .subtasks(top_level),
@@ -51,7 +58,9 @@ pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
         copy_dir(cfg, "_iso_add_tree:examples", "examples", "examples")?,
         copy_dir(cfg, "_iso_add_tree:documentation", "docs", "documentation")?,
         iso_build(cfg),
+        super::sbom::task(cfg),
     ];
+    tasks.extend(iso_sign(cfg));
     tasks.extend(lock);
     Ok(tasks)
 }
@@ -175,6 +184,42 @@ fn iso_options(cfg: &Cfg) -> IsoOptions {
     }
 }
 
+const SIGN_TASK: &str = "_iso_sign";
+
+/// `SHA256SUM.asc`: a detached, armored OpenPGP signature of `SHA256SUM` by SIGNING_KEY,
+/// made at the build's epoch (`gpg --verify SHA256SUM.asc SHA256SUM`). Defined with a key.
+fn iso_sign(cfg: &Cfg) -> Option<Task> {
+    let key = cfg.signing.clone()?;
+    let (sums, signature) = (
+        cfg.build_root.join("SHA256SUM"),
+        cfg.build_root.join("SHA256SUM.asc"),
+    );
+    let epoch = cfg.epoch.unsigned();
+    Some(
+        Task::new(SIGN_TASK)
+            .doc("Sign SHA256SUM (SHA256SUM.asc) with SIGNING_KEY.")
+            .task_dep("_iso_build")
+            .file_dep(sums.clone())
+            .target(signature.clone())
+            .version(format!("sign v2 {} epoch={epoch}", cfg.signed_by()))
+            .action(move |ctx| -> Result<()> {
+                let text =
+                    fs::read(&sums).with_context(|| format!("{}: cannot read", sums.display()))?;
+                let armored = key
+                    .sign_detached(&text, epoch)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                write_atomic(&signature, armored.as_bytes(), Some(0o644))
+                    .with_context(|| format!("{}: cannot write", signature.display()))?;
+                ctx.log(format!(
+                    "signed {} with {}",
+                    sums.display(),
+                    key.fingerprint()
+                ));
+                Ok(())
+            }),
+    )
+}
+
 /// The ISO, its implanted MD5 and its `SHA256SUM` (`<hex>  <iso name>`), in one pass over
 /// the tree: the SHA-256 comes from the writer, nothing reads the image again.
 fn iso_build(cfg: &Cfg) -> Task {
@@ -197,8 +242,9 @@ fn iso_build(cfg: &Cfg) -> Task {
         .targets([iso.clone(), digest.clone()])
         .version(format!("mkiso v2 {name} {opts:?}"))
         .action(move |ctx| -> Result<()> {
-            // Never leave a stale image (or its digest) next to a failed build.
-            for old in [&digest, &iso] {
+            // Never leave a stale image (or its digest, or its signature) next to a failed
+            // build.
+            for old in [&digest.with_extension("asc"), &digest, &iso] {
                 match fs::remove_file(old) {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                         return Err(e).with_context(|| format!("{}: cannot remove", old.display()))

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _, Result};
 use buildchain_graph::Task;
 use buildchain_lint::discover::{find_all, Discovered, FileKind};
-use buildchain_lint::sls::SlsContext;
 use buildchain_lint::yaml::YamlConfig;
 use buildchain_lint::{shell, sls, yaml, Finding, LintError};
 
@@ -40,11 +39,6 @@ pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
             yaml_tasks(cfg, &found)?,
         ),
         (
-            "lint:sls",
-            "Render every Salt state and pillar file (Jinja, stub grains/pillar; *.sls.in once rendered) and parse the result as YAML.",
-            sls_tasks(cfg, &found)?,
-        ),
-        (
             "lint:shell",
             "Run shellcheck (SHELLCHECK_BIN) on the shell scripts (*.sh, and *.sh.in once rendered).",
             shell_tasks(cfg, &found)?,
@@ -60,8 +54,9 @@ pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
         tasks.push(group);
         lint = lint.subtask(name);
     }
+    tasks.push(sls_task(cfg)?);
     tasks.push(rust_task(cfg)?);
-    tasks.push(lint.subtask("lint:rust"));
+    tasks.push(lint.subtask("lint:sls").subtask("lint:rust"));
     Ok(tasks)
 }
 
@@ -118,73 +113,167 @@ fn yaml_tasks(cfg: &Cfg, found: &Discovered) -> Result<Vec<Task>> {
         .collect())
 }
 
-/// What the states render against: the salt and pillar trees of the sources, the
-/// `metalk8s/versions.json` the `salt-tree` task generates (so `map.jinja` imports it),
-/// and the archive's Salt environment.
-fn sls_context(cfg: &Config) -> Result<SlsContext> {
-    let mut context = SlsContext::new(cfg.repo("salt"))
-        .with_pillar_root(cfg.repo("pillar"))
-        .with_generated_file("metalk8s/versions.json", super::salt::versions_json(cfg)?);
-    context.saltenv = cfg.product_id();
-    Ok(context)
+/// `lint:sls`: the Salt states and pillar, rendered and checked by real Salt
+/// (`SALT_CALL_BIN`, else the one ci/setup.sh installs, else `salt-call`) in the Salt
+/// environment of an archive laid out as on a node (`$BUILD_ROOT/lint/salt/`: the salt
+/// tree as the ISO ships it, the pillar, a `product.txt`), with the minion configurations
+/// bootstrap.sh writes (its own `write_salt_minion_config`; the states render as on the
+/// bootstrap node, the pillar as on the bootstrap node and on a node).
+fn sls_task(cfg: &Cfg) -> Result<Task> {
+    let salt_call = salt_call(cfg);
+    let inputs = [
+        cfg.repo("VERSION"),
+        cfg.repo("versions.toml"),
+        cfg.repo("iso/common.sh.in"),
+    ];
+    let cfg2 = cfg.clone();
+    Ok(Task::new("lint:sls")
+        .doc("Render every Salt state and the pillar with real Salt (SALT_CALL_BIN) in the archive's environment, and check functions, arguments, requisites and salt:// sources.")
+        .tree_dep(cfg.repo("salt"))
+        .tree_dep(cfg.repo("pillar"))
+        .file_deps(inputs)
+        // versions.json is made of the lock's pins too.
+        .version(format!(
+            "{LINT_VERSION} sls real-salt {} {} pins={}",
+            salt_call.display(),
+            templates::lint_context(cfg),
+            super::salt::lock_pins(cfg)
+        ))
+        .action(move |_| -> Result<()> {
+            let env = salt_environment(&cfg2, &salt_call)?;
+            let findings = sls::lint(&env).map_err(|e| match e {
+                LintError::ToolMissing { .. } => anyhow::anyhow!(
+                    "{e} (ci/setup.sh installs the pinned Salt into ~/.cache/buildchain/salt)"
+                ),
+                e => could_not_run(e),
+            })?;
+            report(&cfg2, findings)
+        }))
 }
 
-/// Files of a Salt tree a state may import (`map.jinja`, `defaults.yaml`…): every file but
-/// the states and state templates themselves.
-fn importable(root: &Path) -> Result<Vec<PathBuf>> {
-    Ok(files_under(root)?
-        .into_iter()
-        .filter(|p| {
-            let name = p.to_string_lossy();
-            !name.ends_with(".sls") && !name.ends_with(".sls.in")
-        })
-        .collect())
-}
-
-fn sls_tasks(cfg: &Cfg, found: &Discovered) -> Result<Vec<Task>> {
-    let (salt, pillar) = (cfg.repo("salt"), cfg.repo("pillar"));
-    let (salt_imports, pillar_imports) = (importable(&salt)?, importable(&pillar)?);
-    // versions.json is made of these, and the Salt environment of the product id.
-    let inputs = [cfg.repo("VERSION"), cfg.repo("versions.toml")];
-    let version = format!("{LINT_VERSION} sls saltenv={}", cfg.product_id());
-    let states = found.of(FileKind::Sls).into_iter().map(|f| (f, false));
-    let state_templates = found
-        .of(FileKind::SlsTemplate)
-        .into_iter()
-        .map(|f| (f, true));
-    let mut tasks = Vec::new();
-    for (file, is_template) in states.chain(state_templates) {
-        let imports = if file.starts_with(&pillar) {
-            &pillar_imports
-        } else {
-            &salt_imports
-        };
-        let version = if is_template {
-            // The handlebars rendering: the template context is part of the definition.
-            format!("{version} template {}", templates::lint_context(cfg))
-        } else {
-            version.clone()
-        };
-        let cfg2 = cfg.clone();
-        let f = file.clone();
-        tasks.push(
-            file_task(cfg, "sls", &file)
-                .file_deps(imports.iter().cloned())
-                .file_deps(inputs.iter().cloned())
-                .version(version)
-                .action(move |_| -> Result<()> {
-                    let context = sls_context(&cfg2)?;
-                    let findings = if is_template {
-                        let rendered = templates::render_file(&f, &templates::lint_context(&cfg2))?;
-                        sls::lint_str(&f, &rendered, &context)
-                    } else {
-                        sls::lint_file(&f, &context).map_err(could_not_run)?
-                    };
-                    report(&cfg2, findings)
-                }),
-        );
+/// The salt-call `lint:sls` runs: `SALT_CALL_BIN`, else ci/setup.sh's, else `salt-call`.
+fn salt_call(cfg: &Config) -> PathBuf {
+    if let Some(bin) = cfg.vars.get(sls::ENV_VAR).filter(|b| !b.is_empty()) {
+        return PathBuf::from(bin);
     }
-    Ok(tasks)
+    let cache = cfg
+        .vars
+        .get("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| cfg.vars.get("HOME").map(|h| Path::new(h).join(".cache")));
+    cache
+        .map(|c| c.join("buildchain/salt/bin/salt-call"))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("salt-call"))
+}
+
+/// Lays out `$BUILD_ROOT/lint/salt/` as a node's archives root holding this product, with
+/// the minion configuration bootstrap.sh's `write_salt_minion_config` writes for it.
+fn salt_environment(cfg: &Config, salt_call: &Path) -> Result<sls::SaltEnvironment> {
+    let root = cfg.build_root.join("lint/salt");
+    let archive = root.join("archives").join(cfg.product_id());
+    let empty_images = root.join("no-images");
+    std::fs::create_dir_all(&empty_images)
+        .with_context(|| format!("{}: cannot create", empty_images.display()))?;
+    super::salt::write_salt_tree(cfg, &empty_images, &archive.join("salt"))?;
+    let ctx = templates::context(cfg);
+    buildchain_fs::replace_dir(&archive.join("pillar"), |tmp| {
+        crate::fsutil::copy_tree(&cfg.repo("pillar"), tmp, Some(&ctx))
+    })?;
+    buildchain_fs::write_atomic(
+        &archive.join("product.txt"),
+        format!(
+            "NAME={}\nVERSION={}\n",
+            cfg.project_name,
+            cfg.version.full()
+        )
+        .as_bytes(),
+        Some(0o644),
+    )?;
+    let common = root.join("common.sh");
+    buildchain_fs::write_atomic(
+        &common,
+        templates::render_file(&cfg.repo("iso/common.sh.in"), &ctx)?.as_bytes(),
+        Some(0o644),
+    )?;
+    // Salt's own files (caches: its file list is cached for 20 s by default) start afresh.
+    let salt_root = root.join("salt-root");
+    match std::fs::remove_dir_all(&salt_root) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("{}: cannot remove", salt_root.display()))
+        }
+        _ => {}
+    }
+    let mut config_dirs = Vec::new();
+    for role in ["bootstrap", "node"] {
+        let etc = root.join("etc").join(role);
+        let status = std::process::Command::new("bash")
+            .arg("-c")
+            .arg("source \"$1\" && write_salt_minion_config \"$2\"")
+            .arg("bash")
+            .arg(&common)
+            .arg(role)
+            .env("ARCHIVES_ROOT", root.join("archives"))
+            .env("SALT_MINION_CONFIG", etc.join("minion.d/99-metalk8s.conf"))
+            .env("CONFIG_DIR", root.join("metalk8s"))
+            .env("BOOTSTRAP_CONFIG", root.join("metalk8s/bootstrap.yaml"))
+            .env("LOG_DIR", root.join("log"))
+            .status()
+            .context("cannot run bash (write_salt_minion_config of iso/common.sh.in)")?;
+        if !status.success() {
+            bail!("iso/common.sh.in: write_salt_minion_config {role} failed ({status})");
+        }
+        // What a node has besides: an id, and Salt's own files under the lint directory
+        // (the file list read afresh: a file added or removed since is seen).
+        buildchain_fs::write_atomic(
+            &etc.join("minion"),
+            format!(
+                "id: lint-{role}\nroot_dir: {}\nlog_level_logfile: quiet\nfileserver_list_cache_time: 0\n",
+                salt_root.join(role).display()
+            )
+            .as_bytes(),
+            Some(0o644),
+        )?;
+        config_dirs.push(etc);
+    }
+    let mut states = Vec::new();
+    let mut pillar = Vec::new();
+    for (tree, into) in [("salt", &mut states), ("pillar", &mut pillar)] {
+        for file in files_under(&cfg.repo(tree))? {
+            if let Some(source) = sls_source(&cfg.repo(tree), &file)? {
+                // The top file maps states to minions: not a state itself.
+                if tree == "pillar" || source.sls != "top" {
+                    into.push(source);
+                }
+            }
+        }
+    }
+    Ok(sls::SaltEnvironment {
+        salt_call: salt_call.to_path_buf(),
+        config_dirs,
+        saltenv: cfg.product_id(),
+        states,
+        pillar,
+    })
+}
+
+/// A state or pillar file of the tree at `root` (`a/b/init.sls` and `a/b.sls.in` are SLS
+/// `a.b`); `None` for other files.
+fn sls_source(root: &Path, file: &Path) -> Result<Option<sls::SlsSource>> {
+    let relative = file.strip_prefix(root).unwrap_or(file).to_string_lossy();
+    let relative = relative.strip_suffix(".in").unwrap_or(&relative);
+    let Some(name) = relative.strip_suffix(".sls") else {
+        return Ok(None);
+    };
+    let name = name.strip_suffix("/init").unwrap_or(name).replace('/', ".");
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("{}: cannot read", file.display()))?;
+    Ok(Some(sls::SlsSource {
+        sls: name,
+        path: file.to_path_buf(),
+        text,
+    }))
 }
 
 /// The name a `# shellcheck source=NAME` directive of `text` names, for each directive.

@@ -14,6 +14,7 @@ pub mod iso;
 pub mod lint;
 pub mod packaging;
 pub mod salt;
+pub mod sbom;
 pub mod vagrant;
 
 /// Shared, read-only configuration captured by the task closures.

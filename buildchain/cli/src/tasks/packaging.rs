@@ -6,14 +6,16 @@
 //!
 //! - `_package_build:<name>`: one per `source = "build"` package, built natively by
 //!   buildchain-rpm from `packages/<name>/package.toml`;
-//! - `_package_download:<id>`: one per repository with a `url` and `source = "download"`
-//!   packages: fetches them (with what they require) and the repository's GPG key; what it
-//!   wrote is listed in `$BUILD_ROOT/packaging/<id>.downloads.json`, which lets later runs
-//!   skip it without network access;
+//! - `_package_download:<id>`: one per shipped repository with a `url` and `source =
+//!   "download"` packages: downloads the files versions.lock records for it (the packages
+//!   and what they require from it; `resolve` makes those entries) and the repository's GPG
+//!   key; what it wrote is listed in `$BUILD_ROOT/packaging/<id>.downloads.json`, which lets
+//!   later runs skip it without network access;
 //! - `_package_repodata:<id>`: one per repository, even empty (nodes use
 //!   `skip_if_unavailable=0`): removes packages no task produces any more, then writes
 //!   `repodata/`.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -21,18 +23,23 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use buildchain_fs::write_atomic;
 use buildchain_graph::Task;
 use buildchain_rpm::build::{build_package, BuildContext, PackageDefinition};
-use buildchain_rpm::fetch::{fetch_packages, FetchOptions, PackageRequest};
+use buildchain_rpm::fetch::{
+    download_packages, remote_sha256, resolve_packages, FetchOptions, PackageRequest, Preferred,
+    RemoteFile,
+};
 use buildchain_rpm::repo_dir::{foreign_entries, remove_foreign_entries, DownloadManifest};
 use buildchain_rpm::repodata::{write_repodata, RepodataOptions};
+use buildchain_rpm::Checksum;
 
 use super::iso::MKDIR_ROOT;
 use super::{mkdir_task, Cfg};
+use crate::lock::{LockedRpm, RpmGroup};
 use crate::versions::{Package, PackageSource, Repository};
 
 pub const MKDIR: &str = "_package_mkdir_root";
 
 /// `root/packages/redhat/<release>/<id>/`.
-pub fn repo_dir(cfg: &Cfg, repo: &Repository) -> PathBuf {
+pub fn repo_dir(cfg: &crate::config::Config, repo: &Repository) -> PathBuf {
     cfg.iso_root()
         .join("packages/redhat")
         .join(&repo.release)
@@ -84,7 +91,7 @@ pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
     let mut group = Task::new("packaging")
         .doc("Build and download the packages, and write the repositories.")
         .subtask(MKDIR);
-    for repo in &cfg.versions.repositories {
+    for repo in cfg.versions.shipped_repositories() {
         let mkdir = format!("_package_mkdir_repo:{}", repo.id);
         tasks.push(mkdir_task(
             &mkdir,
@@ -168,13 +175,18 @@ fn package_task(
     let context = BuildContext {
         repo_root: cfg.repo_root.clone(),
         source_date_epoch: Some(epoch),
+        signer: cfg
+            .signing
+            .as_ref()
+            .map(|k| (k.rpm_signer().clone(), k.signing_time(epoch))),
     };
     let task = task
         .file_deps(definition.input_files(&cfg.repo_root))
         .target(out_dir.join(&file_name))
         .version(format!(
-            "build_package v1 {} epoch={epoch}",
-            definition.nevra()
+            "build_package v1 {} epoch={epoch} signed_by={}",
+            definition.nevra(),
+            cfg.signed_by()
         ))
         .action(move |ctx| -> Result<()> {
             let path = build_package(&definition, &context, &out_dir)
@@ -186,57 +198,69 @@ fn package_task(
     Ok(Some((task, Some(file_name))))
 }
 
-/// `_package_download:<id>`: the `source = "download"` packages of a repository with a url.
+/// `_package_download:<id>`: the files versions.lock records for a repository with a url
+/// and `source = "download"` packages (they, and what they require from it).
 fn download_task(
     cfg: &Cfg,
     repo: &Repository,
     packages: &[&Package],
     epoch: u64,
 ) -> Result<Option<Task>> {
-    let downloads: Vec<&Package> = packages
+    let requests: Vec<String> = packages
         .iter()
-        .copied()
         .filter(|p| p.source == PackageSource::Download)
-        .collect();
-    let Some(url) = repo.url.clone() else {
-        return Ok(None);
-    };
-    if downloads.is_empty() {
-        return Ok(None);
-    }
-    let requests: Vec<String> = downloads
-        .iter()
         .map(|p| match &p.version {
             Some(v) => format!("{}={v}", p.name),
             None => p.name.clone(),
         })
         .collect();
-    let options = FetchOptions {
-        repodata: RepodataOptions {
-            source_date_epoch: Some(epoch),
-            ..RepodataOptions::default()
-        },
-        http: buildchain_http::Config {
-            ca_file: repo.ca_file.as_ref().map(|f| cfg.repo_root.join(f)),
-            ..Default::default()
-        },
-        ..FetchOptions::default()
+    let Some(url) = repo.url.clone() else {
+        return Ok(None);
     };
+    if requests.is_empty() {
+        return Ok(None);
+    }
+    let options = fetch_options(cfg, repo.ca_file.as_deref(), epoch);
+    // The files the lock records for this repository, and where each entry is.
+    let mut files = Vec::new();
+    let mut listed = Vec::new();
+    for (rpm, line) in &cfg.versions.rpm_pins.entries {
+        let (Some(location), Some(sha256)) = (&rpm.location, &rpm.sha256) else {
+            continue;
+        };
+        if rpm.repository != repo.id {
+            continue;
+        }
+        let checksum = Checksum::new("sha256", sha256).map_err(|e| anyhow!("{e}"))?;
+        listed.push(format!("{} {location} {sha256}", rpm.nevra()));
+        files.push(RemoteFile {
+            repository: repo.id.clone(),
+            nevra: rpm.nevra(),
+            location: location.clone(),
+            checksum,
+            size: rpm.size,
+            origin: Some(format!(
+                "{}: [[rpm]] {}",
+                crate::lock::at_line(*line),
+                rpm.nevra()
+            )),
+        });
+    }
+    let unresolved = cfg.versions.rpm_pins.unresolved.contains(&repo.release);
     let dir = repo_dir(cfg, repo);
     let manifest = downloads_manifest(cfg, repo);
     let mut task = Task::new(format!("_package_download:{}", repo.id))
         .doc(format!(
-            "Download {} (and what they require) from {url} into the repository {}.",
+            "Download {} (and what they require) from {url} into the repository {}, as versions.lock records them.",
             requests.join(", "),
             repo.id
         ))
         .target(manifest.clone())
         .version(format!(
-            "fetch_packages v1 url={url} gpg_key={:?} ca_file={:?} arches={} packages={}",
+            "download_packages v2 url={url} gpg_key={:?} ca_file={:?} unresolved={unresolved} files={}",
             repo.gpg_key,
             repo.ca_file,
-            options.arches.join(","),
-            requests.join(" ")
+            listed.join(",")
         ));
     let mut gpg_keys = Vec::new();
     if let Some(key) = &repo.gpg_key {
@@ -267,17 +291,20 @@ fn download_task(
             )
         })
         .action(move |ctx| -> Result<()> {
-            let requests = requests
-                .iter()
-                .map(|r| {
-                    PackageRequest::parse(r)
-                        .map_err(|e| anyhow!("{e}"))
-                        .with_context(|| format!("versions.toml [[packages]] {r}"))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let report = fetch_packages(std::slice::from_ref(&source), &requests, &dir, &options)
+            if unresolved {
+                bail!(
+                    "{}: does not cover the packages of repository {id} as versions.toml lists them: run `buildchain lock`",
+                    crate::lock::LOCK_FILE
+                );
+            }
+            let report = download_packages(std::slice::from_ref(&source), &files, &dir, &options)
                 .map_err(|e| anyhow!("{e}"))
-                .with_context(|| format!("repository {id}"))?;
+                .with_context(|| {
+                    format!(
+                        "repository {id}: the files {} records: if the repository no longer serves them, `buildchain lock --update {id}` resolves them again",
+                        crate::lock::LOCK_FILE
+                    )
+                })?;
             let mut names = Vec::new();
             for path in report
                 .packages
@@ -305,6 +332,102 @@ fn download_task(
             Ok(())
         });
     Ok(Some(task))
+}
+
+/// How packages are fetched for `versions.toml`: its CA file, the build's epoch.
+fn fetch_options(cfg: &crate::config::Config, ca_file: Option<&str>, epoch: u64) -> FetchOptions {
+    FetchOptions {
+        repodata: RepodataOptions {
+            source_date_epoch: Some(epoch),
+            ..RepodataOptions::default()
+        },
+        http: buildchain_http::Config {
+            ca_file: ca_file.map(|f| cfg.repo_root.join(f)),
+            ..Default::default()
+        },
+        ..FetchOptions::default()
+    }
+}
+
+/// Resolves a group of downloaded packages over its repositories (network), preferring
+/// `preferred`: what `buildchain lock` records (see `lock/rpms.rs`).
+pub fn resolve(
+    cfg: &crate::config::Config,
+    group: &RpmGroup,
+    preferred: &Preferred,
+) -> Result<Vec<LockedRpm>> {
+    let declared = |id: &str| cfg.declared.repositories.iter().find(|r| r.id == id);
+    let ca_files: BTreeSet<&str> = group
+        .repositories
+        .iter()
+        .filter_map(|r| declared(&r.id).and_then(|r| r.ca_file.as_deref()))
+        .collect();
+    if ca_files.len() > 1 {
+        bail!(
+            "the repositories of release {} name different ca_file ({}): they are read together, give them one CA file",
+            group.release,
+            ca_files.into_iter().collect::<Vec<_>>().join(", ")
+        );
+    }
+    let options = fetch_options(cfg, ca_files.into_iter().next(), cfg.epoch.unsigned());
+    let repositories: Vec<buildchain_rpm::fetch::Repository> = group
+        .repositories
+        .iter()
+        .map(|r| buildchain_rpm::fetch::Repository {
+            id: r.id.clone(),
+            base_url: r.url.clone(),
+            gpg_keys: Vec::new(),
+            download: !r.base,
+        })
+        .collect();
+    let requests: Vec<PackageRequest> = group
+        .requests
+        .iter()
+        .map(|r| PackageRequest {
+            name: r.name.clone(),
+            version: r.version.clone(),
+            repository: Some(r.repository.clone()),
+        })
+        .collect();
+    let resolved = resolve_packages(&repositories, &requests, preferred, &options)
+        .map_err(|e| anyhow!("{e}"))?;
+    // Packages whose repodata gives another checksum are downloaded to be hashed: in the
+    // system's temporary directory (the build root may not exist, and `lock` must not make
+    // one that builds would refuse as unmarked).
+    let scratch = std::env::temp_dir();
+    resolved
+        .into_iter()
+        .map(|p| {
+            let (location, sha256, size) = if p.download {
+                let repository = repositories
+                    .iter()
+                    .find(|r| r.id == p.repository)
+                    .context("a package of an unknown repository")?;
+                let sha256 = remote_sha256(repository, &p.remote_file(), &scratch, &options)
+                    .map_err(|e| anyhow!("{e}"))?;
+                (Some(p.location.clone()), Some(sha256), p.size)
+            } else {
+                (None, None, None)
+            };
+            let (required_by, requirement) = match &p.required_by {
+                Some((by, requirement)) => (Some(by.clone()), Some(requirement.clone())),
+                None => (None, None),
+            };
+            Ok(LockedRpm {
+                name: p.name.clone(),
+                version: p.evr.clone(),
+                arch: p.arch.clone(),
+                repository: p.repository.clone(),
+                location,
+                sha256,
+                size,
+                direct: required_by.is_none(),
+                pulled_by: p.pulled_by.clone(),
+                required_by,
+                requirement,
+            })
+        })
+        .collect()
 }
 
 /// `_package_repodata:<id>`: removes from the repository directory the packages and keys no
@@ -340,15 +463,25 @@ fn repodata_task(cfg: &Cfg, repo: &Repository, built: Vec<String>, epoch: u64) -
         task = task.file_dep(source.clone()).target(target.clone());
         local_key_copy = Some((source, target));
     }
+    // Signed: repodata/repomd.xml.asc, and the public key next to the packages.
+    let signing = cfg.signing.clone();
+    let signing_key = signing.as_ref().map(|_| dir.join(repo.signing_key_name()));
+    if let Some(path) = &signing_key {
+        task = task
+            .target(path.clone())
+            .target(dir.join("repodata/repomd.xml.asc"));
+    }
     let version = format!(
-        "write_repodata v1 epoch={epoch} built={} downloads={has_downloads} key={:?}",
+        "write_repodata v3 epoch={epoch} built={} downloads={has_downloads} key={:?} signed_by={}",
         built.join(","),
-        repo.gpg_key
+        repo.gpg_key,
+        cfg.signed_by()
     );
     let expected_built: Vec<PathBuf> = built.iter().map(|n| dir.join(n)).collect();
     let (calc_dir, calc_manifest) = (dir.clone(), manifest.clone());
     let check_dir = dir.clone();
     let key_name = local_key_copy.as_ref().map(|(_, t)| gpg_key_name_of(t));
+    let signing_key_file = signing_key.as_ref().map(|p| gpg_key_name_of(p));
     // What the repository directory holds besides repodata/: its built packages, its
     // downloads (per the download manifest), its key.
     let own_entries = move || -> Vec<String> {
@@ -357,6 +490,7 @@ fn repodata_task(cfg: &Cfg, repo: &Repository, built: Vec<String>, epoch: u64) -
             keep.extend(DownloadManifest::names_at(&manifest));
         }
         keep.extend(key_name.clone());
+        keep.extend(signing_key_file.clone());
         keep
     };
     let keep_of_check = own_entries.clone();
@@ -401,6 +535,21 @@ fn repodata_task(cfg: &Cfg, repo: &Repository, built: Vec<String>, epoch: u64) -
                 report.packages,
                 report.repomd.display()
             ));
+            if let (Some(key), Some(key_file)) = (&signing, &signing_key) {
+                let repomd = fs::read(&report.repomd)
+                    .with_context(|| format!("{}: cannot read", report.repomd.display()))?;
+                let signature = key
+                    .sign_detached(&repomd, epoch)
+                    .map_err(|e| anyhow!("{e}"))?;
+                let asc = report.repomd.with_extension("xml.asc");
+                write_atomic(&asc, signature.as_bytes(), Some(0o644))?;
+                write_atomic(key_file, key.public_key_armored().as_bytes(), Some(0o644))?;
+                ctx.log(format!(
+                    "signed {} with {}",
+                    asc.display(),
+                    key.fingerprint()
+                ));
+            }
             Ok(())
         });
     // Cleaning removes the targets: repodata/ and the key copy.

@@ -26,7 +26,7 @@ pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
 
 /// The options of the per-image include: names under `<product_id>/`, served from the
 /// nginx variable `$<product_id with . and - as _>_images`.
-pub fn registry_options(cfg: &Cfg) -> Options {
+pub fn registry_options(cfg: &Config) -> Options {
     let var = cfg.product_id().replace(['.', '-'], "_");
     Options {
         name_prefix: format!("{}/", cfg.product_id()),
@@ -37,7 +37,10 @@ pub fn registry_options(cfg: &Cfg) -> Options {
 
 /// The generated `metalk8s/versions.json` of the salt tree (sorted keys, indent 2).
 pub fn versions_json(cfg: &Config) -> Result<String> {
-    Ok(serde_json::to_string_pretty(&cfg.versions.to_salt_json(&cfg.version.full()))? + "\n")
+    let json = cfg
+        .versions
+        .to_salt_json(&cfg.version.full(), cfg.signing.is_some());
+    Ok(serde_json::to_string_pretty(&json)? + "\n")
 }
 
 /// `manifest.json` files of the images in the ISO: what the registry include is made of.
@@ -52,14 +55,19 @@ fn image_manifests(images: &Path) -> Result<Vec<PathBuf>> {
         .collect())
 }
 
-/// The pin of every pulled image, as versions.json records them (one line).
-fn image_pins(cfg: &Cfg) -> String {
-    cfg.versions
+/// The pin of every pulled image and downloaded package, as versions.json records them
+/// (one line).
+pub fn lock_pins(cfg: &Config) -> String {
+    let images = cfg
+        .versions
         .images
         .iter()
-        .filter_map(|i| Some(format!("{}:{}@{}", i.name, i.version, i.digest.as_deref()?)))
-        .collect::<Vec<_>>()
-        .join(",")
+        .filter_map(|i| Some(format!("{}:{}@{}", i.name, i.version, i.digest.as_deref()?)));
+    let packages = cfg.versions.packages.iter().filter_map(|p| {
+        let version = cfg.versions.locked_version(p)?;
+        Some(format!("{}/{}={version}", p.repository, p.name))
+    });
+    images.chain(packages).collect::<Vec<_>>().join(",")
 }
 
 fn salt(cfg: &Cfg) -> Result<Task> {
@@ -76,48 +84,54 @@ fn salt(cfg: &Cfg) -> Result<Task> {
         // The images present once `images` ran make the registry include.
         .calc_file_deps(move || image_manifests(&cfg3.iso_root().join("images")))
         .target(dst.clone())
-        // versions.json records the image pins, which versions.lock may change alone.
+        // versions.json records the pins, which versions.lock may change alone.
         .version(format!(
-            "salt v2 {} {opts:?} pins={}",
+            "salt v2 {} {opts:?} pins={} signed_by={}",
             templates::context_version(cfg),
-            image_pins(cfg)
+            lock_pins(cfg),
+            cfg.signed_by()
         ))
         .action(move |_| -> Result<()> {
-            let cfg = &cfg2;
-            let ctx = templates::context(cfg);
-            let images = cfg.iso_root().join("images");
-            // Generated before touching the tree: a bad image fails the task cleanly.
-            let common = generate(
-                &images,
-                &Options {
-                    constants: Constants::Only,
-                    ..registry_options(cfg)
-                },
-            )
-            .context("registry include (constants)")?;
-            let per_image = generate(&images, &registry_options(cfg))
-                .with_context(|| format!("registry include for {}", images.display()))?;
-            let versions = versions_json(cfg)?;
-            buildchain_fs::replace_dir(&dst, |tmp| -> Result<()> {
-                fsutil::copy_tree(&src, tmp, Some(&ctx))?;
-                let meta = tmp.join("metalk8s");
-                let files = meta.join("repo/files");
-                fs::create_dir_all(&files)
-                    .with_context(|| format!("{}: cannot create", files.display()))?;
-                fsutil::write_file(&meta.join("versions.json"), versions.as_bytes(), 0o644)?;
-                fsutil::write_file(
-                    &files.join("metalk8s-registry-common.inc"),
-                    common.as_bytes(),
-                    0o644,
-                )?;
-                fsutil::write_file(
-                    &files.join("metalk8s-registry.inc"),
-                    per_image.as_bytes(),
-                    0o644,
-                )?;
-                Ok(())
-            })
+            write_salt_tree(&cfg2, &cfg2.iso_root().join("images"), &dst)
         }))
+}
+
+/// The Salt tree of the ISO at `dst` (replaced whole): `salt/` with its `*.in` rendered,
+/// `metalk8s/versions.json` and the registry includes of the images under `images`.
+pub fn write_salt_tree(cfg: &Config, images: &Path, dst: &Path) -> Result<()> {
+    let src = cfg.repo("salt");
+    let ctx = templates::context(cfg);
+    // Generated before touching the tree: a bad image fails the task cleanly.
+    let common = generate(
+        images,
+        &Options {
+            constants: Constants::Only,
+            ..registry_options(cfg)
+        },
+    )
+    .context("registry include (constants)")?;
+    let per_image = generate(images, &registry_options(cfg))
+        .with_context(|| format!("registry include for {}", images.display()))?;
+    let versions = versions_json(cfg)?;
+    buildchain_fs::replace_dir(dst, |tmp| -> Result<()> {
+        fsutil::copy_tree(&src, tmp, Some(&ctx))?;
+        let meta = tmp.join("metalk8s");
+        let files = meta.join("repo/files");
+        fs::create_dir_all(&files)
+            .with_context(|| format!("{}: cannot create", files.display()))?;
+        fsutil::write_file(&meta.join("versions.json"), versions.as_bytes(), 0o644)?;
+        fsutil::write_file(
+            &files.join("metalk8s-registry-common.inc"),
+            common.as_bytes(),
+            0o644,
+        )?;
+        fsutil::write_file(
+            &files.join("metalk8s-registry.inc"),
+            per_image.as_bytes(),
+            0o644,
+        )?;
+        Ok(())
+    })
 }
 
 fn pillar(cfg: &Cfg) -> Result<Task> {

@@ -18,6 +18,12 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// Fails (never skips) when a tool the test reads results with is missing.
+/// The pinned Salt ci/setup.sh installs (or `SALT_CALL_BIN`): a test needing it fails
+/// saying so when it is missing.
+pub fn need_salt() -> PathBuf {
+    buildchain_testkit::require_venv_tool("salt", "salt-call", "SALT_CALL_BIN")
+}
+
 pub fn need(tool: &str) {
     buildchain_testkit::require_tool(tool);
 }
@@ -148,4 +154,30 @@ pub fn version_of(repo: &Path) -> String {
         get("VERSION_PATCH"),
         get("VERSION_SUFFIX")
     )
+}
+
+/// One fixture RPM (`name-version-1.noarch`, holding `file`, requiring `requires`).
+pub const fn fixture(
+    name: &'static str,
+    version: &'static str,
+    file: &'static str,
+    requires: &'static [&'static str],
+) -> buildchain_testkit::FixtureRpm {
+    buildchain_testkit::FixtureRpm {
+        name,
+        version,
+        file,
+        provides: &[],
+        requires,
+    }
+}
+
+/// `createrepo_c` on `dir` (again), with `args`.
+pub fn createrepo(dir: &std::path::Path, args: &[&str]) {
+    buildchain_testkit::run_ok(
+        std::process::Command::new(buildchain_testkit::require_tool("createrepo_c"))
+            .args(["-q", "--no-database"])
+            .args(args)
+            .arg(dir),
+    );
 }
