@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: installs the Debian packages the integration tests need (when
-# missing), runs every test of the workspace, then `buildchain lint`: YAML, Salt states,
-# shell scripts, and the Rust code (lint:rust: cargo fmt --check, cargo clippy -D warnings).
+# The whole test suite: installs what the integration tests need when missing (Debian
+# packages, the pinned Salt: ci/setup.sh), runs every test of the workspace, then
+# `buildchain lint`: YAML, Salt states (real Salt), shell scripts, and the Rust code
+# (lint:rust: cargo fmt --check, cargo clippy -D warnings).
 # Tests run in release mode: they build and read multi-GiB images, and the quick-start
 # command (`cargo run --release`) then reuses the same build.
 set -euo pipefail
