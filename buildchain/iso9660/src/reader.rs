@@ -74,6 +74,18 @@ pub struct IsoEntry {
     sections: Vec<(u64, u64)>,
 }
 
+impl IsoEntry {
+    /// Where the file's data starts in the image (`None` for an empty file, a directory
+    /// or a link): hardlinked files share their data, so the same start means the same
+    /// file stored once.
+    pub fn data_start(&self) -> Option<u64> {
+        match (&self.kind, self.sections.first()) {
+            (EntryKind::File, Some(&(start, len))) if len > 0 => Some(start),
+            _ => None,
+        }
+    }
+}
+
 /// An opened image.
 pub struct IsoImage {
     path: PathBuf,

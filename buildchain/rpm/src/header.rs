@@ -109,11 +109,9 @@ impl<R: std::io::Read> std::io::Read for Capture<'_, R> {
 
 /// Reads the lead and headers from `reader` (left at the payload). Their structure is
 /// checked first ([`crate::header_bounds`]), on the bytes read once: a hostile header is an
-/// error naming the file before the `rpm` crate's parser sees it.
-pub(crate) fn read_header_from(
-    reader: &mut impl BufRead,
-    path: &Path,
-) -> Result<PackageHeader, RpmError> {
+/// error naming the file before the `rpm` crate's parser sees it. `path` is the name
+/// errors give (the reader may come from an ISO image, not a file).
+pub fn read_header_from(reader: &mut impl BufRead, path: &Path) -> Result<PackageHeader, RpmError> {
     let fail = |rule: String| RpmError::ReadPackage {
         path: path.to_path_buf(),
         rule,

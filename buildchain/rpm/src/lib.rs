@@ -21,5 +21,5 @@ mod vercmp;
 pub use checksum::Checksum;
 pub use dependency::Dependency;
 pub use error::RpmError;
-pub use header::{read_package_header, FileKind, PackageFile, PackageHeader};
+pub use header::{read_header_from, read_package_header, FileKind, PackageFile, PackageHeader};
 pub use vercmp::{ranges_overlap, rpmvercmp, Comparison, Evr};
