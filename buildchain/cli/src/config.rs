@@ -33,6 +33,9 @@ pub struct Config {
     /// The key that signs SHA256SUM, the repositories' metadata and the built RPMs
     /// (`SIGNING_KEY`, unlocked by `SIGNING_KEY_PASSPHRASE`); `None`: nothing is signed.
     pub signing: Option<std::sync::Arc<buildchain_sign::SigningKey>>,
+    /// The earlier release a delta is written from (`--delta-from`, else `DELTA_FROM`,
+    /// relative to the repository); `None`: no delta.
+    pub delta_from: Option<PathBuf>,
 }
 
 /// The closest directory at or above `start` holding `VERSION` and `versions.toml`.
@@ -240,6 +243,10 @@ impl Config {
                 Some(std::sync::Arc::new(key))
             }
         };
+        let delta_from = vars
+            .get("DELTA_FROM")
+            .filter(|v| !v.is_empty())
+            .map(|v| repo_root.join(v));
         Ok(Config {
             repo_root: repo_root.to_path_buf(),
             build_root,
@@ -253,6 +260,7 @@ impl Config {
             build_host,
             git,
             signing,
+            delta_from,
         })
     }
 

@@ -9,6 +9,7 @@ mod fsutil;
 mod image_commands;
 mod lock;
 mod lock_commands;
+mod release_commands;
 mod reporter;
 mod rpm_commands;
 mod tasks;
@@ -68,6 +69,10 @@ struct Cli {
     /// network lookup).
     #[arg(long, global = true)]
     locked: bool,
+    /// Also write the delta ISO from this earlier release (ISO or unpacked tree) to the
+    /// one this build writes, in `$BUILD_ROOT/delta/` (the `delta` task; `DELTA_FROM`).
+    #[arg(long, global = true, value_name = "OLD")]
+    delta_from: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -114,6 +119,9 @@ enum Command {
     /// Check an ISO offline: its implanted MD5, SHA256SUM and its signature (next to it),
     /// every repository signature and every image blob digest in it.
     Verify(verify::VerifyArgs),
+    /// What changed between two releases (ISO files or unpacked trees): product.txt,
+    /// images, packages, other files, and the bytes NEW has that OLD lacks.
+    Diff(release_commands::DiffArgs),
 }
 
 /// The exit status of a process killed by SIGPIPE (128 + 13), as shells report it: what
@@ -190,6 +198,9 @@ fn load(cli: &Cli) -> Result<(Arc<Config>, Engine)> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let repo = find_repo_root(&cwd)?;
     let mut cfg = Config::load(&repo, cli.build_root.as_deref())?;
+    if let Some(old) = &cli.delta_from {
+        cfg.delta_from = Some(cwd.join(old));
+    }
     // The image pins come from versions.lock (`--locked`: it must cover versions.toml).
     // What it lacks is looked up only once the run is known to pull (see `build`).
     let mode = match cli.locked {
@@ -235,6 +246,7 @@ fn refuse_task_options(cli: &Cli) -> Result<()> {
         (cli.no_wait, "--no-wait"),
         (cli.keep_going, "--keep-going"),
         (cli.locked, "--locked"),
+        (cli.delta_from.is_some(), "--delta-from"),
     ]
     .into_iter()
     .filter_map(|(set, name)| set.then_some(name))
@@ -299,7 +311,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         | Command::FetchRpms(_)
         | Command::Repodata(_)
         | Command::BuildRpm(_)
-        | Command::Verify(_),
+        | Command::Verify(_)
+        | Command::Diff(_),
     ) = &cli.command
     {
         refuse_task_options(&cli)?;
@@ -311,6 +324,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Repodata(args)) => return rpm_commands::repodata(args, cli.jobs),
         Some(Command::BuildRpm(args)) => return rpm_commands::build_rpm(args),
         Some(Command::Verify(args)) => return verify::run(args),
+        Some(Command::Diff(args)) => return release_commands::diff(args),
         Some(Command::Lock { update }) => {
             if cli.locked {
                 bail!("--locked applies to builds, not to `lock`, which writes the lock");
@@ -321,6 +335,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 (cli.verbose, "--verbose"),
                 (cli.keep_going, "--keep-going"),
                 (cli.jobs.is_some(), "--jobs"),
+                (cli.delta_from.is_some(), "--delta-from"),
             ]
             .into_iter()
             .filter_map(|(set, name)| set.then_some(name))

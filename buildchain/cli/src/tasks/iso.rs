@@ -40,7 +40,14 @@ pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
             ))
             .task_dep("populate-iso")
             .subtasks(["_iso_build"])
-            .subtasks(cfg.signing.as_ref().map(|_| SIGN_TASK)),
+            .subtasks(cfg.signing.as_ref().map(|_| SIGN_TASK))
+            .subtasks(cfg.delta_from.as_ref().map(|_| super::delta::TASK))
+            .subtasks(
+                cfg.delta_from
+                    .as_ref()
+                    .and(cfg.signing.as_ref())
+                    .map(|_| super::delta::SIGN_TASK),
+            ),
         Task::new("populate-iso")
             .doc("Populate the ISO tree ($BUILD_ROOT/root).")
             .subtasks([
@@ -60,7 +67,12 @@ pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
         iso_build(cfg),
         super::sbom::task(cfg),
     ];
-    tasks.extend(iso_sign(cfg));
+    tasks.extend(sign_task(
+        cfg,
+        SIGN_TASK,
+        "_iso_build",
+        cfg.build_root.join("SHA256SUM"),
+    ));
     tasks.extend(lock);
     Ok(tasks)
 }
@@ -186,19 +198,22 @@ fn iso_options(cfg: &Cfg) -> IsoOptions {
 
 const SIGN_TASK: &str = "_iso_sign";
 
-/// `SHA256SUM.asc`: a detached, armored OpenPGP signature of `SHA256SUM` by SIGNING_KEY,
-/// made at the build's epoch (`gpg --verify SHA256SUM.asc SHA256SUM`). Defined with a key.
-fn iso_sign(cfg: &Cfg) -> Option<Task> {
+/// `<sums>.asc`: a detached, armored OpenPGP signature of the `SHA256SUM` file `sums`
+/// (written by the task `after`) by SIGNING_KEY, made at the build's epoch
+/// (`gpg --verify SHA256SUM.asc SHA256SUM`). Defined with a key.
+pub(super) fn sign_task(cfg: &Cfg, name: &str, after: &str, sums: PathBuf) -> Option<Task> {
     let key = cfg.signing.clone()?;
-    let (sums, signature) = (
-        cfg.build_root.join("SHA256SUM"),
-        cfg.build_root.join("SHA256SUM.asc"),
-    );
+    let signature = sums.with_extension("asc");
     let epoch = cfg.epoch.unsigned();
     Some(
-        Task::new(SIGN_TASK)
-            .doc("Sign SHA256SUM (SHA256SUM.asc) with SIGNING_KEY.")
-            .task_dep("_iso_build")
+        Task::new(name)
+            .doc(format!(
+                "Sign {0} ({0}.asc) with SIGNING_KEY.",
+                sums.strip_prefix(&cfg.build_root)
+                    .unwrap_or(&sums)
+                    .display()
+            ))
+            .task_dep(after)
             .file_dep(sums.clone())
             .target(signature.clone())
             .version(format!("sign v2 {} epoch={epoch}", cfg.signed_by()))

@@ -9,6 +9,7 @@ use buildchain_graph::{Graph, Task};
 
 use crate::config::Config;
 
+pub mod delta;
 pub mod images;
 pub mod iso;
 pub mod lint;
@@ -32,6 +33,7 @@ pub fn define(cfg: &Cfg, with_lint: bool) -> Result<Graph> {
         graph.add_all(lint::tasks(cfg)?)?;
     }
     graph.add_all(vagrant::tasks(cfg)?)?;
+    graph.add_all(delta::tasks(cfg)?)?;
     Ok(graph)
 }
 
