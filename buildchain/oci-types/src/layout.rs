@@ -26,6 +26,11 @@ pub fn is_layout_file(name: &str) -> bool {
         || name.strip_suffix(".manifest.json").is_some_and(is_hex64)
 }
 
+/// The file name of an index's child manifest in a `dir:` layout (`skopeo copy --all`).
+pub fn child_manifest_file(digest: &Digest) -> String {
+    format!("{}.manifest.json", digest.hex())
+}
+
 /// The file name of a blob in a `dir:` layout.
 pub fn blob_file(digest: &Digest) -> &str {
     digest.hex()

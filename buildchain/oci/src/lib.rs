@@ -14,5 +14,5 @@ pub use buildchain_http::Config as HttpConfig;
 pub use error::OciError;
 pub use layout::ManifestFormat;
 pub use progress::{BarsProgress, NoProgress, Progress};
-pub use pull::{pull_image, resolve_image, PullOptions, PullReport, ResolvedImage};
+pub use pull::{pull_image, resolve_image, KeepIndex, PullOptions, PullReport, ResolvedImage};
 pub use registry::RetryPolicy;

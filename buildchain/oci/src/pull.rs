@@ -45,8 +45,26 @@ pub struct PullOptions {
     /// ([`check_replaceable`](crate::layout::check_replaceable)).
     pub overwrite: bool,
     /// The image manifest the pull must keep (a lock's record of an index's platform
-    /// manifest): another one is refused before any blob is fetched.
+    /// manifest): another one is refused before any blob is fetched. Not used when
+    /// [`PullOptions::keep_index`] keeps an index.
     pub expected_manifest: Option<Digest>,
+    /// Keep an index with several of its platforms instead of one platform's manifest
+    /// (`skopeo copy --all` / `--multi-arch`). `None`: [`PullOptions::platform`] only.
+    pub keep_index: Option<KeepIndex>,
+}
+
+/// Which platforms of an index a pull keeps with the index itself: `manifest.json` is the
+/// index as published (its digest still resolves), each kept platform's manifest is
+/// `<hex>.manifest.json` next to it, and the blobs of all of them are stored once. A
+/// source that is not an index is pulled as one manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeepIndex {
+    /// Every manifest the index lists.
+    All,
+    /// These platforms (each must be listed; a missing one is an error naming those the
+    /// index has). Platforms the index lists and this does not are not stored: a client
+    /// asking for them gets no manifest.
+    Platforms(Vec<Platform>),
 }
 
 impl Default for PullOptions {
@@ -62,6 +80,7 @@ impl Default for PullOptions {
             overwrite: false,
             max_blob_bytes: 32 << 30,
             expected_manifest: None,
+            keep_index: None,
         }
     }
 }
@@ -77,6 +96,7 @@ impl std::fmt::Debug for PullOptions {
             .field("http", &self.http)
             .field("overwrite", &self.overwrite)
             .field("expected_manifest", &self.expected_manifest)
+            .field("keep_index", &self.keep_index)
             .finish_non_exhaustive()
     }
 }
@@ -86,8 +106,11 @@ impl std::fmt::Debug for PullOptions {
 pub struct PullReport {
     /// The reference pulled, as text.
     pub image: String,
-    /// Digest of the `manifest.json` written (the platform's image manifest).
+    /// Digest of the `manifest.json` written (the platform's image manifest, or the index
+    /// kept with [`PullOptions::keep_index`]).
     pub manifest_digest: Digest,
+    /// The platforms kept with an index and their manifests (empty for one manifest).
+    pub platforms: std::collections::BTreeMap<String, Digest>,
     /// Digest of the index the manifest was selected from, when the reference named one.
     pub index_digest: Option<Digest>,
     /// Media type of `manifest.json`.
@@ -111,13 +134,18 @@ pub fn pull_image(
         check_replaceable(dest)?;
     }
     let client = connect(reference, options)?;
+    let top = fetch_top(&client, reference, options)?;
+    if let (Some(keep), Manifest::Index { entries, .. }) = (&options.keep_index, &top.manifest) {
+        let entries = entries.clone();
+        return pull_index(&client, &image, top, &entries, keep, dest, options);
+    }
     let Selected {
         bytes,
         manifest_digest,
         manifest,
         index_digest,
         ..
-    } = select_manifest(&client, reference, options)?;
+    } = select_from(&client, reference, top, options)?;
     if let Some(expected) = &options.expected_manifest {
         if *expected != manifest_digest {
             return Err(OciError::ManifestDigestMismatch {
@@ -140,11 +168,31 @@ pub fn pull_image(
     };
 
     let mut blobs: Vec<Descriptor> = Vec::with_capacity(layers.len() + 1);
-    for d in std::iter::once(config).chain(layers) {
+    add_blobs(&image, &mut blobs, std::iter::once(config).chain(layers))?;
+    let (blobs, downloaded, cached) = store(&client, &image, &bytes, &[], blobs, dest, options)?;
+    Ok(PullReport {
+        image,
+        manifest_digest,
+        platforms: std::collections::BTreeMap::new(),
+        index_digest,
+        media_type,
+        blobs,
+        bytes_downloaded: downloaded,
+        bytes_from_cache: cached,
+    })
+}
+
+/// Adds `descriptors` to `blobs`, once each (a digest listed twice must have one size).
+fn add_blobs(
+    image: &str,
+    blobs: &mut Vec<Descriptor>,
+    descriptors: impl IntoIterator<Item = Descriptor>,
+) -> Result<(), OciError> {
+    for d in descriptors {
         if let Some(seen) = blobs.iter().find(|b| b.digest == d.digest) {
             if seen.size != d.size {
                 return Err(OciError::MalformedManifest {
-                    image,
+                    image: image.to_string(),
                     detail: format!(
                         "blob {} listed with two sizes ({} and {})",
                         d.digest, seen.size, d.size
@@ -155,9 +203,91 @@ pub fn pull_image(
         }
         blobs.push(d);
     }
+    Ok(())
+}
+
+/// An index and the platforms [`KeepIndex`] names, with every blob they use.
+fn pull_index(
+    client: &RegistryClient,
+    image: &str,
+    top: Top,
+    entries: &[IndexEntry],
+    keep: &KeepIndex,
+    dest: &Path,
+    options: &PullOptions,
+) -> Result<PullReport, OciError> {
+    let chosen: Vec<&IndexEntry> = match keep {
+        KeepIndex::All => entries.iter().collect(),
+        KeepIndex::Platforms(platforms) => platforms
+            .iter()
+            .map(|p| select_platform(client, entries, p))
+            .collect::<Result<_, _>>()?,
+    };
+    let mut children: Vec<(Digest, Vec<u8>)> = Vec::new();
+    let mut platforms = std::collections::BTreeMap::new();
+    let mut blobs: Vec<Descriptor> = Vec::new();
+    for entry in chosen {
+        if children.iter().any(|(d, _)| *d == entry.digest) {
+            continue;
+        }
+        let child = fetch_manifest(client, &entry.digest.to_string(), options)?;
+        let child_digest = Digest::of(&child.bytes);
+        if child_digest != entry.digest {
+            return Err(OciError::ManifestDigestMismatch {
+                image: image.to_string(),
+                expected: entry.digest.to_string(),
+                actual: child_digest.to_string(),
+            });
+        }
+        let content_type = child
+            .content_type
+            .clone()
+            .or(Some(entry.media_type.clone()));
+        match parse_manifest(client, &child.bytes, content_type.as_deref())? {
+            Manifest::Image { config, layers, .. } => {
+                add_blobs(image, &mut blobs, std::iter::once(config).chain(layers))?;
+            }
+            Manifest::Index { .. } => {
+                return Err(OciError::MalformedManifest {
+                    image: image.to_string(),
+                    detail: format!("index entry {} is itself an index", entry.digest),
+                })
+            }
+        }
+        if let Some(platform) = &entry.platform {
+            platforms.insert(platform.to_string(), child_digest.clone());
+        }
+        children.push((child_digest, child.bytes));
+    }
+    let (count, downloaded, cached) =
+        store(client, image, &top.bytes, &children, blobs, dest, options)?;
+    Ok(PullReport {
+        image: image.to_string(),
+        manifest_digest: top.digest.clone(),
+        platforms,
+        index_digest: Some(top.digest),
+        media_type: top.media_type,
+        blobs: count,
+        bytes_downloaded: downloaded,
+        bytes_from_cache: cached,
+    })
+}
+
+/// Writes `manifest` (and the `children` manifests of an index) with every blob of
+/// `blobs` into a staging directory, renamed to `dest` once complete. Returns the blob
+/// count and the bytes downloaded and taken from the cache.
+fn store(
+    client: &RegistryClient,
+    image: &str,
+    manifest: &[u8],
+    children: &[(Digest, Vec<u8>)],
+    blobs: Vec<Descriptor>,
+    dest: &Path,
+    options: &PullOptions,
+) -> Result<(usize, u64, u64), OciError> {
     if let Some(big) = blobs.iter().find(|b| b.size > options.max_blob_bytes) {
         return Err(OciError::MalformedManifest {
-            image,
+            image: image.to_string(),
             detail: format!(
                 "blob {} is declared {} bytes, more than the {} allowed (PullOptions::max_blob_bytes)",
                 big.digest, big.size, options.max_blob_bytes
@@ -165,12 +295,16 @@ pub fn pull_image(
         });
     }
     let total: u64 = blobs.iter().map(|b| b.size).sum();
-    options.progress.image_started(&image, blobs.len(), total);
+    options.progress.image_started(image, blobs.len(), total);
 
     let staging = buildchain_fs::StagingDir::create(dest)?;
     let stage = staging.path();
     let manifest_path = stage.join(MANIFEST_FILE);
-    buildchain_fs::write_new(&manifest_path, &bytes, 0o644)?;
+    buildchain_fs::write_new(&manifest_path, manifest, 0o644)?;
+    for (digest, bytes) in children {
+        let path = stage.join(buildchain_oci_types::layout::child_manifest_file(digest));
+        buildchain_fs::write_new(&path, bytes, 0o644)?;
+    }
     let version_path = stage.join(VERSION_FILE);
     buildchain_fs::write_new(&version_path, DIR_VERSION.as_bytes(), 0o644)?;
 
@@ -183,18 +317,14 @@ pub fn pull_image(
         None => None,
     };
     let counters = Counters::default();
-    fetch_all(&client, &blobs, stage, cache.as_deref(), options, &counters)?;
+    fetch_all(client, &blobs, stage, cache.as_deref(), options, &counters)?;
     staging.publish()?;
-    options.progress.image_finished(&image);
-    Ok(PullReport {
-        image,
-        manifest_digest,
-        index_digest,
-        media_type,
-        blobs: blobs.len(),
-        bytes_downloaded: counters.downloaded.load(Ordering::Relaxed),
-        bytes_from_cache: counters.cached.load(Ordering::Relaxed),
-    })
+    options.progress.image_finished(image);
+    Ok((
+        blobs.len(),
+        counters.downloaded.load(Ordering::Relaxed),
+        counters.cached.load(Ordering::Relaxed),
+    ))
 }
 
 /// What a reference names on its registry, checked without fetching any blob: what
@@ -222,7 +352,8 @@ pub fn resolve_image(
     options: &PullOptions,
 ) -> Result<ResolvedImage, OciError> {
     let client = connect(reference, options)?;
-    let selected = select_manifest(&client, reference, options)?;
+    let top = fetch_top(&client, reference, options)?;
+    let selected = select_from(&client, reference, top, options)?;
     let platforms = selected
         .index_entries
         .iter()
@@ -258,32 +389,60 @@ struct Selected {
     top_media_type: String,
 }
 
+/// The manifest a reference names, checked and parsed.
+struct Top {
+    bytes: Vec<u8>,
+    digest: Digest,
+    media_type: String,
+    manifest: Manifest,
+}
+
 /// Fetches the manifest `reference` names and checks it (against the pin, else the
-/// registry's `Docker-Content-Digest`); for an index, fetches and checks the entry of
-/// [`PullOptions::platform`].
-fn select_manifest(
+/// registry's `Docker-Content-Digest`).
+fn fetch_top(
     client: &RegistryClient,
     reference: &ImageReference,
     options: &PullOptions,
-) -> Result<Selected, OciError> {
-    let image = reference.to_string();
+) -> Result<Top, OciError> {
     let top = fetch_manifest(client, &reference.manifest_reference(), options)?;
-    let top_digest = Digest::of(&top.bytes);
+    let digest = Digest::of(&top.bytes);
     let expected = reference.digest.clone().or(top.header_digest.clone());
     if let Some(expected) = expected {
-        if expected != top_digest {
+        if expected != digest {
             return Err(OciError::ManifestDigestMismatch {
-                image,
+                image: reference.to_string(),
                 expected: expected.to_string(),
-                actual: top_digest.to_string(),
+                actual: digest.to_string(),
             });
         }
     }
-    match parse_manifest(client, &top.bytes, top.content_type.as_deref())? {
-        Manifest::Index {
-            entries,
-            media_type: top_media_type,
-        } => {
+    let manifest = parse_manifest(client, &top.bytes, top.content_type.as_deref())?;
+    let media_type = match &manifest {
+        Manifest::Image { media_type, .. } | Manifest::Index { media_type, .. } => {
+            media_type.clone()
+        }
+    };
+    Ok(Top {
+        bytes: top.bytes,
+        digest,
+        media_type,
+        manifest,
+    })
+}
+
+/// The image manifest a pull of one platform uses: `top` itself, or for an index, the
+/// entry of [`PullOptions::platform`], fetched and checked.
+fn select_from(
+    client: &RegistryClient,
+    reference: &ImageReference,
+    top: Top,
+    options: &PullOptions,
+) -> Result<Selected, OciError> {
+    let image = reference.to_string();
+    let top_digest = top.digest;
+    let top_media_type = top.media_type;
+    match top.manifest {
+        Manifest::Index { entries, .. } => {
             let entry = select_platform(client, &entries, &options.platform)?;
             let child = fetch_manifest(client, &entry.digest.to_string(), options)?;
             let child_digest = Digest::of(&child.bytes);
@@ -314,22 +473,15 @@ fn select_manifest(
                 }),
             }
         }
-        manifest => {
-            let top_media_type = match &manifest {
-                Manifest::Image { media_type, .. } | Manifest::Index { media_type, .. } => {
-                    media_type.clone()
-                }
-            };
-            Ok(Selected {
-                bytes: top.bytes,
-                manifest_digest: top_digest.clone(),
-                manifest,
-                index_digest: None,
-                index_entries: Vec::new(),
-                top_digest,
-                top_media_type,
-            })
-        }
+        manifest => Ok(Selected {
+            bytes: top.bytes,
+            manifest_digest: top_digest.clone(),
+            manifest,
+            index_digest: None,
+            index_entries: Vec::new(),
+            top_digest,
+            top_media_type,
+        }),
     }
 }
 

@@ -21,6 +21,22 @@ pub struct ImageDefinition {
     pub layers: Vec<LayerSpec>,
 }
 
+impl ImageDefinition {
+    /// The definition built for `platform`: `{arch}` in a file's `src` becomes the
+    /// platform's architecture (`files/bin/{arch}/tool`: files per architecture where they
+    /// differ), and the config says `platform`.
+    pub fn for_platform(&self, platform: &buildchain_oci_types::Platform) -> ImageDefinition {
+        let mut def = self.clone();
+        def.platform = platform.clone();
+        for layer in &mut def.layers {
+            for file in &mut layer.files {
+                file.src = file.src.replace("{arch}", &platform.architecture);
+            }
+        }
+        def
+    }
+}
+
 /// What the image starts from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Base {

@@ -13,11 +13,11 @@ pub use layer::LayerBlob;
 use crate::error::IoContext;
 use crate::layout::{
     link_or_copy, Descriptor, Manifest, ManifestFormat, DIR_VERSION, DOCKER_CONFIG,
-    DOCKER_LAYER_GZIP, DOCKER_MANIFEST, MANIFEST_FILE, OCI_CONFIG, OCI_LAYER_GZIP, OCI_LAYER_TAR,
-    OCI_MANIFEST, VERSION_FILE,
+    DOCKER_LAYER_GZIP, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, MANIFEST_FILE, OCI_CONFIG, OCI_INDEX,
+    OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_MANIFEST, VERSION_FILE,
 };
 use crate::OciError;
-use buildchain_oci_types::Digest;
+use buildchain_oci_types::{Digest, Platform};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -148,6 +148,139 @@ pub fn build_image(
     })
 }
 
+/// What an index build produced.
+#[derive(Debug, Clone)]
+pub struct IndexReport {
+    pub image: String,
+    /// Digest of `manifest.json` (the index).
+    pub index_digest: Digest,
+    /// Each platform, in the order given, and its image manifest's digest.
+    pub platforms: Vec<(Platform, Digest)>,
+}
+
+/// Every file the builds of `def` for `platforms` read (see [`input_files`]).
+pub fn input_files_for(
+    def: &ImageDefinition,
+    ctx: &BuildContext,
+    platforms: &[Platform],
+) -> Result<Vec<PathBuf>, OciError> {
+    let mut files = Vec::new();
+    for platform in platforms {
+        files.extend(input_files(&def.for_platform(platform), ctx)?);
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+/// Builds `def` once per platform ([`ImageDefinition::for_platform`]) and publishes them
+/// as an index at `dest` (a Docker manifest list in the V2s2 format, an OCI index
+/// otherwise): `manifest.json` is the index, each platform's manifest is
+/// `<hex>.manifest.json`, every blob is stored once (layers the platforms share are the
+/// same blob). A base image that is an index gives each build its platform's manifest.
+pub fn build_index(
+    def: &ImageDefinition,
+    ctx: &BuildContext,
+    platforms: &[Platform],
+    dest: &Path,
+) -> Result<IndexReport, OciError> {
+    if platforms.is_empty() {
+        return Err(OciError::Build {
+            image: def.name.clone(),
+            detail: "no platform to build".into(),
+        });
+    }
+    let staging = buildchain_fs::StagingDir::create(dest)?;
+    let stage = staging.path();
+    let mut entries = Vec::new();
+    let mut built = Vec::new();
+    for (i, platform) in platforms.iter().enumerate() {
+        let one = stage.join(format!(".platform-{i}"));
+        let report = build_image(&def.for_platform(platform), ctx, &one)?;
+        let manifest_path = one.join(MANIFEST_FILE);
+        let manifest = std::fs::read(&manifest_path).at(&manifest_path)?;
+        for entry in std::fs::read_dir(&one).at(&one)? {
+            let entry = entry.at(&one)?;
+            let name = entry.file_name();
+            let is_blob = name
+                .to_str()
+                .is_some_and(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()));
+            let target = stage.join(&name);
+            if is_blob && !target.exists() {
+                std::fs::rename(entry.path(), &target).at(&target)?;
+            }
+        }
+        std::fs::remove_dir_all(&one).at(&one)?;
+        let child = stage.join(buildchain_oci_types::layout::child_manifest_file(
+            &report.manifest_digest,
+        ));
+        if !child.exists() {
+            buildchain_fs::write_new(&child, &manifest, 0o644)?;
+        }
+        entries.push(IndexEntryDocument {
+            media_type: match ctx.format {
+                ManifestFormat::V2s2 => DOCKER_MANIFEST,
+                ManifestFormat::Oci => OCI_MANIFEST,
+            },
+            size: manifest.len() as u64,
+            digest: report.manifest_digest.to_string(),
+            platform: PlatformDocument {
+                architecture: platform.architecture.clone(),
+                os: platform.os.clone(),
+                variant: platform.variant.clone(),
+            },
+        });
+        built.push((platform.clone(), report.manifest_digest));
+    }
+    let index = IndexDocument {
+        schema_version: 2,
+        media_type: match ctx.format {
+            ManifestFormat::V2s2 => DOCKER_MANIFEST_LIST,
+            ManifestFormat::Oci => OCI_INDEX,
+        },
+        manifests: entries,
+    };
+    let mut index_json = serde_json::to_vec_pretty(&index).map_err(|e| OciError::Build {
+        image: def.name.clone(),
+        detail: format!("serialising the index: {e}"),
+    })?;
+    index_json.push(b'\n');
+    buildchain_fs::write_new(&stage.join(MANIFEST_FILE), &index_json, 0o644)?;
+    buildchain_fs::write_new(&stage.join(VERSION_FILE), DIR_VERSION.as_bytes(), 0o644)?;
+    staging.publish()?;
+    Ok(IndexReport {
+        image: def.name.clone(),
+        index_digest: Digest::of(&index_json),
+        platforms: built,
+    })
+}
+
+#[derive(Serialize)]
+struct IndexDocument {
+    #[serde(rename = "schemaVersion")]
+    schema_version: u32,
+    #[serde(rename = "mediaType")]
+    media_type: &'static str,
+    manifests: Vec<IndexEntryDocument>,
+}
+
+#[derive(Serialize)]
+struct IndexEntryDocument {
+    #[serde(rename = "mediaType")]
+    media_type: &'static str,
+    size: u64,
+    digest: String,
+    platform: PlatformDocument,
+}
+
+#[derive(Serialize)]
+struct PlatformDocument {
+    architecture: String,
+    os: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    variant: Option<String>,
+}
+
 #[derive(Serialize)]
 struct ManifestDocument {
     #[serde(rename = "schemaVersion")]
@@ -197,12 +330,34 @@ fn load_base(
         detail: format!("base image {name:?} ({}): {detail}", dir.display()),
     };
     let manifest_path = dir.join(MANIFEST_FILE);
-    let bytes = std::fs::read(&manifest_path).at(&manifest_path)?;
+    let mut bytes = std::fs::read(&manifest_path).at(&manifest_path)?;
+    // A multi-platform base: the manifest of this build's platform, stored next to the
+    // index (`<hex>.manifest.json`) and checked against its entry.
+    if let Ok(Manifest::Index { entries, .. }) = Manifest::parse(&bytes, None) {
+        let wanted = &def.platform;
+        let Some(entry) = entries.iter().find(|e| {
+            e.platform.as_ref().is_some_and(|p| {
+                p.os == wanted.os
+                    && p.architecture == wanted.architecture
+                    && (wanted.variant.is_none() || p.variant == wanted.variant)
+            })
+        }) else {
+            return Err(fail(format!("its index has no {wanted} manifest")));
+        };
+        let child = dir.join(buildchain_oci_types::layout::child_manifest_file(
+            &entry.digest,
+        ));
+        bytes = std::fs::read(&child).at(&child)?;
+        if Digest::of(&bytes) != entry.digest {
+            return Err(fail(format!(
+                "{} does not match its digest",
+                child.display()
+            )));
+        }
+    }
     let (config, layers) = match Manifest::parse(&bytes, None) {
         Ok(Manifest::Image { config, layers, .. }) => (config, layers),
-        Ok(Manifest::Index { .. }) => {
-            return Err(fail("manifest.json is an index, not an image".into()))
-        }
+        Ok(Manifest::Index { .. }) => return Err(fail("its index lists another index".into())),
         Err(buildchain_oci_types::ManifestProblem::UnsupportedMediaType(m)) => {
             return Err(fail(format!("unsupported manifest media type {m:?}")))
         }
