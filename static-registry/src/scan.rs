@@ -27,7 +27,7 @@ pub struct Catalog {
 pub struct Repository {
     /// Repository name without the prefix; `:` in the directory name becomes `/`.
     pub name: String,
-    /// The directory's name under the root.
+    /// The directory's path under the root (`/`-separated for a nested name).
     pub dir_name: String,
     /// Served tags, sorted by name.
     pub tags: Vec<Tag>,
@@ -96,6 +96,9 @@ impl Catalog {
     }
 }
 
+/// Deepest repository name, in path components, looked for below the root.
+const MAX_NAME_DEPTH: usize = 8;
+
 /// Scans `root` for `<name>/<tag>/manifest.json` images. Names and tags of directories
 /// that hold a `manifest.json` are checked against the distribution grammar; manifests of
 /// kinds not served (schema 1, unknown media types) are skipped, as by the original.
@@ -110,17 +113,29 @@ pub fn scan(root: &Path) -> Result<Catalog, Error> {
         repositories: Vec::new(),
         skipped: Vec::new(),
     };
-    for dir_name in sorted_subdirectories(&root, &root)? {
-        let repo_dir = root.join(&dir_name);
+    // Repositories: `<dir_name>/` directories whose sub-directories hold `manifest.json`
+    // (the tags). A name with slashes is nested directories (`coredns/coredns/v1.11.1/`),
+    // or one directory with `:` for `/` (`coredns:coredns/`, the original's layout).
+    let mut pending: Vec<(PathBuf, usize)> = sorted_subdirectories(&root, &root)?
+        .into_iter()
+        .map(|n| (root.join(n), 1))
+        .collect();
+    pending.reverse();
+    while let Some((repo_dir, depth)) = pending.pop() {
         let mut tags = Vec::new();
+        let mut nested = Vec::new();
         for tag_name in sorted_subdirectories(&root, &repo_dir)? {
             let tag_dir = repo_dir.join(&tag_name);
             let manifest_path = tag_dir.join(MANIFEST_JSON);
             if !manifest_path.is_file() {
-                catalog.skipped.push(Skipped {
-                    path: tag_dir,
-                    reason: format!("no {MANIFEST_JSON}"),
-                });
+                if depth < MAX_NAME_DEPTH && !sorted_subdirectories(&root, &tag_dir)?.is_empty() {
+                    nested.push((tag_dir, depth + 1));
+                } else {
+                    catalog.skipped.push(Skipped {
+                        path: tag_dir,
+                        reason: format!("no {MANIFEST_JSON}"),
+                    });
+                }
                 continue;
             }
             check_no_symlinks(&root, &tag_dir)?;
@@ -133,10 +148,13 @@ pub fn scan(root: &Path) -> Result<Catalog, Error> {
                 tags.push(tag);
             }
         }
+        nested.reverse();
+        pending.extend(nested);
         if tags.is_empty() {
             continue;
         }
-        let dir_name = utf8_name(dir_name, &repo_dir)?;
+        let relative = repo_dir.strip_prefix(&root).unwrap_or(&repo_dir);
+        let dir_name = utf8_name(relative.as_os_str().to_os_string(), &repo_dir)?;
         let name = dir_name.replace(':', "/");
         grammar::check_repository_name(&name).map_err(|reason| Error::InvalidRepositoryName {
             path: repo_dir.clone(),
