@@ -320,10 +320,14 @@ struct Image<'a> {
 fn images_of(inventory: &Inventory) -> BTreeMap<&str, Vec<Image<'_>>> {
     let mut images: BTreeMap<&str, Vec<Image<'_>>> = BTreeMap::new();
     for item in &inventory.items {
-        let parts: Vec<&str> = item.entry.path.split('/').collect();
-        if let (["images", name, tag, "manifest.json"], Some(sha)) =
-            (parts.as_slice(), &item.sha256)
-        {
+        // `images/<name, maybe with slashes>/<tag>/manifest.json`.
+        let Some(inner) = item.entry.path.strip_prefix("images/") else {
+            continue;
+        };
+        let Some(image_dir) = inner.strip_suffix("/manifest.json") else {
+            continue;
+        };
+        if let (Some((name, tag)), Some(sha)) = (image_dir.rsplit_once('/'), &item.sha256) {
             let dir = format!("images/{name}/{tag}/");
             let blobs = inventory
                 .items
