@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use buildchain_fs::dedup::dedup_tree;
-use buildchain_oci::{pull_image, BarsProgress, OciError, PullOptions};
+use buildchain_oci::{pull_image, BarsProgress, KeepIndex, OciError, PullOptions};
 use buildchain_oci_types::{ImageReference, Platform};
 use std::io::Write;
 
@@ -19,15 +19,19 @@ fn parse_platform(text: &str) -> Result<Platform, String> {
     Platform::parse(text).map_err(|e| e.to_string())
 }
 
-/// `buildchain pull [--insecure] [--platform OS/ARCH] REF DEST_DIR`.
+/// `buildchain pull [--insecure] [--platform OS/ARCH]… [--all] REF DEST_DIR`.
 #[derive(Debug, clap::Args)]
 pub struct PullArgs {
     /// Plain HTTP instead of HTTPS (a local registry).
     #[arg(long)]
     insecure: bool,
-    /// The platform picked from an index / manifest list.
-    #[arg(long, value_name = "OS/ARCH[/VARIANT]", default_value = "linux/amd64", value_parser = parse_platform)]
-    platform: Platform,
+    /// The platform picked from an index / manifest list (default linux/amd64). Given
+    /// more than once: the index is kept, with these platforms (`skopeo copy --multi-arch`).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = parse_platform)]
+    platform: Vec<Platform>,
+    /// Keep the index with every platform it lists (`skopeo copy --all`).
+    #[arg(long, conflicts_with = "platform")]
+    all: bool,
     /// `HOST[:PORT]/NAME:TAG`, `…:TAG@sha256:HEX` or `…@sha256:HEX` (`docker://` accepted).
     /// Credentials: $REGISTRY_AUTH_FILE, else ~/.docker/config.json.
     #[arg(value_name = "REF", value_parser = parse_reference)]
@@ -52,9 +56,16 @@ fn mib(bytes: u64) -> String {
 /// Pulls one image; `jobs`: blobs fetched at once.
 pub fn pull(args: &PullArgs, jobs: Option<usize>) -> Result<ExitCode> {
     let bars = Arc::new(BarsProgress::new(indicatif::MultiProgress::new()));
+    let keep_index = match (args.all, args.platform.as_slice()) {
+        (true, _) => Some(KeepIndex::All),
+        (false, [_, _, ..]) => Some(KeepIndex::Platforms(args.platform.clone())),
+        _ => None,
+    };
+    let platform = args.platform.first().cloned().unwrap_or_default();
     let options = PullOptions {
         insecure: args.insecure,
-        platform: args.platform.clone(),
+        platform: platform.clone(),
+        keep_index,
         jobs: jobs.unwrap_or(4).max(1),
         progress: bars.clone(),
         overwrite: args.force,
@@ -83,8 +94,12 @@ pub fn pull(args: &PullArgs, jobs: Option<usize>) -> Result<ExitCode> {
         "  manifest {} ({})",
         report.manifest_digest, report.media_type
     )?;
-    if let Some(index) = &report.index_digest {
-        writeln!(out, "  selected from index {index} for {}", args.platform)?;
+    if !report.platforms.is_empty() {
+        for (platform, digest) in &report.platforms {
+            writeln!(out, "  {platform}: {digest}")?;
+        }
+    } else if let Some(index) = &report.index_digest {
+        writeln!(out, "  selected from index {index} for {platform}")?;
     }
     writeln!(
         out,

@@ -4,11 +4,16 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::{bail, Context as _, Result};
+use buildchain_oci_types::Platform;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Versions {
+    /// The platforms the distribution serves (`os/arch[/variant]`), each image's default;
+    /// empty: linux/amd64 alone (for a built image: its image.toml's platform).
+    #[serde(default)]
+    pub platforms: Vec<String>,
     pub kubernetes: Kubernetes,
     #[serde(default)]
     pub images: Vec<Image>,
@@ -66,6 +71,8 @@ pub struct Image {
     pub source: String,
     pub digest: Option<String>,
     pub remote_name: Option<String>,
+    /// The platforms kept of this image, instead of the distribution's `platforms`.
+    pub platforms: Option<Vec<String>>,
     /// Set from versions.lock (never read from versions.toml).
     #[serde(skip)]
     pub locked: Option<LockedPin>,
@@ -76,6 +83,8 @@ pub struct Image {
 pub struct LockedPin {
     /// The image manifest a pull must keep.
     pub manifest: String,
+    /// An index's platforms and their manifests, as locked.
+    pub platforms: std::collections::BTreeMap<String, String>,
     /// The entry's line in versions.lock (0: added by this run).
     pub line: usize,
     /// versions.toml writes the same digest (a refusal is then about its pin).
@@ -89,6 +98,47 @@ impl Image {
 }
 
 impl Versions {
+    /// The platforms `image` is shipped for: its own `platforms`, else the
+    /// distribution's; `None` when neither says (linux/amd64, or a built image's
+    /// image.toml platform).
+    pub fn platforms_of(&self, image: &Image) -> Option<Vec<Platform>> {
+        let listed = image.platforms.as_ref().unwrap_or(&self.platforms);
+        if listed.is_empty() {
+            return None;
+        }
+        // Checked by `validate`.
+        Some(
+            listed
+                .iter()
+                .filter_map(|p| Platform::parse(p).ok())
+                .collect(),
+        )
+    }
+
+    /// The RPM architectures of the distribution's platforms when they are several
+    /// (`linux/amd64` -> x86_64, `linux/arm64` -> aarch64…), in the order listed: each
+    /// shipped repository then has a directory per architecture, noarch packages linked
+    /// into each. Empty with one architecture (one directory per repository).
+    pub fn rpm_arches(&self) -> Vec<String> {
+        let mut arches: Vec<String> = Vec::new();
+        for platform in self
+            .platforms
+            .iter()
+            .filter_map(|p| Platform::parse(p).ok())
+        {
+            if let Some(arch) = rpm_arch(&platform) {
+                if !arches.iter().any(|a| a == arch) {
+                    arches.push(arch.to_string());
+                }
+            }
+        }
+        if arches.len() > 1 {
+            arches
+        } else {
+            Vec::new()
+        }
+    }
+
     /// The repositories shipped on the ISO (all but the base ones).
     pub fn shipped_repositories(&self) -> impl Iterator<Item = &Repository> {
         self.repositories.iter().filter(|r| !r.base)
@@ -289,6 +339,16 @@ impl Versions {
 
     fn validate(&self) -> Result<()> {
         check_tag(&self.kubernetes.version).context("[kubernetes]")?;
+        check_platforms(&self.platforms).context("platforms")?;
+        let several = self.platforms.len() > 1;
+        if several {
+            for text in &self.platforms {
+                let platform = Platform::parse(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+                if rpm_arch(&platform).is_none() {
+                    bail!("platforms: {text}: no RPM architecture is known for it (linux/amd64, linux/arm64, linux/ppc64le, linux/s390x, linux/386, linux/arm/v7)");
+                }
+            }
+        }
         let mut seen = BTreeSet::new();
         for (i, image) in self.images.iter().enumerate() {
             let ctx = || format!("[[images]] #{} ({})", i + 1, image.name);
@@ -299,6 +359,15 @@ impl Versions {
             }
             if let Some(remote) = &image.remote_name {
                 check_image_name(remote).with_context(ctx)?;
+            }
+            if let Some(platforms) = &image.platforms {
+                if platforms.is_empty() {
+                    bail!(
+                        "{}: platforms is empty (leave it out for the distribution's)",
+                        ctx()
+                    );
+                }
+                check_platforms(platforms).with_context(ctx)?;
             }
             // A pulled image without a digest takes it from versions.lock (crate::lock).
             if let Some(d) = &image.digest {
@@ -382,6 +451,13 @@ impl Versions {
                     repo.id
                 );
             }
+            if package.source == PackageSource::Download && !self.rpm_arches().is_empty() {
+                bail!(
+                    "{}: downloaded packages are resolved for one architecture; with several platforms (platforms = {:?}) only built packages are supported yet",
+                    ctx(),
+                    self.platforms
+                );
+            }
             if package.source == PackageSource::Download && repo.url.is_none() {
                 bail!(
                     "{}: downloaded from repository {:?}, which has no url",
@@ -448,6 +524,10 @@ impl Versions {
                 if signed {
                     entry.insert("signing_key".into(), json!(r.signing_key_name()));
                 }
+                let arches = self.rpm_arches();
+                if !arches.is_empty() {
+                    entry.insert("arches".into(), json!(arches));
+                }
                 Value::Object(entry)
             })
             .collect();
@@ -469,6 +549,36 @@ impl Versions {
             "repositories": repositories,
         }))
     }
+}
+
+/// The RPM architecture (`$basearch`) of a Linux platform, if it has one.
+pub fn rpm_arch(platform: &Platform) -> Option<&'static str> {
+    if platform.os != "linux" {
+        return None;
+    }
+    Some(
+        match (platform.architecture.as_str(), platform.variant.as_deref()) {
+            ("amd64", _) => "x86_64",
+            ("arm64", _) => "aarch64",
+            ("ppc64le", _) => "ppc64le",
+            ("s390x", _) => "s390x",
+            ("386", _) => "i686",
+            ("arm", Some("v7") | None) => "armhfp",
+            _ => return None,
+        },
+    )
+}
+
+/// Each platform is `os/arch[/variant]`, listed once.
+fn check_platforms(platforms: &[String]) -> Result<()> {
+    let mut seen = BTreeSet::new();
+    for text in platforms {
+        let platform = Platform::parse(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        if !seen.insert(platform.to_string()) {
+            bail!("platform {text:?} listed twice");
+        }
+    }
+    Ok(())
 }
 
 /// Recursively sorts object keys (serde_json keeps insertion order here).

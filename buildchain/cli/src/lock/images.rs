@@ -99,6 +99,7 @@ pub(super) fn reconcile(
             let (locked, line) = &lock.images[i];
             image.locked = Some(LockedPin {
                 manifest: locked.manifest.clone(),
+                platforms: locked.platforms.clone(),
                 line: *line,
                 pinned_in_versions_toml: image.digest.is_some(),
             });
@@ -142,6 +143,7 @@ pub(super) fn reconcile(
         image.digest = Some(locked.digest.clone());
         image.locked = Some(LockedPin {
             manifest: locked.manifest.clone(),
+            platforms: locked.platforms.clone(),
             line: 0,
             pinned_in_versions_toml: false,
         });

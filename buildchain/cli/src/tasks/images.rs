@@ -18,9 +18,13 @@ use std::sync::{Arc, OnceLock};
 use anyhow::{Context as _, Result};
 use buildchain_fs::dedup::dedup_tree;
 use buildchain_graph::Task;
-use buildchain_oci::build::{build_image, input_files, Base, BuildContext, ImageDefinition};
-use buildchain_oci::{pull_image, BarsProgress, NoProgress, OciError, Progress, PullOptions};
-use buildchain_oci_types::{Digest, ImageReference};
+use buildchain_oci::build::{
+    build_image, build_index, input_files_for, Base, BuildContext, ImageDefinition,
+};
+use buildchain_oci::{
+    pull_image, BarsProgress, KeepIndex, NoProgress, OciError, Progress, PullOptions,
+};
+use buildchain_oci_types::{Digest, ImageReference, Platform};
 
 use super::iso::MKDIR_ROOT;
 use super::{mkdir_task, Cfg};
@@ -121,29 +125,63 @@ fn build_task(cfg: &Cfg, image: &Image) -> Task {
             }
         }
     }
+    // Several platforms: one build each, published as an index. None or one: the image
+    // as image.toml (or that one platform) says.
+    let platforms = cfg.versions.platforms_of(image);
     let version = format!(
-        "image-build v1 {}:{} epoch={epoch} format={:?} bases={bases:?}",
-        image.name, image.version, ctx.format
+        "image-build v1 {}:{} epoch={epoch} format={:?} bases={bases:?}{}",
+        image.name,
+        image.version,
+        ctx.format,
+        platforms
+            .as_ref()
+            .map(|p| format!(" platforms={}", join(p)))
+            .unwrap_or_default()
     );
     let ctx = Arc::new(ctx);
-    let (dir2, ctx2) = (def_dir.clone(), ctx.clone());
+    let (dir2, ctx2, platforms2) = (def_dir.clone(), ctx.clone(), platforms.clone());
     // The image directory is a target: the engine stamps each of its files, so a missing
     // or damaged blob re-runs the build.
     task.target(dest.clone())
         .version(version)
         .calc_file_deps(move || -> Result<Vec<PathBuf>> {
             let def = ImageDefinition::load(&dir2)?;
-            Ok(input_files(&def, &ctx2)?)
+            let platforms = platforms2
+                .clone()
+                .unwrap_or_else(|| vec![def.platform.clone()]);
+            Ok(input_files_for(&def, &ctx2, &platforms)?)
         })
         .action(move |tctx| -> Result<()> {
             let def = ImageDefinition::load(&def_dir)?;
-            let report = build_image(&def, &ctx, &dest)?;
-            tctx.log(format!(
-                "{}: manifest {}, {} layers",
-                report.image,
-                report.manifest_digest,
-                report.layers.len()
-            ));
+            match platforms.as_deref() {
+                Some(several @ [_, _, ..]) => {
+                    let report = build_index(&def, &ctx, several, &dest)?;
+                    tctx.log(format!(
+                        "{}: index {}, {}",
+                        report.image,
+                        report.index_digest,
+                        report
+                            .platforms
+                            .iter()
+                            .map(|(p, d)| format!("{p} {d}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+                one => {
+                    let def = match one {
+                        Some([platform]) => def.for_platform(platform),
+                        _ => def,
+                    };
+                    let report = build_image(&def, &ctx, &dest)?;
+                    tctx.log(format!(
+                        "{}: manifest {}, {} layers",
+                        report.image,
+                        report.manifest_digest,
+                        report.layers.len()
+                    ));
+                }
+            }
             announce_blobs(tctx, &dest);
             Ok(())
         })
@@ -198,10 +236,28 @@ impl Remote {
     }
 }
 
-/// What `image`'s tag (or pin) names on its registry now, as `versions.lock` records it.
+/// `linux/amd64,linux/arm64`.
+fn join(platforms: &[Platform]) -> String {
+    platforms
+        .iter()
+        .map(Platform::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// What `image`'s tag (or pin) names on its registry now, as `versions.lock` records it
+/// (`manifest`: the one of its first platform).
 pub fn resolve(cfg: &Config, image: &Image) -> Result<crate::lock::LockedImage> {
     let remote = Remote::of(cfg, image)?;
-    let resolved = buildchain_oci::resolve_image(&remote.reference, &remote.options())?;
+    let mut options = remote.options();
+    if let Some(first) = cfg
+        .versions
+        .platforms_of(image)
+        .and_then(|p| p.into_iter().next())
+    {
+        options.platform = first;
+    }
+    let resolved = buildchain_oci::resolve_image(&remote.reference, &options)?;
     Ok(crate::lock::LockedImage {
         name: image.name.clone(),
         tag: image.version.clone(),
@@ -232,14 +288,36 @@ fn pull_task(cfg: &Cfg, image: &Image) -> Result<Task> {
     };
     let remote = Remote::of(cfg, image)?;
     let mut registry_options = remote.options();
-    // Pinned by versions.lock: the manifest it recorded is the one kept, and a refusal
-    // says which entry to update.
+    let platforms = cfg
+        .versions
+        .platforms_of(image)
+        .unwrap_or_else(|| vec![Platform::default()]);
     let locked = image.locked.clone();
-    if let Some(pin) = &locked {
-        registry_options.expected_manifest = Some(
-            Digest::parse(&pin.manifest)
-                .map_err(|e| anyhow::anyhow!("versions.lock:{}: manifest: {e}", pin.line))?,
-        );
+    if let [platform] = platforms.as_slice() {
+        registry_options.platform = platform.clone();
+        // Pinned by versions.lock: the manifest it recorded for this platform is the one
+        // kept, and a refusal says which entry to update.
+        if let Some(pin) = &locked {
+            let manifest = match pin.platforms.get(&platform.to_string()) {
+                Some(manifest) => manifest,
+                None if pin.platforms.is_empty() => &pin.manifest,
+                None => anyhow::bail!(
+                    "versions.lock:{}: {} {} has no {platform} manifest (it lists {}): run `buildchain lock --update {}`",
+                    pin.line,
+                    image.name,
+                    image.version,
+                    pin.platforms.keys().cloned().collect::<Vec<_>>().join(", "),
+                    image.name
+                ),
+            };
+            registry_options.expected_manifest = Some(
+                Digest::parse(manifest)
+                    .map_err(|e| anyhow::anyhow!("versions.lock:{}: manifest: {e}", pin.line))?,
+            );
+        }
+    } else {
+        // The index as published, with these platforms.
+        registry_options.keep_index = Some(KeepIndex::Platforms(platforms.clone()));
     }
     let lock_hint = locked.as_ref().map(|pin| {
         let at = crate::lock::at_line(pin.line);
@@ -273,7 +351,8 @@ fn pull_task(cfg: &Cfg, image: &Image) -> Result<Task> {
         // directory: up to date, with no network, while it holds what was pulled.
         .target(dest.clone())
         .version(format!(
-            "image-pull v2 {text} manifest={locked_manifest} insecure={insecure} auth_file={auth_name:?} ca_file={ca_name:?} platform=linux/amd64"
+            "image-pull v2 {text} manifest={locked_manifest} insecure={insecure} auth_file={auth_name:?} ca_file={ca_name:?} platform={}",
+            join(&platforms)
         ))
         .action(move |tctx| -> Result<()> {
             let options = PullOptions {

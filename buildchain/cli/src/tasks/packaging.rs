@@ -46,6 +46,35 @@ pub fn repo_dir(cfg: &crate::config::Config, repo: &Repository) -> PathBuf {
         .join(&repo.id)
 }
 
+/// The directories of a repository: one per RPM architecture of the distribution
+/// (`<repo dir>/<arch>/`, see `Versions::rpm_arches`), else the repository directory;
+/// with the architecture they serve.
+pub fn repo_dirs(cfg: &crate::config::Config, repo: &Repository) -> Vec<(Option<String>, PathBuf)> {
+    let base = repo_dir(cfg, repo);
+    let arches = cfg.versions.rpm_arches();
+    if arches.is_empty() {
+        return vec![(None, base)];
+    }
+    arches
+        .into_iter()
+        .map(|arch| {
+            let dir = base.join(&arch);
+            (Some(arch), dir)
+        })
+        .collect()
+}
+
+/// A file a package task writes: (its directory, its name).
+type Written = (String, String);
+
+/// `<prefix>:<id>`, or `<prefix>:<id>:<arch>` for one architecture's directory.
+fn per_dir(prefix: &str, repo: &Repository, arch: &Option<String>) -> String {
+    match arch {
+        Some(arch) => format!("{prefix}:{}:{arch}", repo.id),
+        None => format!("{prefix}:{}", repo.id),
+    }
+}
+
 /// Where `_package_download:<id>` lists what it placed in the repository.
 fn downloads_manifest(cfg: &Cfg, repo: &Repository) -> PathBuf {
     cfg.build_root
@@ -92,16 +121,45 @@ pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
         .doc("Build and download the packages, and write the repositories.")
         .subtask(MKDIR);
     for repo in cfg.versions.shipped_repositories() {
-        let mkdir = format!("_package_mkdir_repo:{}", repo.id);
-        tasks.push(mkdir_task(
-            &mkdir,
-            &format!("Create the directory of the repository {}.", repo.id),
-            repo_dir(cfg, repo),
-            &[MKDIR],
-        ));
-        group = group.subtask(mkdir.clone());
+        let dirs = repo_dirs(cfg, repo);
+        let mut mkdirs = Vec::new();
+        for (arch, dir) in &dirs {
+            let mkdir = per_dir("_package_mkdir_repo", repo, arch);
+            let parent = match arch {
+                // The repository directory itself first.
+                Some(_) => {
+                    let top = format!("_package_mkdir_repo:{}", repo.id);
+                    if !mkdirs.contains(&top) {
+                        tasks.push(mkdir_task(
+                            &top,
+                            &format!("Create the directory of the repository {}.", repo.id),
+                            repo_dir(cfg, repo),
+                            &[MKDIR],
+                        ));
+                        group = group.subtask(top.clone());
+                        mkdirs.push(top.clone());
+                    }
+                    top
+                }
+                None => MKDIR.to_string(),
+            };
+            tasks.push(mkdir_task(
+                &mkdir,
+                &format!(
+                    "Create the directory of the repository {}{}.",
+                    repo.id,
+                    arch.as_ref()
+                        .map(|a| format!(" for {a}"))
+                        .unwrap_or_default()
+                ),
+                dir.clone(),
+                &[parent.as_str()],
+            ));
+            group = group.subtask(mkdir.clone());
+            mkdirs.push(mkdir);
+        }
         let mut members = Vec::new();
-        let mut built = Vec::new();
+        let mut built: Vec<Written> = Vec::new();
         let packages: Vec<&Package> = cfg
             .versions
             .packages
@@ -109,34 +167,43 @@ pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
             .filter(|p| p.repository == repo.id)
             .collect();
         for package in &packages {
-            if let Some((task, file_name)) = package_task(cfg, repo, package, epoch)? {
+            if let Some((task, files)) = package_task(cfg, repo, package, epoch)? {
                 members.push(task.name().to_string());
-                built.extend(file_name);
+                built.extend(files);
                 group = group.subtask(task.name().to_string());
-                tasks.push(task.task_dep(mkdir.clone()));
+                tasks.push(task.task_deps(mkdirs.clone()));
             }
         }
         if let Some(task) = download_task(cfg, repo, &packages, epoch)? {
             members.push(task.name().to_string());
             group = group.subtask(task.name().to_string());
-            tasks.push(task.task_dep(mkdir.clone()));
+            tasks.push(task.task_deps(mkdirs.clone()));
         }
-        let task = repodata_task(cfg, repo, built, epoch)?;
-        group = group.subtask(task.name().to_string());
-        tasks.push(task.task_dep(mkdir.clone()).task_deps(members));
+        for (arch, dir) in &dirs {
+            let files: Vec<String> = built
+                .iter()
+                .filter(|(in_dir, _)| Some(in_dir) == dir.to_str().map(str::to_string).as_ref())
+                .map(|(_, name)| name.clone())
+                .collect();
+            let task = repodata_task(cfg, repo, arch, dir, files, epoch)?;
+            group = group.subtask(task.name().to_string());
+            tasks.push(task.task_deps(mkdirs.clone()).task_deps(members.clone()));
+        }
     }
     tasks.push(group);
     Ok(tasks)
 }
 
-/// `_package_build:<name>` for a `source = "build"` package, with the file name it writes
-/// (`None` when the definition cannot be read: the task then fails saying why).
+/// `_package_build:<name>` for a `source = "build"` package, with the files it writes
+/// (directory, file name): one per directory of its repository that serves its
+/// architecture (a noarch package is built once and linked into every one). None when
+/// the definition cannot be read: the task then fails saying why.
 fn package_task(
     cfg: &Cfg,
     repo: &Repository,
     package: &Package,
     epoch: u64,
-) -> Result<Option<(Task, Option<String>)>> {
+) -> Result<Option<(Task, Vec<Written>)>> {
     if package.source != PackageSource::Build {
         return Ok(None);
     }
@@ -167,11 +234,35 @@ fn package_task(
             let task = task
                 .version(format!("broken definition: {message}"))
                 .action(move |_| -> Result<()> { Err(anyhow!("{message}")) });
-            return Ok(Some((task, None)));
+            return Ok(Some((task, Vec::new())));
         }
     };
-    let out_dir = repo_dir(cfg, repo);
+    let dirs: Vec<PathBuf> = repo_dirs(cfg, repo)
+        .into_iter()
+        .filter(|(arch, _)| match arch {
+            None => true,
+            Some(arch) => definition.arch == "noarch" || definition.arch == *arch,
+        })
+        .map(|(_, dir)| dir)
+        .collect();
+    let Some(out_dir) = dirs.first().cloned() else {
+        let message = format!(
+            "packages/{}/package.toml: arch {:?} is none of the distribution's ({}, noarch)",
+            package.name,
+            definition.arch,
+            cfg.versions.rpm_arches().join(", ")
+        );
+        let task = task
+            .version(format!("broken definition: {message}"))
+            .action(move |_| -> Result<()> { Err(anyhow!("{message}")) });
+        return Ok(Some((task, Vec::new())));
+    };
+    let links: Vec<PathBuf> = dirs[1..].to_vec();
     let file_name = definition.file_name();
+    let written: Vec<Written> = dirs
+        .iter()
+        .map(|d| (d.to_string_lossy().into_owned(), file_name.clone()))
+        .collect();
     let context = BuildContext {
         repo_root: cfg.repo_root.clone(),
         source_date_epoch: Some(epoch),
@@ -182,7 +273,7 @@ fn package_task(
     };
     let task = task
         .file_deps(definition.input_files(&cfg.repo_root))
-        .target(out_dir.join(&file_name))
+        .targets(dirs.iter().map(|d| d.join(&file_name)))
         .version(format!(
             "build_package v1 {} epoch={epoch} signed_by={}",
             definition.nevra(),
@@ -193,9 +284,23 @@ fn package_task(
                 .map_err(|e| anyhow!("{e}"))
                 .with_context(|| format!("building {}", definition.nevra()))?;
             ctx.log(format!("built {}", path.display()));
+            // The same file in each other architecture's repository (stored once in the
+            // ISO: one inode).
+            for dir in &links {
+                let link = dir.join(path.file_name().context("a built package has no name")?);
+                match fs::remove_file(&link) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(e).with_context(|| format!("{}: cannot remove", link.display()))
+                    }
+                    _ => {}
+                }
+                fs::hard_link(&path, &link).with_context(|| {
+                    format!("{}: cannot link to {}", link.display(), path.display())
+                })?;
+            }
             Ok(())
         });
-    Ok(Some((task, Some(file_name))))
+    Ok(Some((task, written)))
 }
 
 /// `_package_download:<id>`: the files versions.lock records for a repository with a url
@@ -433,8 +538,15 @@ pub fn resolve(
 /// `_package_repodata:<id>`: removes from the repository directory the packages and keys no
 /// task of this definition produces (older versions, dropped entries) and temporaries of
 /// interrupted runs, then writes `repodata/` for what remains.
-fn repodata_task(cfg: &Cfg, repo: &Repository, built: Vec<String>, epoch: u64) -> Result<Task> {
-    let dir = repo_dir(cfg, repo);
+fn repodata_task(
+    cfg: &Cfg,
+    repo: &Repository,
+    arch: &Option<String>,
+    dir: &Path,
+    built: Vec<String>,
+    epoch: u64,
+) -> Result<Task> {
+    let dir = dir.to_path_buf();
     let manifest = downloads_manifest(cfg, repo);
     let has_downloads = repo.url.is_some()
         && cfg
@@ -442,10 +554,13 @@ fn repodata_task(cfg: &Cfg, repo: &Repository, built: Vec<String>, epoch: u64) -
             .packages
             .iter()
             .any(|p| p.repository == repo.id && p.source == PackageSource::Download);
-    let mut task = Task::new(format!("_package_repodata:{}", repo.id))
+    let mut task = Task::new(per_dir("_package_repodata", repo, arch))
         .doc(format!(
-            "Write the repository metadata (repodata/) of {}.",
-            repo.id
+            "Write the repository metadata (repodata/) of {}{}.",
+            repo.id,
+            arch.as_ref()
+                .map(|a| format!(" for {a}"))
+                .unwrap_or_default()
         ))
         .target(dir.join("repodata"));
     // A repository we do not download from may still name its key: copied next to the

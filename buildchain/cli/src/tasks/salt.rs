@@ -35,12 +35,71 @@ pub fn registry_options(cfg: &Config) -> Options {
     }
 }
 
-/// The generated `metalk8s/versions.json` of the salt tree (sorted keys, indent 2).
-pub fn versions_json(cfg: &Config) -> Result<String> {
-    let json = cfg
+/// The generated `metalk8s/versions.json` of the salt tree (sorted keys, indent 2). An
+/// image shipped as an index (several platforms) records, in each of its `versions`
+/// entries, `platforms`: each platform and its manifest's digest, as `images` holds them.
+pub fn versions_json(cfg: &Config, images: &Path) -> Result<String> {
+    let mut json = cfg
         .versions
         .to_salt_json(&cfg.version.full(), cfg.signing.is_some());
+    let shipped = shipped_platforms(images)?;
+    if let Some(serde_json::Value::Object(by_name)) = json.get_mut("images") {
+        for (name, entry) in by_name.iter_mut() {
+            let Some(serde_json::Value::Array(versions)) = entry.get_mut("versions") else {
+                continue;
+            };
+            for version in versions {
+                let tag = version
+                    .get("version")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("");
+                if let Some(platforms) = shipped.get(&(name.clone(), tag.to_string())) {
+                    version["platforms"] = serde_json::json!(platforms);
+                }
+            }
+        }
+    }
     Ok(serde_json::to_string_pretty(&json)? + "\n")
+}
+
+/// The images under `images` (`<name…>/<tag>/manifest.json`) that are indexes: each
+/// platform they list and its manifest digest.
+fn shipped_platforms(
+    images: &Path,
+) -> Result<std::collections::BTreeMap<(String, String), std::collections::BTreeMap<String, String>>>
+{
+    use buildchain_oci_types::Manifest;
+    let mut out = std::collections::BTreeMap::new();
+    for path in image_manifests(images)? {
+        if path.file_name().is_none_or(|n| n != "manifest.json") {
+            continue;
+        }
+        let Some(tag_dir) = path.parent() else {
+            continue;
+        };
+        let (Some(tag), Some(name)) = (
+            tag_dir.file_name().and_then(|t| t.to_str()),
+            tag_dir
+                .parent()
+                .and_then(|n| n.strip_prefix(images).ok())
+                .and_then(|n| n.to_str()),
+        ) else {
+            continue;
+        };
+        let bytes = fs::read(&path).with_context(|| format!("{}: cannot read", path.display()))?;
+        if let Ok(Manifest::Index { entries, .. }) = Manifest::parse(&bytes, None) {
+            let platforms = entries
+                .iter()
+                .filter_map(|e| Some((e.platform.as_ref()?.to_string(), e.digest.to_string())))
+                .filter(|(_, digest)| {
+                    let hex = digest.trim_start_matches("sha256:");
+                    tag_dir.join(format!("{hex}.manifest.json")).is_file()
+                })
+                .collect();
+            out.insert((name.to_string(), tag.to_string()), platforms);
+        }
+    }
+    Ok(out)
 }
 
 /// `manifest.json` files of the images in the ISO: what the registry include is made of.
@@ -112,7 +171,7 @@ pub fn write_salt_tree(cfg: &Config, images: &Path, dst: &Path) -> Result<()> {
     .context("registry include (constants)")?;
     let per_image = generate(images, &registry_options(cfg))
         .with_context(|| format!("registry include for {}", images.display()))?;
-    let versions = versions_json(cfg)?;
+    let versions = versions_json(cfg, images)?;
     buildchain_fs::replace_dir(dst, |tmp| -> Result<()> {
         fsutil::copy_tree(&src, tmp, Some(&ctx))?;
         let meta = tmp.join("metalk8s");

@@ -66,22 +66,26 @@ fn image_dirs(cfg: &Config) -> Vec<(&crate::versions::Image, PathBuf)> {
         .collect()
 }
 
-/// Each RPM of the shipped repositories, with its repository.
+/// Each RPM of the shipped repositories, with its repository: once, though a noarch
+/// package is in the directory of each architecture.
 fn rpm_files(cfg: &Config) -> Result<Vec<(&crate::versions::Repository, PathBuf)>> {
     let mut files = Vec::new();
     for repo in cfg.versions.shipped_repositories() {
-        let dir = super::packaging::repo_dir(cfg, repo);
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e).with_context(|| format!("{}: cannot list", dir.display())),
-        };
-        let mut names: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "rpm"))
-            .collect();
-        names.sort();
-        files.extend(names.into_iter().map(|p| (repo, p)));
+        let mut seen = std::collections::BTreeSet::new();
+        for (_, dir) in super::packaging::repo_dirs(cfg, repo) {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e).with_context(|| format!("{}: cannot list", dir.display())),
+            };
+            let mut names: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "rpm"))
+                .filter(|p| p.file_name().is_some_and(|n| seen.insert(n.to_os_string())))
+                .collect();
+            names.sort();
+            files.extend(names.into_iter().map(|p| (repo, p)));
+        }
     }
     Ok(files)
 }
