@@ -25,10 +25,21 @@ pub struct DiffArgs {
     exit_code: bool,
 }
 
+/// Exit status: 0 (or with --exit-code: 0 the same, 1 different), 2 when a release cannot
+/// be read (said on stderr), as diff(1).
 pub fn diff(args: &DiffArgs) -> Result<ExitCode> {
-    let ((old_archive, old), (new_archive, new)) =
-        buildchain_release::inventory::read_both(&args.old, &args.new)?;
-    let diff = Diff::between(&old_archive, &old, &new_archive, &new)?;
+    let compared = (|| -> Result<Diff> {
+        let ((old_archive, old), (new_archive, new)) =
+            buildchain_release::inventory::read_both(&args.old, &args.new)?;
+        Ok(Diff::between(&old_archive, &old, &new_archive, &new)?)
+    })();
+    let diff = match compared {
+        Ok(diff) => diff,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let text = match args.format.as_str() {
         "json" => serde_json::to_string_pretty(&diff)? + "\n",
         _ => diff.to_text(),

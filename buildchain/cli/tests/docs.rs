@@ -113,8 +113,28 @@ const EXAMPLES: &[(&str, Run)] = &[
     ),
     ("buildchain --locked iso", Shell(&["buildchain --locked iso"])),
     (
-        "buildchain pull [--insecure] [--platform OS/ARCH] [--force] REF DEST_DIR",
-        Elsewhere("tests/images.rs pulls from a real docker-registry on 127.0.0.1"),
+        "buildchain pull [--insecure] [--platform OS/ARCH]… [--all] [--force] REF DEST_DIR",
+        Elsewhere("tests/images.rs and tests/multiarch.rs pull from a real docker-registry on 127.0.0.1"),
+    ),
+    (
+        "buildchain verify ISO [--key KEY]",
+        Shell(&["buildchain verify _build/metalk8s.iso"]),
+    ),
+    (
+        "buildchain iso --delta-from OLD.iso",
+        Shell(&[
+            "cp _build/metalk8s.iso \"$SCRATCH/old.iso\"",
+            "buildchain iso --delta-from \"$SCRATCH/old.iso\"",
+            "ls _build/delta/*.delta.iso",
+        ]),
+    ),
+    (
+        "buildchain diff OLD NEW [--format json] [--exit-code]",
+        Shell(&["buildchain diff \"$SCRATCH/old.iso\" _build/metalk8s.iso --format json --exit-code | grep -q new_content"]),
+    ),
+    (
+        "buildchain diff metalk8s-0.1.0.iso _build/metalk8s.iso",
+        Shell(&["buildchain diff \"$SCRATCH/old.iso\" _build/metalk8s.iso | grep -q 'no change'"]),
     ),
     (
         "buildchain vagrant-up",

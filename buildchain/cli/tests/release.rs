@@ -247,6 +247,40 @@ fn diff_delta_apply_and_serve() {
         "{table}"
     );
 
+    // What cannot be read is not "different": exit 2, as diff(1).
+    let out = new_repo.run(
+        &[
+            "diff",
+            old_iso.to_str().unwrap(),
+            "/nonexistent",
+            "--exit-code",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("/nonexistent"), "{}", stderr(&out));
+
+    // OLD must be an earlier release, intact: not this build's own ISO, not a damaged one.
+    let out = new_repo.run(&["iso", "--delta-from", new_iso.to_str().unwrap()], &[]);
+    assert!(
+        !out.status.success() && stderr(&out).contains("this build writes it"),
+        "{}",
+        stderr(&out)
+    );
+    let damaged = w.join("damaged.iso");
+    let mut bytes = fs::read(&old_iso).unwrap();
+    let at = bytes.len() - 300 * 1024;
+    bytes[at] ^= 0xff;
+    fs::write(&damaged, bytes).unwrap();
+    let out = new_repo.run(&["iso", "--delta-from", damaged.to_str().unwrap()], &[]);
+    assert!(
+        !out.status.success() && said(&out).contains("implanted MD5 does not match"),
+        "{}",
+        said(&out)
+    );
+    // The delta from the right OLD again (the refused runs left the previous one).
+    ok(&new_repo.run(&["iso", "--delta-from", old_iso.to_str().unwrap()], &[]));
+
     // The delta: a checkable ISO, smaller than the full one by at least what is unchanged.
     let check = Command::new("checkisomd5")
         .arg(&delta_iso)
@@ -394,6 +428,7 @@ fn diff_delta_apply_and_serve() {
             "\"..\" component",
         ),
         ("escaping link", with_line("l\t0777\t0\t-\t-\t../../outside\tdocumentation/out".into()), "leaves the archive"),
+        ("link through a link", format!("{manifest}l\t0777\t0\t-\t-\t../..\tsalt/metalk8s/d\nl\t0777\t0\t-\t-\td/..\tsalt/metalk8s/e\n"), "goes through another link"),
         ("link under a link", format!("{manifest}l\t0777\t0\t-\t-\t.\tdocumentation/here\nl\t0777\t0\t-\t-\tx\tdocumentation/here/x\n"), "not in a directory listed before it"),
         (
             "setuid",

@@ -16,7 +16,7 @@
 //! apply-delta.sh, common.sh   NEW's scripts
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{Read, Write};
@@ -81,25 +81,32 @@ pub fn manifest_path_problem(path: &str) -> Option<&'static str> {
 }
 
 /// Why the link at `path` to `target` cannot be rebuilt on the node (`apply-delta.sh`
-/// refuses the same), or `None`: a link must stay inside the archive.
-pub fn link_problem(path: &str, target: &str) -> Option<&'static str> {
+/// refuses the same), or `None`: a link must stay inside the archive, read as text, and
+/// must not go through another link of the archive (`links`), whose own target would make
+/// the text lie (`d -> ../..`, then `e -> d/..`).
+pub fn link_problem(path: &str, target: &str, links: &HashSet<&str>) -> Option<&'static str> {
     if target.is_empty() || target.chars().any(|c| c.is_control() || c == '\\') {
         return Some("is empty or holds a control character or a backslash");
     }
     if target.starts_with('/') {
         return Some("is absolute");
     }
-    let mut depth = path.matches('/').count() as i64;
-    for part in target.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                depth -= 1;
-                if depth < 0 {
-                    return Some("leaves the archive");
-                }
+    let mut at: Vec<&str> = path.split('/').collect();
+    at.pop();
+    let parts: Vec<&str> = target
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    for (i, part) in parts.iter().enumerate() {
+        if *part == ".." {
+            if at.pop().is_none() {
+                return Some("leaves the archive");
             }
-            _ => depth += 1,
+            continue;
+        }
+        at.push(part);
+        if i + 1 < parts.len() && links.contains(at.join("/").as_str()) {
+            return Some("goes through another link of the archive");
         }
     }
     None
@@ -130,6 +137,12 @@ pub fn write_tree(
     let mut objects: Vec<(&str, &str, u64)> = Vec::new();
     let mut stored: HashMap<&str, ()> = HashMap::new();
     let mut leaders: HashMap<u64, usize> = HashMap::new();
+    let links: HashSet<&str> = new
+        .items
+        .iter()
+        .filter(|i| matches!(i.entry.kind, EntryKind::Symlink(_)))
+        .map(|i| i.entry.path.as_str())
+        .collect();
     let (mut from_old, mut tree_bytes) = (0, 0);
     for (line, item) in new.items.iter().enumerate() {
         let entry = &item.entry;
@@ -152,7 +165,7 @@ pub fn write_tree(
         let (kind, size, sha, group, source) = match &entry.kind {
             EntryKind::Dir => ('d', 0, "-".to_string(), "-".to_string(), "-".to_string()),
             EntryKind::Symlink(target) => {
-                if let Some(problem) = link_problem(&entry.path, target) {
+                if let Some(problem) = link_problem(&entry.path, target, &links) {
                     return Err(new_archive.bad_entry(
                         &entry.path,
                         format!("cannot be shipped in a delta: its target {target:?} {problem}"),

@@ -242,7 +242,7 @@ impl Diff {
                     (_, Some(s)) | (Some(s), None) => format!("  {}", human(s)),
                     (None, None) => String::new(),
                 };
-                let _ = writeln!(out, "  {} {}{sizes}", f.change.sign(), f.path);
+                let _ = writeln!(out, "  {} {}{sizes}", f.change.sign(), shown(&f.path));
             }
         }
         let c = &self.new_content;
@@ -254,6 +254,16 @@ impl Diff {
             human(c.total_bytes)
         );
         out
+    }
+}
+
+/// A name as the table prints it: control characters escaped (a name is data, never
+/// terminal input or a line break).
+fn shown(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.chars().any(char::is_control) {
+        name.escape_debug().to_string().into()
+    } else {
+        name.into()
     }
 }
 
@@ -544,18 +554,22 @@ fn package_changes(
 fn file_changes(old: &Inventory, new: &Inventory) -> Vec<FileChange> {
     let reported = |item: &Item| {
         let path = item.entry.path.as_str();
-        item.entry.kind != EntryKind::Dir
-            && path != "product.txt"
+        path != "product.txt"
             && !path.starts_with("images/")
             && !is_package(path)
             && !is_package_metadata(path)
+    };
+    // A directory is listed as `path/`.
+    let named = |item: &Item| match item.entry.kind {
+        EntryKind::Dir => format!("{}/", item.entry.path),
+        _ => item.entry.path.clone(),
     };
     let mut changes = Vec::new();
     for item in new.items.iter().filter(|i| reported(i)) {
         let size = (item.entry.kind == EntryKind::File).then_some(item.entry.size);
         match old.get(&item.entry.path).filter(|o| reported(o)) {
             None => changes.push(FileChange {
-                path: item.entry.path.clone(),
+                path: named(item),
                 change: Change::Added,
                 old_size: None,
                 new_size: size,
@@ -570,7 +584,7 @@ fn file_changes(old: &Inventory, new: &Inventory) -> Vec<FileChange> {
                     continue;
                 };
                 changes.push(FileChange {
-                    path: item.entry.path.clone(),
+                    path: named(item),
                     change,
                     old_size: (before.entry.kind == EntryKind::File).then_some(before.entry.size),
                     new_size: size,
@@ -581,7 +595,7 @@ fn file_changes(old: &Inventory, new: &Inventory) -> Vec<FileChange> {
     for item in old.items.iter().filter(|i| reported(i)) {
         if new.get(&item.entry.path).filter(|n| reported(n)).is_none() {
             changes.push(FileChange {
-                path: item.entry.path.clone(),
+                path: named(item),
                 change: Change::Removed,
                 old_size: (item.entry.kind == EntryKind::File).then_some(item.entry.size),
                 new_size: None,

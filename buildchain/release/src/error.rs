@@ -16,7 +16,7 @@ pub enum ReleaseError {
     Iso(#[from] buildchain_iso9660::IsoError),
     #[error("{path}: neither an ISO image nor a directory")]
     NotAnArchive { path: PathBuf },
-    #[error("{archive}: {entry}: {reason}")]
+    #[error("{archive}: {}: {reason}", entry.escape_debug())]
     BadEntry {
         archive: PathBuf,
         entry: String,

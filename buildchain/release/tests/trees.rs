@@ -144,6 +144,15 @@ fn trees_a_node_could_not_rebuild_are_refused_naming_the_entry() {
             "leaves the archive",
         ),
         (
+            "link through a link",
+            Box::new(|d: &Path| {
+                fs::create_dir_all(d.join("s/m")).unwrap();
+                std::os::unix::fs::symlink("../..", d.join("s/m/d")).unwrap();
+                std::os::unix::fs::symlink("d/..", d.join("s/m/e")).unwrap();
+            }),
+            "goes through another link",
+        ),
+        (
             "setuid",
             Box::new(|d: &Path| {
                 fs::write(d.join("s"), "x").unwrap();
@@ -174,8 +183,18 @@ fn trees_a_node_could_not_rebuild_are_refused_naming_the_entry() {
             "{name}: {err}"
         );
     }
-    assert!(link_problem("a/b", "../c").is_none());
-    assert!(link_problem("a/b", "../../c").is_some());
+    let links = ["a/l", "d"].into_iter().collect();
+    assert!(link_problem("a/b", "../c", &links).is_none());
+    assert!(link_problem("a/b", "../../c", &links).is_some());
+    assert!(
+        link_problem("a/b", "l", &links).is_none(),
+        "a link to a link"
+    );
+    assert!(
+        link_problem("a/b", "l/..", &links).is_some(),
+        "through a link"
+    );
+    assert!(link_problem("e", "d/x", &links).is_some());
     assert!(manifest_path_problem("a/../b").is_some());
     assert!(manifest_path_problem("a b/c").is_none());
 }

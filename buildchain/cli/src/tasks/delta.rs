@@ -29,6 +29,19 @@ pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
     let Some(old) = cfg.delta_from.clone() else {
         return Ok(Vec::new());
     };
+    // This build's own output is what the delta is made from, never what it applies to.
+    let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let real_old = real(&old);
+    for own in [cfg.iso_path(), cfg.iso_root(), dir(cfg)] {
+        let own = real(&own);
+        if real_old == own || real_old.starts_with(&own) {
+            bail!(
+                "--delta-from {}: this build writes it ({}): copy the earlier release elsewhere first",
+                old.display(),
+                own.display()
+            );
+        }
+    }
     let old_version = release_version(&old)?;
     let name = format!(
         "{}-{old_version}-to-{}.delta.iso",
@@ -62,6 +75,21 @@ pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
         .version(format!("delta v1 {name} format={} {opts:?}", delta::FORMAT))
         .action(move |ctx| -> Result<()> {
             remove_previous(&dir)?;
+            // A damaged OLD would make a delta for an image no node has.
+            if old.is_file() {
+                use buildchain_iso9660::isomd5::{check, CheckOutcome};
+                match check(&old).with_context(|| format!("{}: cannot check", old.display()))? {
+                    CheckOutcome::Pass { .. } => {}
+                    CheckOutcome::NoChecksum => ctx.log(format!(
+                        "{}: no implanted MD5, not checked",
+                        old.display()
+                    )),
+                    CheckOutcome::Fail { reason, .. } => bail!(
+                        "--delta-from {}: its implanted MD5 does not match ({reason}): the ISO is damaged",
+                        old.display()
+                    ),
+                }
+            }
             let ((old_archive, old_inventory), (new_archive, new_inventory)) =
                 buildchain_release::inventory::read_both(&old, &new_iso)?;
             let from = Identity {
