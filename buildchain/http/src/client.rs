@@ -258,6 +258,82 @@ impl Client {
     }
 }
 
+/// The methods besides GET that a registry's write API uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Head,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Client {
+    /// One `method` request to `url` with `headers` and, for POST, PUT and PATCH, `body`
+    /// (its bytes and their length, sent as `Content-Length`). No redirect is followed: a
+    /// 3xx is returned as it is, for the caller to check where it leads. Any status is
+    /// returned as a [`Response`].
+    pub fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&mut dyn Read, u64)>,
+    ) -> Result<Response, HttpError> {
+        let parsed = parse(url)?;
+        let text = parsed.to_string();
+        let agent = self.agent_for(&parsed);
+        let length = body.as_ref().map_or(0, |(_, n)| *n).to_string();
+        let response = match method {
+            Method::Head | Method::Delete => {
+                let mut request = match method {
+                    Method::Head => agent.head(&text),
+                    _ => agent.delete(&text),
+                };
+                for (name, value) in headers {
+                    request = request.header(*name, *value);
+                }
+                request.call()
+            }
+            Method::Post | Method::Put | Method::Patch => {
+                let mut request = match method {
+                    Method::Post => agent.post(&text),
+                    Method::Put => agent.put(&text),
+                    _ => agent.patch(&text),
+                };
+                for (name, value) in headers {
+                    request = request.header(*name, *value);
+                }
+                request = request.header("content-length", length.as_str());
+                match body {
+                    Some((reader, _)) => request.send(ureq::SendBody::from_reader(reader)),
+                    None => request.send_empty(),
+                }
+            }
+        }
+        .map_err(|e| HttpError::from_ureq(&text, e))?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_ascii_lowercase(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        Ok(Response {
+            status,
+            url: text,
+            headers,
+            body: response.into_body(),
+            stall_timeout: self.config.stall_timeout,
+            min_bytes_per_second: self.config.min_bytes_per_second,
+        })
+    }
+}
+
 /// `url` with the password of its user information hidden (a proxy URL in a message).
 fn without_password(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));

@@ -13,7 +13,7 @@ mod text;
 mod tls;
 mod url;
 
-pub use client::{BodyReader, Client, Config, Response};
+pub use client::{BodyReader, Client, Config, Method, Response};
 pub use error::HttpError;
 pub use policy::{host_is_internal, is_internal};
 pub use proxy::ProxyConfig;
