@@ -1,6 +1,7 @@
 //! OCI images for the build chain (see README.md): pull by digest into skopeo's `dir:`
 //! layout, native reproducible image builds from declarative definitions.
 
+pub mod artifact;
 mod auth;
 pub mod build;
 mod error;
@@ -9,6 +10,7 @@ pub mod progress;
 pub mod pull;
 mod registry;
 
+pub use artifact::ArtifactStore;
 pub use auth::{default_auth_file, lookup_credentials, Credentials};
 pub use buildchain_http::Config as HttpConfig;
 pub use error::OciError;

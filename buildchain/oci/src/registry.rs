@@ -16,6 +16,9 @@ pub(crate) const MAX_TOKEN_BYTES: u64 = 64 << 10;
 /// Largest error body read (its JSON `errors` are shown).
 pub(crate) const MAX_ERROR_BYTES: u64 = 64 << 10;
 
+/// A request body: its bytes and their length.
+pub(crate) type Body = (Box<dyn std::io::Read>, u64);
+
 pub(crate) struct RegistryClient {
     http: Client,
     base: String,
@@ -136,6 +139,50 @@ impl RegistryClient {
                 return Err(Attempt::Retry(format!("HTTP {status} from {url}")));
             }
             return Err(Attempt::Fail(self.http_error(what, status, url, response)));
+        }
+    }
+
+    /// The repository's base URL (`http[s]://host/v2/<repository>`).
+    pub(crate) fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// One request of the write API (HEAD, POST, PUT, DELETE), authenticating on a 401
+    /// (the challenge names the scope: `pull,push` for a write) and sending again, once.
+    /// `body` is made again for the second sending. Any status is returned.
+    pub(crate) fn send(
+        &self,
+        method: buildchain_http::Method,
+        url: &str,
+        extra: &[(&str, &str)],
+        body: &mut dyn FnMut() -> Result<Option<Body>, OciError>,
+        what: &str,
+    ) -> Result<Response, OciError> {
+        let mut authenticated = false;
+        loop {
+            let authorization = self.current_authorization();
+            let mut headers: Vec<(&str, &str)> = extra.to_vec();
+            if let Some(auth) = authorization.as_deref() {
+                headers.push(("authorization", auth));
+            }
+            let mut content = body()?;
+            let response = self
+                .http
+                .send(
+                    method,
+                    url,
+                    &headers,
+                    content
+                        .as_mut()
+                        .map(|(r, n)| (&mut **r as &mut dyn std::io::Read, *n)),
+                )
+                .map_err(|e| self.transport_error(what, &e, 1))?;
+            if response.status() == 401 && !authenticated {
+                authenticated = true;
+                self.authenticate(&response)?;
+                continue;
+            }
+            return Ok(response);
         }
     }
 
