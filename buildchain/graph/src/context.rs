@@ -25,6 +25,12 @@ pub enum Event {
         task: String,
         title: String,
     },
+    /// Its outputs were restored from the shared cache instead of running it.
+    Restored {
+        task: String,
+        title: String,
+        duration: Duration,
+    },
     Failed {
         task: String,
         title: String,

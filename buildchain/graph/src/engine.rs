@@ -26,6 +26,7 @@ pub struct Engine {
     /// Name prefixes of task families left out of this graph (see
     /// [`Engine::with_unloaded_family`]).
     unloaded: Vec<String>,
+    cache: Option<(std::sync::Arc<dyn crate::TaskCache>, String)>,
 }
 
 impl Engine {
@@ -40,7 +41,19 @@ impl Engine {
             prune_dirs: Vec::new(),
             keep_going: false,
             unloaded: Vec::new(),
+            cache: None,
         }
+    }
+
+    /// A shared cache of the outputs of cacheable tasks ([`crate::Task::cacheable`]);
+    /// `tool_version` is part of every key (outputs of another version are not reused).
+    pub fn with_cache(
+        mut self,
+        cache: std::sync::Arc<dyn crate::TaskCache>,
+        tool_version: impl Into<String>,
+    ) -> Self {
+        self.cache = Some((cache, tool_version.into()));
+        self
     }
 
     /// After a failure, go on running every task whose dependencies succeeded (make `-k`,
@@ -136,6 +149,7 @@ impl Engine {
             stopping: &stopping,
             keep_going: self.keep_going,
             walks: Walks::default(),
+            cache: self.cache.as_ref().map(|(c, v)| (&**c, v.as_str())),
         };
         let summary = schedule::run(&self.graph, selection, jobs, &runner);
         // Freeing the walks and records of a big tree takes milliseconds nobody waits for.

@@ -8,6 +8,7 @@
 //! dependencies' content, definition and targets match the last successful run (kept in a
 //! state directory, in one append-only log).
 
+mod cache;
 mod clean;
 mod context;
 mod engine;
@@ -22,6 +23,7 @@ mod task;
 mod uptodate;
 mod walks;
 
+pub use cache::{CachedTask, TaskCache};
 pub use clean::CleanContext;
 pub use context::{Context, Event, Progress, Reporter, SilentReporter};
 pub use engine::{Engine, RunSummary};

@@ -168,6 +168,8 @@ pub(crate) struct Runner<'a> {
     pub keep_going: bool,
     /// Tree walks shared by the checks of this run.
     pub walks: Walks,
+    /// The shared cache and the tool version its keys include.
+    pub cache: Option<(&'a dyn crate::TaskCache, &'a str)>,
 }
 
 pub(crate) fn run(
@@ -422,6 +424,30 @@ fn prewalk(task: &Task, walks: &Walks) {
     }
 }
 
+/// Records the outputs `task` just wrote (by its action, or restored from the cache): every
+/// target must exist. Returns the sub-tasks it creates.
+fn finish(
+    task: &Task,
+    record: Arc<Record>,
+    dynamic: bool,
+    runner: &Runner<'_>,
+) -> Result<Vec<Task>, String> {
+    let targets = stamp_targets(task, runner.keys, None, &runner.walks)?;
+    if let Some(key) = targets.missing.first() {
+        return Err(format!(
+            "it did not create its target {}",
+            runner.keys.path(key).display()
+        ));
+    }
+    let mut record = Arc::unwrap_or_clone(record);
+    record.targets = targets.stamps.unwrap_or_default();
+    record.dynamic = dynamic;
+    // File deps modified while the action ran are re-hashed next time (their metadata no
+    // longer matches), so recording the stamps taken before the run is safe.
+    save(runner, |s| s.set(&task.name, record))?;
+    children_of(task)
+}
+
 /// Checks and (when needed) runs one task; `dynamic`: created at run time.
 fn execute(task: &Task, any_dep_ran: bool, dynamic: bool, runner: &Runner<'_>) -> Outcome {
     let started = Instant::now();
@@ -512,6 +538,47 @@ fn execute(task: &Task, any_dep_ran: bool, dynamic: bool, runner: &Runner<'_>) -
             return fail(task, runner, started, e);
         }
     }
+    // From the shared cache, when it has this fingerprint's outputs.
+    let cached = runner
+        .cache
+        .filter(|_| task.is_cacheable())
+        .map(|(cache, version)| {
+            (
+                cache,
+                crate::CachedTask {
+                    name: &task.name,
+                    key: crate::cache::cache_key(&task.name, &checked.record.fingerprint, version),
+                    targets: &task.targets,
+                    target_keys: task.targets.iter().map(|t| runner.keys.key(t)).collect(),
+                },
+            )
+        });
+    if let Some((cache, entry)) = &cached {
+        match cache.restore(entry) {
+            Ok(true) => {
+                runner.walks.invalidate();
+                return match finish(task, checked.record, dynamic, runner) {
+                    Ok(children) => {
+                        runner.reporter.event(&Event::Restored {
+                            task: task.name.clone(),
+                            title,
+                            duration: started.elapsed(),
+                        });
+                        Outcome::Done {
+                            ran: true,
+                            children,
+                        }
+                    }
+                    Err(e) => fail(task, runner, started, e),
+                };
+            }
+            Ok(false) => {}
+            Err(warning) => runner.reporter.event(&Event::Log {
+                task: task.name.clone(),
+                message: format!("warning: the cache: {warning}; running it here"),
+            }),
+        }
+    }
     let ctx = Context {
         task: &task.name,
         file_deps: &checked.file_deps,
@@ -524,29 +591,18 @@ fn execute(task: &Task, any_dep_ran: bool, dynamic: bool, runner: &Runner<'_>) -
         return fail(task, runner, started, render_chain(e.as_ref()));
     }
     runner.walks.invalidate();
-    let targets = match stamp_targets(task, runner.keys, None, &runner.walks) {
-        Ok(t) => t,
+    let children = match finish(task, checked.record, dynamic, runner) {
+        Ok(children) => children,
         Err(e) => return fail(task, runner, started, e),
     };
-    if let Some(key) = targets.missing.first() {
-        let message = format!(
-            "it did not create its target {}",
-            runner.keys.path(key).display()
-        );
-        return fail(task, runner, started, message);
+    if let Some((cache, entry)) = &cached {
+        if let Err(warning) = cache.save(entry) {
+            runner.reporter.event(&Event::Log {
+                task: task.name.clone(),
+                message: format!("warning: the cache did not keep its outputs: {warning}"),
+            });
+        }
     }
-    let mut record = Arc::unwrap_or_clone(checked.record);
-    record.targets = targets.stamps.unwrap_or_default();
-    record.dynamic = dynamic;
-    // File deps modified while the action ran are re-hashed next time (their metadata no
-    // longer matches), so recording the stamps taken before the run is safe.
-    if let Err(e) = save(runner, |s| s.set(&task.name, record)) {
-        return fail(task, runner, started, e);
-    }
-    let children = match children_of(task) {
-        Ok(c) => c,
-        Err(e) => return fail(task, runner, started, e),
-    };
     runner.reporter.event(&Event::Success {
         task: task.name.clone(),
         title,

@@ -51,6 +51,7 @@ pub struct Task {
     pub(crate) always_run: bool,
     pub(crate) reruns_after_its_deps: bool,
     pub(crate) clean_only_when_named: bool,
+    pub(crate) cacheable: bool,
 }
 
 impl fmt::Debug for Task {
@@ -88,7 +89,20 @@ impl Task {
             always_run: false,
             reruns_after_its_deps: false,
             clean_only_when_named: false,
+            cacheable: false,
         }
+    }
+
+    /// Its outputs may come from, and go to, the engine's shared cache
+    /// ([`crate::Engine::with_cache`]): its targets are all it writes, and they are
+    /// decided by its fingerprint alone (no `uptodate` check of its own).
+    pub fn cacheable(mut self) -> Self {
+        self.cacheable = true;
+        self
+    }
+
+    pub fn is_cacheable(&self) -> bool {
+        self.cacheable && self.action.is_some() && !self.targets.is_empty() && !self.always_run
     }
 
     /// The documentation shown by `list` and `info` (first line = summary).
