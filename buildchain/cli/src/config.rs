@@ -36,6 +36,8 @@ pub struct Config {
     /// The earlier release a delta is written from (`--delta-from`, else `DELTA_FROM`,
     /// relative to the repository); `None`: no delta.
     pub delta_from: Option<PathBuf>,
+    /// The shared build cache of this run (`--cache`, `BUILDCHAIN_CACHE`).
+    pub cache: Option<std::sync::Arc<buildchain_cache::OciCache>>,
 }
 
 /// The closest directory at or above `start` holding `VERSION` and `versions.toml`.
@@ -261,6 +263,7 @@ impl Config {
             git,
             signing,
             delta_from,
+            cache: None,
         })
     }
 

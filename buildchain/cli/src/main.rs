@@ -2,6 +2,7 @@
 //! docs/buildchain.md).
 
 mod buildroot;
+mod cache_commands;
 mod config;
 mod epoch;
 mod fetch_rpms;
@@ -73,6 +74,13 @@ struct Cli {
     /// one this build writes, in `$BUILD_ROOT/delta/` (the `delta` task; `DELTA_FROM`).
     #[arg(long, global = true, value_name = "OLD")]
     delta_from: Option<PathBuf>,
+    /// The shared build cache: `oci://HOST[:PORT]/REPOSITORY` on an OCI registry
+    /// (`BUILDCHAIN_CACHE`); cacheable tasks restore their outputs from it.
+    #[arg(long, global = true, value_name = "URL")]
+    cache: Option<String>,
+    /// `readwrite` (default: also keep what runs) or `read` (`BUILDCHAIN_CACHE_MODE`).
+    #[arg(long, global = true, value_name = "MODE", value_parser = ["read", "readwrite"])]
+    cache_mode: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -122,6 +130,11 @@ enum Command {
     /// What changed between two releases (ISO files or unpacked trees): product.txt,
     /// images, packages, other files, and the bytes NEW has that OLD lacks.
     Diff(release_commands::DiffArgs),
+    /// The shared build cache (`--cache` / `BUILDCHAIN_CACHE`): `stats`, `prune`.
+    Cache {
+        #[command(subcommand)]
+        action: cache_commands::CacheAction,
+    },
 }
 
 /// The exit status of a process killed by SIGPIPE (128 + 13), as shells report it: what
@@ -201,6 +214,7 @@ fn load(cli: &Cli) -> Result<(Arc<Config>, Engine)> {
     if let Some(old) = &cli.delta_from {
         cfg.delta_from = Some(cwd.join(old));
     }
+    cfg.cache = cache_commands::open(&cfg, cli.cache.as_deref(), cli.cache_mode.as_deref())?;
     // The image pins come from versions.lock (`--locked`: it must cover versions.toml).
     // What it lacks is looked up only once the run is known to pull (see `build`).
     let mode = match cli.locked {
@@ -231,6 +245,10 @@ fn engine_for(cli: &Cli, cfg: Arc<Config>) -> Result<(Arc<Config>, Engine)> {
         engine
     } else {
         engine.with_unloaded_family(tasks::lint::FAMILY)
+    };
+    let engine = match &cfg.cache {
+        Some(cache) => engine.with_cache(cache.clone(), env!("CARGO_PKG_VERSION")),
+        None => engine,
     };
     buildroot::check_location(&cfg.build_root, &cfg.repo_root, &copied_dirs(&cfg, &engine))?;
     Ok((cfg, engine))
@@ -361,6 +379,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let mut out = Stdout(std::io::stdout().lock());
     match &cli.command {
         None => unreachable!("built above"),
+        Some(Command::Cache { action }) => cache_commands::run(&cfg, cfg.cache.as_deref(), action),
         Some(Command::List { all, private }) => {
             warn_all(engine.graph_mut().expand(), cli.verbose);
             let tasks: Vec<_> = engine
@@ -523,6 +542,9 @@ fn build(cli: &Cli, cfg: Arc<Config>, engine: Engine) -> Result<ExitCode> {
     }
     let summary = engine.run(&names, jobs, &output);
     output.finish();
+    if let Some(cache) = &cfg.cache {
+        cache_commands::report(cache, &cfg.build_root);
+    }
     let summary = summary?;
     if let Some(e) = output.write_error() {
         if e.kind() == std::io::ErrorKind::BrokenPipe {

@@ -76,6 +76,13 @@ fn to_json(event: &Event) -> Option<Value> {
             json!({"event": "success", "task": task, "title": title, "duration": secs(duration)})
         }
         Event::Skipped { task, title } => json!({"event": "skipped", "task": task, "title": title}),
+        Event::Restored {
+            task,
+            title,
+            duration,
+        } => {
+            json!({"event": "restored", "task": task, "title": title, "duration": secs(duration)})
+        }
         Event::Failed {
             task,
             title,
@@ -202,6 +209,12 @@ impl Output {
                 duration.as_secs_f64()
             )),
             Event::Skipped { title, .. } => self.print(&format!("SKIPPED  {title}")),
+            Event::Restored {
+                title, duration, ..
+            } => self.print(&format!(
+                "CACHED   {title} [{:.2}s]",
+                duration.as_secs_f64()
+            )),
             Event::Failed {
                 title,
                 duration,
@@ -217,7 +230,7 @@ impl Output {
             Event::Log { task, message } => {
                 if task.is_empty() {
                     self.eprint(&format!("buildchain: warning: {message}"));
-                } else if self.verbose {
+                } else if self.verbose || message.starts_with("warning: ") {
                     self.eprint(&format!("         {task}: {message}"));
                 }
             }
@@ -231,6 +244,7 @@ impl Output {
             Event::Planned { count } => b.overall.inc_length(*count as u64),
             Event::Success { task, .. }
             | Event::Skipped { task, .. }
+            | Event::Restored { task, .. }
             | Event::Failed { task, .. } => {
                 b.overall.inc(1);
                 if let Some(bar) = b.tasks.lock().ok().and_then(|mut t| t.remove(task)) {
@@ -279,7 +293,7 @@ impl Reporter for Output {
                 Event::Log { task, message } => {
                     if task.is_empty() {
                         self.eprint(&format!("buildchain: warning: {message}"));
-                    } else if self.verbose {
+                    } else if self.verbose || message.starts_with("warning: ") {
                         self.eprint(&format!("{task}: {message}"));
                     }
                 }

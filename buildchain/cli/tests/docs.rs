@@ -117,6 +117,22 @@ const EXAMPLES: &[(&str, Run)] = &[
         Elsewhere("tests/images.rs and tests/multiarch.rs pull from a real docker-registry on 127.0.0.1"),
     ),
     (
+        "buildchain --cache oci://registry.example.com:5000/buildchain/metalk8s iso",
+        Elsewhere("tests/cache.rs, against a real docker-registry on 127.0.0.1"),
+    ),
+    (
+        "buildchain --cache oci://registry.example.com:5000/buildchain/metalk8s --cache-mode read iso",
+        Elsewhere("tests/cache.rs, against a real docker-registry on 127.0.0.1"),
+    ),
+    (
+        "buildchain --cache oci://HOST/REPO cache stats",
+        Elsewhere("tests/cache.rs, against a real docker-registry on 127.0.0.1"),
+    ),
+    (
+        "buildchain --cache oci://HOST/REPO cache prune --older-than 30d [--dry-run]",
+        Elsewhere("tests/cache.rs, against a real docker-registry on 127.0.0.1"),
+    ),
+    (
         "buildchain verify ISO [--key KEY]",
         Shell(&["buildchain verify _build/metalk8s.iso"]),
     ),

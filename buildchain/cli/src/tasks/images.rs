@@ -143,6 +143,7 @@ fn build_task(cfg: &Cfg, image: &Image) -> Task {
     // The image directory is a target: the engine stamps each of its files, so a missing
     // or damaged blob re-runs the build.
     task.target(dest.clone())
+        .cacheable()
         .version(version)
         .calc_file_deps(move || -> Result<Vec<PathBuf>> {
             let def = ImageDefinition::load(&dir2)?;
@@ -350,6 +351,7 @@ fn pull_task(cfg: &Cfg, image: &Image) -> Result<Task> {
         // The pin is in the version, and the engine stamps every file of the image
         // directory: up to date, with no network, while it holds what was pulled.
         .target(dest.clone())
+        .cacheable()
         .version(format!(
             "image-pull v2 {text} manifest={locked_manifest} insecure={insecure} auth_file={auth_name:?} ca_file={ca_name:?} platform={}",
             join(&platforms)

@@ -246,6 +246,7 @@ fn iso_build(cfg: &Cfg) -> Task {
     );
     let opts = iso_options(cfg);
     Task::new("_iso_build")
+        .cacheable()
         .doc(format!(
             "Write the ISO image {} (MD5 implanted) and SHA256SUM.",
             cfg.iso_name()

@@ -274,6 +274,7 @@ fn package_task(
     let task = task
         .file_deps(definition.input_files(&cfg.repo_root))
         .targets(dirs.iter().map(|d| d.join(&file_name)))
+        .cacheable()
         .version(format!(
             "build_package v1 {} epoch={epoch} signed_by={}",
             definition.nevra(),
@@ -562,7 +563,8 @@ fn repodata_task(
                 .map(|a| format!(" for {a}"))
                 .unwrap_or_default()
         ))
-        .target(dir.join("repodata"));
+        .target(dir.join("repodata"))
+        .cacheable();
     // A repository we do not download from may still name its key: copied next to the
     // packages, where salt's yum configuration expects it.
     let mut local_key_copy = None;

@@ -136,6 +136,7 @@ fn salt(cfg: &Cfg) -> Result<Task> {
     let cfg3 = cfg.clone();
     let opts = registry_options(cfg);
     Ok(Task::new("_salt_tree:salt")
+        .cacheable()
         .doc("Copy salt/ (rendering *.in), write metalk8s/versions.json and the registry includes.")
         .task_deps([MKDIR_ROOT, "images"])
         .tree_dep(src.clone())

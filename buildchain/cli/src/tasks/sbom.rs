@@ -22,6 +22,7 @@ pub fn task(cfg: &Cfg) -> Task {
     let target = cfg.iso_root().join(FILE);
     let (cfg2, cfg3) = (cfg.clone(), cfg.clone());
     Task::new(TASK)
+        .cacheable()
         .doc("Write sbom.spdx.json (SPDX 2.3): every image, layer and RPM the ISO ships.")
         .task_deps([MKDIR_ROOT, "images", "packaging"])
         .file_deps([cfg.repo("VERSION"), cfg.repo("versions.toml")])
