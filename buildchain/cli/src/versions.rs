@@ -13,7 +13,7 @@ pub struct Versions {
     /// The platforms the distribution serves (`os/arch[/variant]`), each image's default;
     /// empty: linux/amd64 alone (for a built image: its image.toml's platform).
     #[serde(default)]
-    pub platforms: Vec<String>,
+    pub platforms: Option<Vec<String>>,
     pub kubernetes: Kubernetes,
     #[serde(default)]
     pub images: Vec<Image>,
@@ -98,11 +98,16 @@ impl Image {
 }
 
 impl Versions {
+    /// The distribution's `platforms` (empty when not given).
+    pub fn platforms(&self) -> &[String] {
+        self.platforms.as_deref().unwrap_or(&[])
+    }
+
     /// The platforms `image` is shipped for: its own `platforms`, else the
     /// distribution's; `None` when neither says (linux/amd64, or a built image's
     /// image.toml platform).
     pub fn platforms_of(&self, image: &Image) -> Option<Vec<Platform>> {
-        let listed = image.platforms.as_ref().unwrap_or(&self.platforms);
+        let listed = image.platforms.as_deref().unwrap_or(self.platforms());
         if listed.is_empty() {
             return None;
         }
@@ -122,7 +127,7 @@ impl Versions {
     pub fn rpm_arches(&self) -> Vec<String> {
         let mut arches: Vec<String> = Vec::new();
         for platform in self
-            .platforms
+            .platforms()
             .iter()
             .filter_map(|p| Platform::parse(p).ok())
         {
@@ -136,6 +141,27 @@ impl Versions {
             arches
         } else {
             Vec::new()
+        }
+    }
+
+    /// The architectures downloads are resolved for: the distribution's one platform's
+    /// RPM architecture (x86_64 by default), and noarch.
+    pub fn download_arches(&self) -> Vec<String> {
+        let arch = self
+            .platforms()
+            .first()
+            .and_then(|p| Platform::parse(p).ok())
+            .and_then(|p| rpm_arch(&p))
+            .unwrap_or("x86_64");
+        vec![arch.to_string(), "noarch".to_string()]
+    }
+
+    /// The RPM architecture built packages must have (besides noarch) when the
+    /// distribution lists exactly one platform.
+    pub fn single_rpm_arch(&self) -> Option<&'static str> {
+        match self.platforms() {
+            [one] => Platform::parse(one).ok().and_then(|p| rpm_arch(&p)),
+            _ => None,
         }
     }
 
@@ -339,16 +365,10 @@ impl Versions {
 
     fn validate(&self) -> Result<()> {
         check_tag(&self.kubernetes.version).context("[kubernetes]")?;
-        check_platforms(&self.platforms).context("platforms")?;
-        let several = self.platforms.len() > 1;
-        if several {
-            for text in &self.platforms {
-                let platform = Platform::parse(text).map_err(|e| anyhow::anyhow!("{e}"))?;
-                if rpm_arch(&platform).is_none() {
-                    bail!("platforms: {text}: no RPM architecture is known for it (linux/amd64, linux/arm64, linux/ppc64le, linux/s390x, linux/386, linux/arm/v7)");
-                }
-            }
+        if self.platforms.as_ref().is_some_and(Vec::is_empty) {
+            bail!("platforms is empty (leave it out for linux/amd64 alone)");
         }
+        check_platforms(self.platforms()).context("platforms")?;
         let mut seen = BTreeSet::new();
         for (i, image) in self.images.iter().enumerate() {
             let ctx = || format!("[[images]] #{} ({})", i + 1, image.name);
@@ -378,6 +398,23 @@ impl Versions {
                     "{}: source must be \"build\" or a registry host[:port], found {:?}",
                     ctx(),
                     image.source
+                );
+            }
+        }
+        // images/<name>/<tag>/ of one image must not be the directory of another's name.
+        for image in &self.images {
+            let dir = format!("{}/{}", image.name, image.version);
+            if let Some(other) = self
+                .images
+                .iter()
+                .find(|o| o.name == dir || o.name.starts_with(&format!("{dir}/")))
+            {
+                bail!(
+                    "[[images]] {} {} and {} {}: images/{dir}/ would be the directory of both",
+                    image.name,
+                    image.version,
+                    other.name,
+                    other.version
                 );
             }
         }
@@ -455,7 +492,7 @@ impl Versions {
                 bail!(
                     "{}: downloaded packages are resolved for one architecture; with several platforms (platforms = {:?}) only built packages are supported yet",
                     ctx(),
-                    self.platforms
+                    self.platforms()
                 );
             }
             if package.source == PackageSource::Download && repo.url.is_none() {
@@ -569,11 +606,15 @@ pub fn rpm_arch(platform: &Platform) -> Option<&'static str> {
     )
 }
 
-/// Each platform is `os/arch[/variant]`, listed once.
+/// Each platform is `os/arch[/variant]` of a Linux architecture the nodes can run (one
+/// with an RPM architecture), listed once.
 fn check_platforms(platforms: &[String]) -> Result<()> {
     let mut seen = BTreeSet::new();
     for text in platforms {
         let platform = Platform::parse(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        if rpm_arch(&platform).is_none() {
+            bail!("{text}: not a platform of the nodes (linux/amd64, linux/arm64, linux/ppc64le, linux/s390x, linux/386, linux/arm/v7)");
+        }
         if !seen.insert(platform.to_string()) {
             bail!("platform {text:?} listed twice");
         }
@@ -681,6 +722,12 @@ source = "build"
             (format!("{OK}\n[[registries]]\nhost = \"a b\"\n"), "host must be"),
             (format!("{OK}\n[[registries]]\nhost = \"r.io\"\ninsecure = \"yes\"\n"), "invalid type"),
             (format!("{OK}\n[[registries]]\nhost = \"r.io\"\n[[registries]]\nhost = \"r.io\"\n"), "listed twice"),
+            (format!("platforms = []\n{OK}"), "platforms is empty"),
+            (format!("platforms = [\"windows/amd64\"]\n{OK}"), "not a platform of the nodes"),
+            (format!("platforms = [\"linux/riscv64\"]\n{OK}"), "not a platform of the nodes"),
+            (format!("platforms = [\"Linux/AMD64\"]\n{OK}"), "not a platform of the nodes"),
+            (format!("platforms = [\"linux/arm64\", \"linux/arm64\"]\n{OK}"), "listed twice"),
+            (format!("{OK}\n[[images]]\nname = \"metalk8s-utils/0.1.0\"\nversion = \"1\"\nsource = \"build\"\n"), "would be the directory of both"),
         ];
         for (text, want) in cases {
             let err = format!("{:#}", Versions::parse(&text).unwrap_err());

@@ -167,6 +167,39 @@ fn one_iso_serves_amd64_and_arm64_nodes() {
         stderr(&out)
     );
     assert!(!none.exists());
+    // An index listing a platform twice: which manifest a node gets would depend on its
+    // runtime: refused.
+    let twice = w.join("twice");
+    tool(Command::new("cp").arg("-a").arg(&pushed[2].3).arg(&twice));
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs::read(twice.join("manifest.json")).unwrap()).unwrap();
+    let mut entries = index["manifests"].as_array().unwrap().clone();
+    let mut again = entries[0].clone();
+    again["platform"] = entries[1]["platform"].clone();
+    entries.push(again);
+    let doubled = serde_json::json!({"schemaVersion": 2, "mediaType": index["mediaType"], "manifests": entries});
+    fs::write(
+        twice.join("manifest.json"),
+        serde_json::to_vec(&doubled).unwrap(),
+    )
+    .unwrap();
+    registry.push_index(&twice, "multi/twice:1.0");
+    let out = run_in(
+        w,
+        &[
+            "pull",
+            "--insecure",
+            "--all",
+            &format!("{host}/multi/twice:1.0"),
+            w.join("ours-twice").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        !out.status.success() && stderr(&out).contains("lists linux/arm64 twice"),
+        "{}",
+        stderr(&out)
+    );
     // One platform: its manifest alone, as before.
     let one = w.join("ours-arm64");
     ok(&run_in(

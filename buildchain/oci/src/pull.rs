@@ -216,6 +216,16 @@ fn pull_index(
     dest: &Path,
     options: &PullOptions,
 ) -> Result<PullReport, OciError> {
+    // A platform listed twice: which manifest a node gets would depend on its runtime.
+    let mut seen = std::collections::BTreeSet::new();
+    for platform in entries.iter().filter_map(|e| e.platform.as_ref()) {
+        if !seen.insert(platform.to_string()) {
+            return Err(OciError::MalformedManifest {
+                image: image.to_string(),
+                detail: format!("the index lists {platform} twice"),
+            });
+        }
+    }
     let chosen: Vec<&IndexEntry> = match keep {
         KeepIndex::All => entries.iter().collect(),
         KeepIndex::Platforms(platforms) => platforms
@@ -237,6 +247,17 @@ fn pull_index(
                 image: image.to_string(),
                 expected: entry.digest.to_string(),
                 actual: child_digest.to_string(),
+            });
+        }
+        if child.bytes.len() as u64 != entry.size {
+            return Err(OciError::MalformedManifest {
+                image: image.to_string(),
+                detail: format!(
+                    "the index gives {} a size of {} bytes, it has {}: a client reading that many would fail",
+                    entry.digest,
+                    entry.size,
+                    child.bytes.len()
+                ),
             });
         }
         let content_type = child

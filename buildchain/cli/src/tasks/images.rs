@@ -170,10 +170,12 @@ fn build_task(cfg: &Cfg, image: &Image) -> Task {
                     ));
                 }
                 one => {
-                    let def = match one {
-                        Some([platform]) => def.for_platform(platform),
-                        _ => def,
+                    // `{arch}` is the image's architecture, even with its own platform.
+                    let platform = match one {
+                        Some([platform]) => platform.clone(),
+                        _ => def.platform.clone(),
                     };
+                    let def = def.for_platform(&platform);
                     let report = build_image(&def, &ctx, &dest)?;
                     tctx.log(format!(
                         "{}: manifest {}, {} layers",

@@ -240,17 +240,26 @@ fn package_task(
     let dirs: Vec<PathBuf> = repo_dirs(cfg, repo)
         .into_iter()
         .filter(|(arch, _)| match arch {
-            None => true,
+            // One platform: its architecture's packages, and noarch ones.
+            None => {
+                definition.arch == "noarch"
+                    || cfg
+                        .versions
+                        .single_rpm_arch()
+                        .is_none_or(|a| definition.arch == a)
+            }
             Some(arch) => definition.arch == "noarch" || definition.arch == *arch,
         })
         .map(|(_, dir)| dir)
         .collect();
     let Some(out_dir) = dirs.first().cloned() else {
+        let arches = match cfg.versions.single_rpm_arch() {
+            Some(one) => one.to_string(),
+            None => cfg.versions.rpm_arches().join(", "),
+        };
         let message = format!(
-            "packages/{}/package.toml: arch {:?} is none of the distribution's ({}, noarch)",
-            package.name,
-            definition.arch,
-            cfg.versions.rpm_arches().join(", ")
+            "packages/{}/package.toml: arch {:?} is none of the distribution's ({arches}, noarch)",
+            package.name, definition.arch,
         );
         let task = task
             .version(format!("broken definition: {message}"))
@@ -451,6 +460,7 @@ fn fetch_options(cfg: &crate::config::Config, ca_file: Option<&str>, epoch: u64)
             ca_file: ca_file.map(|f| cfg.repo_root.join(f)),
             ..Default::default()
         },
+        arches: cfg.versions.download_arches(),
         ..FetchOptions::default()
     }
 }
