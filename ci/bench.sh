@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks, side by side with the reference tool on the same input, reported as ratios.
 #   ci/bench.sh            runs every benchmark
-#   ci/bench.sh NAME…      runs ci/bench/NAME.sh (iso, iso-files, e2e, registry, noop, dedup, pull, repodata…)
+#   ci/bench.sh NAME…      runs ci/bench/NAME.sh (iso, iso-files, e2e, registry, noop, dedup, pull, repodata, diff…)
 # Work files go under ${BENCH_DIR:-/tmp/buildchain-bench}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
