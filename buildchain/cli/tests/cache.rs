@@ -66,16 +66,7 @@ fn another_clone_restores_every_cacheable_task_and_writes_the_same_iso() {
     let w = work.path();
 
     // The 40-image distribution: the repository's, plus 40 pulled images.
-    let mut images = String::new();
-    for n in 0..40 {
-        let dir = w.join(format!("image-{n}"));
-        make_dir_image(w, &dir, &format!("content of image {n}\n"));
-        source.push(&dir, &format!("test/image-{n}:1.{n}"));
-        images.push_str(&format!(
-            "\n[[images]]\nname = \"test/image-{n}\"\nversion = \"1.{n}\"\nsource = \"{}\"\n",
-            source.host()
-        ));
-    }
+    let images = forty_images(&source, w);
     let a = Repo::copy();
     let original = fs::read_to_string(a.path().join("versions.toml")).unwrap();
     let versions = format!(

@@ -24,26 +24,6 @@ fn skopeo_pull(reference: &str, dest: &Path) {
     );
 }
 
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
-/// Same files, same bytes.
-fn assert_same_image(ours: &Path, theirs: &Path) {
-    assert_eq!(names(ours), names(theirs), "file sets differ");
-    for name in names(ours) {
-        assert!(
-            fs::read(ours.join(&name)).unwrap() == fs::read(theirs.join(&name)).unwrap(),
-            "{name} differs"
-        );
-    }
-}
-
 fn append(path: &Path, text: &str) {
     let mut s = fs::read_to_string(path).unwrap();
     s.push_str(text);

@@ -15,26 +15,6 @@ use buildchain_testkit::run_ok as tool;
 use common::images::*;
 use common::*;
 
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
-/// Same files, same bytes.
-fn assert_same_image(ours: &Path, theirs: &Path) {
-    assert_eq!(names(ours), names(theirs), "file sets differ");
-    for name in names(ours) {
-        assert!(
-            fs::read(ours.join(&name)).unwrap() == fs::read(theirs.join(&name)).unwrap(),
-            "{name} differs"
-        );
-    }
-}
-
 /// Deterministic, poorly compressible text of about `len` bytes.
 fn noise(seed: u64, len: usize) -> String {
     let mut state = seed;

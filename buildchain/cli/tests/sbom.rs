@@ -60,16 +60,7 @@ fn the_sbom_names_everything_the_iso_ships() {
     let registry = Registry::start();
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
-    let mut images = String::new();
-    for n in 0..40 {
-        let dir = w.join(format!("image-{n}"));
-        make_dir_image(w, &dir, &format!("content of image {n}\n"));
-        registry.push(&dir, &format!("test/image-{n}:1.{n}"));
-        images.push_str(&format!(
-            "\n[[images]]\nname = \"test/image-{n}\"\nversion = \"1.{n}\"\nsource = \"{}\"\n",
-            registry.host()
-        ));
-    }
+    let images = forty_images(&registry, w);
     let www = w.join("www");
     buildchain_testkit::yum_repository(
         &[fixture("oslib", "1.0", "/usr/share/fixture/oslib", &[])],

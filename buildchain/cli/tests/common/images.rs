@@ -11,6 +11,42 @@ use sha2::{Digest as _, Sha256};
 
 use super::need;
 
+/// The names in `dir`, sorted.
+pub fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Same files, same bytes.
+pub fn assert_same_image(ours: &Path, theirs: &Path) {
+    assert_eq!(names(ours), names(theirs), "file sets differ");
+    for name in names(ours) {
+        assert!(
+            fs::read(ours.join(&name)).unwrap() == fs::read(theirs.join(&name)).unwrap(),
+            "{name} differs"
+        );
+    }
+}
+
+/// 40 small images pushed to `registry` as `test/image-N:1.N`: their `[[images]]` entries.
+pub fn forty_images(registry: &Registry, work: &Path) -> String {
+    let mut images = String::new();
+    for n in 0..40 {
+        let dir = work.join(format!("image-{n}"));
+        make_dir_image(work, &dir, &format!("content of image {n}\n"));
+        registry.push(&dir, &format!("test/image-{n}:1.{n}"));
+        images.push_str(&format!(
+            "\n[[images]]\nname = \"test/image-{n}\"\nversion = \"1.{n}\"\nsource = \"{}\"\n",
+            registry.host()
+        ));
+    }
+    images
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
@@ -137,28 +173,7 @@ pub fn make_index_image(
 pub fn make_dir_image(work: &Path, dest: &Path, payload: &str) {
     need("tar");
     need("gzip");
-    let files = work.join(format!("files-{}", sha256_hex(payload.as_bytes())));
-    fs::create_dir_all(&files).unwrap();
-    fs::write(files.join("payload.txt"), payload).unwrap();
-    let tar_path = work.join("layer.tar");
-    tool(
-        Command::new("tar")
-            .args(["--owner=0", "--group=0", "--mtime=@0", "-cf"])
-            .arg(&tar_path)
-            .arg("-C")
-            .arg(&files)
-            .arg("payload.txt"),
-    );
-    tool(Command::new("gzip").args(["-n", "-f"]).arg(&tar_path));
-    let tar = fs::read(work.join("layer.tar.gz")).unwrap();
-    let diff_id = {
-        let out = Command::new("gzip")
-            .args(["-dc"])
-            .arg(work.join("layer.tar.gz"))
-            .output()
-            .unwrap();
-        sha256_hex(&out.stdout)
-    };
+    let (tar, diff_id) = tar_layer(work, "payload.txt", payload);
     fs::create_dir_all(dest).unwrap();
     let layer_hex = sha256_hex(&tar);
     fs::write(dest.join(&layer_hex), &tar).unwrap();
@@ -174,5 +189,4 @@ pub fn make_dir_image(work: &Path, dest: &Path, payload: &str) {
     );
     fs::write(dest.join("manifest.json"), manifest).unwrap();
     fs::write(dest.join("version"), "Directory Transport Version: 1.1\n").unwrap();
-    fs::remove_file(work.join("layer.tar.gz")).unwrap();
 }
