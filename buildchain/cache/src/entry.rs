@@ -98,6 +98,37 @@ pub fn entry_problem(entry: &Entry, layers: &BTreeMap<String, u64>) -> Option<St
     None
 }
 
+/// Why an output's entries cannot be restored as a tree, or `None`: a single file is one
+/// entry `""`; a directory starts with its root `""`, and every other entry is in a
+/// directory listed before it (so nothing is ever written through a link or a file), once.
+pub fn output_problem(output: &Output) -> Option<String> {
+    let mut kinds: std::collections::HashMap<&str, EntryKind> = std::collections::HashMap::new();
+    match output.entries.first() {
+        Some(first) if first.path.is_empty() && first.kind == EntryKind::File => {
+            return (output.entries.len() > 1)
+                .then(|| "a file output with more than one entry".to_string());
+        }
+        Some(first) if first.path.is_empty() && first.kind == EntryKind::Dir => {
+            kinds.insert("", EntryKind::Dir);
+        }
+        _ => return Some("the output's first entry is not the output itself".into()),
+    }
+    for entry in &output.entries[1..] {
+        if entry.path.is_empty() || kinds.contains_key(entry.path.as_str()) {
+            return Some(format!("{:?}: listed twice", entry.path));
+        }
+        let parent = entry.path.rsplit_once('/').map_or("", |(p, _)| p);
+        if kinds.get(parent) != Some(&EntryKind::Dir) {
+            return Some(format!(
+                "{:?}: not in a directory listed before it",
+                entry.path
+            ));
+        }
+        kinds.insert(&entry.path, entry.kind);
+    }
+    None
+}
+
 /// The artifact manifest: config, one layer per distinct file content, annotations.
 pub fn manifest(
     config: (&str, u64),
@@ -124,4 +155,68 @@ pub fn manifest(
             CREATED_ANNOTATION: created,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str, kind: EntryKind) -> Entry {
+        Entry {
+            path: path.into(),
+            kind,
+            mode: 0o644,
+            digest: None,
+            size: None,
+            target: Some("/tmp/outside".into()),
+        }
+    }
+
+    fn output(entries: Vec<Entry>) -> Output {
+        Output {
+            key: "build:root/x".into(),
+            entries,
+        }
+    }
+
+    #[test]
+    fn entries_never_lead_writes_through_a_link_or_twice_to_a_path() {
+        let root = || entry("", EntryKind::Dir);
+        let ok = output(vec![
+            root(),
+            entry("d", EntryKind::Dir),
+            entry("d/f", EntryKind::File),
+        ]);
+        assert_eq!(output_problem(&ok), None);
+        for (entries, want) in [
+            (
+                vec![
+                    root(),
+                    entry("esc", EntryKind::Symlink),
+                    entry("esc/pwned", EntryKind::File),
+                ],
+                "not in a directory",
+            ),
+            (
+                vec![
+                    root(),
+                    entry("f", EntryKind::Symlink),
+                    entry("f", EntryKind::File),
+                ],
+                "listed twice",
+            ),
+            (
+                vec![root(), entry("a/b", EntryKind::File)],
+                "not in a directory",
+            ),
+            (vec![entry("x", EntryKind::File)], "first entry"),
+            (
+                vec![entry("", EntryKind::File), entry("y", EntryKind::File)],
+                "more than one",
+            ),
+        ] {
+            let problem = output_problem(&output(entries)).unwrap_or_default();
+            assert!(problem.contains(want), "{want}: {problem}");
+        }
+    }
 }

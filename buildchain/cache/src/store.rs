@@ -15,8 +15,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::entry::{
-    entry_problem, manifest, Entry, EntryKind, Output, Outputs, ARTIFACT_TYPE, CREATED_ANNOTATION,
-    KEY_ANNOTATION, TASK_ANNOTATION,
+    entry_problem, manifest, output_problem, Entry, EntryKind, Output, Outputs, ARTIFACT_TYPE,
+    CREATED_ANNOTATION, KEY_ANNOTATION, TASK_ANNOTATION,
 };
 
 /// Largest config read (the entries of a big image tree are a few hundred KiB).
@@ -47,9 +47,11 @@ pub struct OciCache {
     mode: Mode,
     version: String,
     stats: Mutex<Stats>,
-    /// Set once the registry could not be reached: the rest of the run goes without it
-    /// (one warning, not one wait per task).
+    /// Set once the registry could not be reached, stalled or refused the login: the rest
+    /// of the run goes without it (one warning, not one wait per task).
     unreachable: std::sync::atomic::AtomicBool,
+    /// Blobs found corrupt on the registry in this run: deleted and sent again when kept.
+    suspect: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl OciCache {
@@ -61,6 +63,7 @@ impl OciCache {
             version: version.into(),
             stats: Mutex::new(Stats::default()),
             unreachable: std::sync::atomic::AtomicBool::new(false),
+            suspect: Mutex::new(std::collections::BTreeSet::new()),
         }
     }
 
@@ -76,12 +79,24 @@ impl OciCache {
 
     /// An error of the store, said; an unreachable registry is not asked again this run.
     fn said(&self, e: OciError) -> String {
-        if matches!(e, OciError::Unreachable { .. }) {
+        let location = self.store.location();
+        let text = e
+            .to_string()
+            .replace(&format!("{location}:cache"), location);
+        if let OciError::BlobVerification { digest, .. } = &e {
+            if let Ok(mut suspect) = self.suspect.lock() {
+                suspect.insert(digest.clone());
+            }
+        }
+        if matches!(
+            e,
+            OciError::Unreachable { .. } | OciError::Transfer { .. } | OciError::AuthRefused { .. }
+        ) {
             self.unreachable
                 .store(true, std::sync::atomic::Ordering::Relaxed);
-            return format!("{e} (the cache is not used for the rest of this run)");
+            return format!("{text} (the cache is not used for the rest of this run)");
         }
-        e.to_string()
+        text
     }
 
     fn is_unreachable(&self) -> bool {
@@ -132,11 +147,12 @@ impl OciCache {
             .filter_map(|l| Some((l["digest"].as_str()?.to_string(), l["size"].as_u64()?)))
             .collect();
         for output in &outputs.outputs {
-            if let Some(problem) = output
-                .entries
-                .iter()
-                .find_map(|e| entry_problem(e, &layers))
-            {
+            if let Some(problem) = output_problem(output).or_else(|| {
+                output
+                    .entries
+                    .iter()
+                    .find_map(|e| entry_problem(e, &layers))
+            }) {
                 return Err(at(problem));
             }
         }
@@ -237,7 +253,11 @@ impl OciCache {
             if Digest::of(&bytes) == digest {
                 match atomic {
                     Some(file) => std::io::Write::write_all(&mut file.file(), &bytes),
-                    None => fs::write(path, &bytes),
+                    None => fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(path)
+                        .and_then(|mut f| std::io::Write::write_all(&mut f, &bytes)),
                 }
                 .map_err(|e| format!("{}: {e}", path.display()))?;
                 return Ok(0);
@@ -247,13 +267,17 @@ impl OciCache {
             Some(file) => self
                 .store
                 .blob_to(&digest, size, &mut file.file())
-                .map_err(|e| e.to_string())?,
+                .map_err(|e| self.said(e))?,
             None => {
-                let mut out =
-                    fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                // A new file: never one met through a link.
+                let mut out = fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
                 self.store
                     .blob_to(&digest, size, &mut out)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| self.said(e))?;
             }
         }
         written.insert(digest_text.clone(), path.to_path_buf());
@@ -283,8 +307,13 @@ impl OciCache {
             }
         }
         let mut uploaded = 0;
+        let suspect = self.suspect.lock().map(|s| s.clone()).unwrap_or_default();
         for (digest, (size, path)) in &blobs {
             let parsed = Digest::parse(digest).map_err(|e| e.to_string())?;
+            if suspect.contains(digest) {
+                // Found corrupt on the registry: its copy is replaced by this one.
+                self.store.delete_blob(&parsed).map_err(|e| self.said(e))?;
+            }
             let pushed = self
                 .store
                 .push_blob(&parsed, *size, &mut || {
@@ -487,6 +516,17 @@ impl TaskCache for OciCache {
                 self.count(|s| s.errors += 1);
                 Err(e)
             }
+        }
+    }
+
+    fn keep_if_missing(&self, task: &CachedTask<'_>) -> Result<(), String> {
+        if self.mode == Mode::Read || self.is_unreachable() {
+            return Ok(());
+        }
+        match self.store.manifest(&task.key) {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => self.save(task),
+            Err(e) => Err(self.said(e)),
         }
     }
 

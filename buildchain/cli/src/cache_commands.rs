@@ -70,10 +70,18 @@ pub fn open(cfg: &Config, url: Option<&str>, mode: Option<&str>) -> Result<Optio
             .and_then(|r| r.auth_file.as_ref())
             .map(|f| cfg.repo_root.join(f))
             .as_deref(),
+        // A cache is worth asking only when it answers fast: a stalled one must not cost
+        // more than the build it would save (and is not asked again in the run).
         &buildchain_oci::HttpConfig {
             ca_file: registry
                 .and_then(|r| r.ca_file.as_ref())
                 .map(|f| cfg.repo_root.join(f)),
+            connect_timeout: std::time::Duration::from_secs(5),
+            stall_timeout: std::time::Duration::from_secs(15),
+            retry: buildchain_oci::RetryPolicy {
+                retries: 1,
+                backoff: std::time::Duration::from_millis(500),
+            },
             ..Default::default()
         },
     )
@@ -156,6 +164,9 @@ pub fn run(cfg: &Config, cache: Option<&OciCache>, action: &CacheAction) -> Resu
             let span: jiff::Span = older_than.parse().with_context(|| {
                 format!("--older-than {older_than:?}: an age such as 30d or 12h")
             })?;
+            if span.is_negative() || span.is_zero() {
+                bail!("--older-than {older_than:?}: an age must be positive (30d, 12h)");
+            }
             let cutoff = jiff::Timestamp::now()
                 .to_zoned(jiff::tz::TimeZone::UTC)
                 .checked_sub(span)

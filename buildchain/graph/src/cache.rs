@@ -33,6 +33,14 @@ pub trait TaskCache: Send + Sync {
     /// Keeps the outputs of `task`, just written by its successful run (a read-only cache
     /// keeps nothing). An error is said as a warning.
     fn save(&self, task: &CachedTask<'_>) -> Result<(), String>;
+
+    /// Keeps the outputs of an up-to-date `task` when the cache does not have them yet (a
+    /// run killed or refused while saving, a build root filled without the cache). An
+    /// error is said as a warning.
+    fn keep_if_missing(&self, task: &CachedTask<'_>) -> Result<(), String> {
+        let _ = task;
+        Ok(())
+    }
 }
 
 /// The cache key of a task of `fingerprint`.

@@ -491,7 +491,34 @@ fn execute(task: &Task, any_dep_ran: bool, dynamic: bool, runner: &Runner<'_>) -
         Ok(c) => c,
         Err(e) => return fail(task, runner, started, e),
     };
+    // The shared cache's view of this task, when it is cacheable.
+    let cached = runner
+        .cache
+        .filter(|_| task.is_cacheable())
+        .map(|(cache, version)| {
+            (
+                cache,
+                crate::CachedTask {
+                    name: &task.name,
+                    key: crate::cache::cache_key(
+                        &task.name,
+                        &crate::uptodate::portable_fingerprint(&checked.record),
+                        version,
+                    ),
+                    targets: &task.targets,
+                    target_keys: task.targets.iter().map(|t| runner.keys.key(t)).collect(),
+                },
+            )
+        });
     if checked.status == Status::UpToDate {
+        if let Some((cache, entry)) = &cached {
+            if let Err(warning) = cache.keep_if_missing(entry) {
+                runner.reporter.event(&Event::Log {
+                    task: task.name.clone(),
+                    message: format!("warning: the cache did not keep its outputs: {warning}"),
+                });
+            }
+        }
         let as_recorded = previous
             .as_ref()
             .is_some_and(|p| Arc::ptr_eq(p, &checked.record) && p.dynamic == dynamic);
@@ -539,20 +566,6 @@ fn execute(task: &Task, any_dep_ran: bool, dynamic: bool, runner: &Runner<'_>) -
         }
     }
     // From the shared cache, when it has this fingerprint's outputs.
-    let cached = runner
-        .cache
-        .filter(|_| task.is_cacheable())
-        .map(|(cache, version)| {
-            (
-                cache,
-                crate::CachedTask {
-                    name: &task.name,
-                    key: crate::cache::cache_key(&task.name, &checked.record.fingerprint, version),
-                    targets: &task.targets,
-                    target_keys: task.targets.iter().map(|t| runner.keys.key(t)).collect(),
-                },
-            )
-        });
     if let Some((cache, entry)) = &cached {
         match cache.restore(entry) {
             Ok(true) => {

@@ -398,6 +398,24 @@ fn fingerprint_of(definition: &str, stamps: &Entries) -> String {
     hasher.finish()
 }
 
+/// The fingerprint of `record` with its file deps in the order of their portable keys:
+/// the same wherever the repository and the build root are (their absolute paths sort the
+/// deps of one and the other differently), what a shared cache is keyed by.
+pub(crate) fn portable_fingerprint(record: &Record) -> String {
+    let mut deps: Vec<(&str, &Stamp)> = record.file_deps.iter().collect();
+    deps.sort_by(|a, b| a.0.cmp(b.0));
+    let mut hasher = FieldHasher::default();
+    hasher.field("portable-v1");
+    hasher.field(&record.definition);
+    let mut content = String::new();
+    for (key, stamp) in deps {
+        hasher.field(key);
+        stamp.write_content(&mut content);
+        hasher.field(&content);
+    }
+    hasher.finish()
+}
+
 /// The first difference between the recorded and the current stamps of the outputs.
 fn first_change(before: &Entries, now: &Entries) -> Option<String> {
     let recorded: HashMap<&str, &Stamp> = before.iter().collect();

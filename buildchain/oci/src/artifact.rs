@@ -41,6 +41,17 @@ impl ArtifactStore {
         http: &buildchain_http::Config,
     ) -> Result<ArtifactStore, OciError> {
         let reference = ImageReference::parse(&format!("{location}:cache"))?;
+        // Used as given: a bare name would be read as a Docker Hub repository.
+        let host = location.split('/').next().unwrap_or("");
+        if reference.registry != host {
+            return Err(OciError::Transfer {
+                image: location.to_string(),
+                what: "the repository".into(),
+                detail: format!(
+                    "{host} is not a registry host: give HOST:PORT or a name with a dot (a bare name would mean Docker Hub)"
+                ),
+            });
+        }
         let credentials = match default_auth_file(auth_file) {
             Some(file) => lookup_credentials(&file, &reference.registry)?,
             None => None,
@@ -108,8 +119,33 @@ impl ArtifactStore {
         let response = self.get(&self.client.blob_url(digest), None, &what)?;
         let mut reader = response.into_reader(size + 1, &what);
         let mut hasher = buildchain_oci_types::HashingWriter::new(out);
-        let copied = std::io::copy(&mut reader, &mut hasher)
-            .map_err(|e| self.mismatch(digest, &format!("cut short: {e}")))?;
+        let mut buf = vec![0u8; 256 << 10];
+        let mut copied = 0u64;
+        loop {
+            // A stalled or cut connection is a transfer error (the registry's), a
+            // failing write an error of this machine: each said as such.
+            let n = match reader.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) => {
+                    return Err(OciError::Transfer {
+                        image: self.location.clone(),
+                        what,
+                        detail: e.to_string(),
+                    })
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            hasher
+                .write_all(&buf[..n])
+                .map_err(|e| OciError::Transfer {
+                    image: self.location.clone(),
+                    what: format!("writing {what}"),
+                    detail: e.to_string(),
+                })?;
+            copied += n as u64;
+        }
         let (_, actual, _) = hasher.finish();
         if copied != size {
             return Err(self.mismatch(digest, &format!("{copied} bytes, {size} announced")));
@@ -232,6 +268,20 @@ impl ArtifactStore {
                     .collect()
             })
             .unwrap_or_default())
+    }
+
+    /// Deletes the blob `digest` (one found corrupt, before it is sent again); a blob the
+    /// repository does not have is not an error.
+    pub fn delete_blob(&self, digest: &Digest) -> Result<(), OciError> {
+        let url = self.client.blob_url(digest);
+        let what = format!("delete of blob {digest}");
+        let response = self
+            .client
+            .send(Method::Delete, &url, &[], &mut || Ok(None), &what)?;
+        match response.status() {
+            200 | 202 | 404 => Ok(()),
+            status => Err(self.client.http_error(&what, status, &url, response)),
+        }
     }
 
     /// Deletes the manifest `digest` (and so its tags). A registry that does not allow
