@@ -615,7 +615,7 @@ fn check_platforms(platforms: &[String]) -> Result<()> {
         if rpm_arch(&platform).is_none() {
             bail!("{text}: not a platform of the nodes (linux/amd64, linux/arm64, linux/ppc64le, linux/s390x, linux/386, linux/arm/v7)");
         }
-        if !seen.insert(platform.to_string()) {
+        if !seen.insert(platform.normalized().to_string()) {
             bail!("platform {text:?} listed twice");
         }
     }

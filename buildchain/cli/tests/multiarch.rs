@@ -180,6 +180,20 @@ fn one_iso_serves_amd64_and_arm64_nodes() {
         "{}",
         stderr(&out)
     );
+    // linux/arm64/v8 is served by an entry that says linux/arm64 (the default variant).
+    let v8 = w.join("ours-v8");
+    ok(&run_in(
+        w,
+        &[
+            "pull",
+            "--insecure",
+            "--platform",
+            "linux/arm64/v8",
+            &reference,
+            v8.to_str().unwrap(),
+        ],
+        &[],
+    ));
     // One platform: its manifest alone, as before.
     let one = w.join("ours-arm64");
     ok(&run_in(
@@ -436,6 +450,21 @@ fn one_iso_serves_amd64_and_arm64_nodes() {
         both - single < arm64_layers + (512 << 10),
         "only they: growth {}",
         both - single
+    );
+
+    // A platform an index lacks is said when locking, not by a pull a new lock cannot mend.
+    let lacking = multi.replacen(
+        "name = \"multi/img0\"\nversion = \"1.0\"\n",
+        "name = \"multi/img0\"\nversion = \"1.0\"\nplatforms = [\"linux/amd64\", \"linux/ppc64le\"]\n",
+        1,
+    );
+    assert_ne!(lacking, multi);
+    fs::write(&versions_path, lacking).unwrap();
+    let out = repo.run(&["lock", "--update", "multi/img0"], &[]);
+    assert!(
+        !out.status.success() && stderr(&out).contains("its index has no linux/ppc64le manifest"),
+        "{}",
+        stderr(&out)
     );
 }
 

@@ -161,6 +161,31 @@ impl Platform {
     }
 }
 
+impl Platform {
+    /// The platform with its default variant said (`linux/arm64` is `linux/arm64/v8`, as
+    /// containerd normalises it): two platforms are the same when these are equal.
+    pub fn normalized(&self) -> Platform {
+        let variant = match (self.architecture.as_str(), self.variant.as_deref()) {
+            ("arm64", None) => Some("v8".to_string()),
+            (_, v) => v.map(str::to_string),
+        };
+        Platform {
+            os: self.os.clone(),
+            architecture: self.architecture.clone(),
+            variant,
+        }
+    }
+
+    /// Whether an index entry of platform `entry` serves this platform: same OS and
+    /// architecture, and the same variant when this one names one (defaults normalised).
+    pub fn is_served_by(&self, entry: &Platform) -> bool {
+        let (want, have) = (self.normalized(), entry.normalized());
+        want.os == have.os
+            && want.architecture == have.architecture
+            && (self.variant.is_none() || want.variant == have.variant)
+    }
+}
+
 impl From<&oci_spec::image::Platform> for Platform {
     fn from(p: &oci_spec::image::Platform) -> Self {
         Platform {

@@ -219,7 +219,7 @@ fn pull_index(
     // A platform listed twice: which manifest a node gets would depend on its runtime.
     let mut seen = std::collections::BTreeSet::new();
     for platform in entries.iter().filter_map(|e| e.platform.as_ref()) {
-        if !seen.insert(platform.to_string()) {
+        if !seen.insert(platform.normalized().to_string()) {
             return Err(OciError::MalformedManifest {
                 image: image.to_string(),
                 detail: format!("the index lists {platform} twice"),
@@ -594,16 +594,7 @@ fn select_platform<'a>(
     entries: &'a [IndexEntry],
     wanted: &Platform,
 ) -> Result<&'a IndexEntry, OciError> {
-    let matches = |e: &&IndexEntry| {
-        e.platform.as_ref().is_some_and(|p| {
-            p.os == wanted.os
-                && p.architecture == wanted.architecture
-                && match &wanted.variant {
-                    Some(v) => p.variant.as_ref() == Some(v),
-                    None => true,
-                }
-        })
-    };
+    let matches = |e: &&IndexEntry| e.platform.as_ref().is_some_and(|p| wanted.is_served_by(p));
     entries.iter().find(matches).ok_or_else(|| {
         let available: Vec<String> = entries
             .iter()

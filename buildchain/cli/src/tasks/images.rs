@@ -261,6 +261,27 @@ pub fn resolve(cfg: &Config, image: &Image) -> Result<crate::lock::LockedImage> 
         options.platform = first;
     }
     let resolved = buildchain_oci::resolve_image(&remote.reference, &options)?;
+    // Every platform the image is shipped for must be in its index: said now, at lock
+    // time, rather than by a pull that a new lock cannot mend.
+    if let Some(wanted) = cfg.versions.platforms_of(image).filter(|p| p.len() > 1) {
+        if !resolved.platforms.is_empty() {
+            let listed: Vec<Platform> = resolved
+                .platforms
+                .keys()
+                .filter_map(|p| Platform::parse(p).ok())
+                .collect();
+            if let Some(missing) = wanted
+                .iter()
+                .find(|w| !listed.iter().any(|l| w.is_served_by(l)))
+            {
+                anyhow::bail!(
+                    "{}: its index has no {missing} manifest (it has {}): list the image's own platforms in its `platforms`, or pick another tag",
+                    remote.reference,
+                    resolved.platforms.keys().cloned().collect::<Vec<_>>().join(", ")
+                );
+            }
+        }
+    }
     Ok(crate::lock::LockedImage {
         name: image.name.clone(),
         tag: image.version.clone(),
@@ -380,9 +401,13 @@ fn pull_task(cfg: &Cfg, image: &Image) -> Result<Task> {
                         }
                         e => anyhow::Error::new(e),
                     };
+                    // A platform the index lacks is not mended by a new lock.
+                    let mendable = !e
+                        .downcast_ref::<OciError>()
+                        .is_some_and(|e| matches!(e, OciError::PlatformNotFound { .. }));
                     return Err(match &lock_hint {
-                        Some(hint) => anyhow::anyhow!("{e:#} ({hint})"),
-                        None => e,
+                        Some(hint) if mendable => anyhow::anyhow!("{e:#} ({hint})"),
+                        _ => e,
                     });
                 }
             };

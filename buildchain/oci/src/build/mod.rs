@@ -335,13 +335,10 @@ fn load_base(
     // index (`<hex>.manifest.json`) and checked against its entry.
     if let Ok(Manifest::Index { entries, .. }) = Manifest::parse(&bytes, None) {
         let wanted = &def.platform;
-        let Some(entry) = entries.iter().find(|e| {
-            e.platform.as_ref().is_some_and(|p| {
-                p.os == wanted.os
-                    && p.architecture == wanted.architecture
-                    && (wanted.variant.is_none() || p.variant == wanted.variant)
-            })
-        }) else {
+        let Some(entry) = entries
+            .iter()
+            .find(|e| e.platform.as_ref().is_some_and(|p| wanted.is_served_by(p)))
+        else {
             return Err(fail(format!("its index has no {wanted} manifest")));
         };
         let child = dir.join(buildchain_oci_types::layout::child_manifest_file(
