@@ -167,6 +167,20 @@ pub fn scan(root: &Path) -> Result<Catalog, Error> {
         });
     }
     catalog.repositories.sort_by(|a, b| a.name.cmp(&b.name));
+    // `a:b/` and `a/b/` are one name: nginx would refuse the duplicate locations.
+    if let Some(pair) = catalog
+        .repositories
+        .windows(2)
+        .find(|w| w[0].name == w[1].name)
+    {
+        return Err(Error::InvalidRepositoryName {
+            path: root.join(&pair[1].dir_name),
+            reason: format!(
+                "the same repository name as {}",
+                root.join(&pair[0].dir_name).display()
+            ),
+        });
+    }
     for repo in &mut catalog.repositories {
         repo.tags.sort_by(|a, b| a.name.cmp(&b.name));
     }

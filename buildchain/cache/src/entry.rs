@@ -76,6 +76,19 @@ pub fn entry_problem(entry: &Entry, layers: &BTreeMap<String, u64>) -> Option<St
             entry.path, entry.mode
         ));
     }
+    let owner_needs = match entry.kind {
+        EntryKind::File => 0o400,
+        EntryKind::Dir => 0o700,
+        EntryKind::Symlink => 0,
+    };
+    if entry.kind != EntryKind::Symlink
+        && (entry.mode & owner_needs != owner_needs || entry.mode & 0o002 != 0)
+    {
+        return Some(format!(
+            "{:?}: mode {:o} (unreadable by its owner, or world-writable)",
+            entry.path, entry.mode
+        ));
+    }
     match entry.kind {
         EntryKind::File => {
             let (Some(digest), Some(size)) = (&entry.digest, entry.size) else {
@@ -125,6 +138,22 @@ pub fn output_problem(output: &Output) -> Option<String> {
             ));
         }
         kinds.insert(&entry.path, entry.kind);
+    }
+    let links: std::collections::HashSet<&str> = output
+        .entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::Symlink)
+        .map(|e| e.path.as_str())
+        .collect();
+    for entry in output
+        .entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::Symlink)
+    {
+        let target = entry.target.as_deref().unwrap_or("");
+        if let Some(problem) = buildchain_fs::link_target_problem(&entry.path, target, &links) {
+            return Some(format!("{:?}: its target {target:?} {problem}", entry.path));
+        }
     }
     None
 }

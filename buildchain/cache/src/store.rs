@@ -52,6 +52,8 @@ pub struct OciCache {
     unreachable: std::sync::atomic::AtomicBool,
     /// Blobs found corrupt on the registry in this run: deleted and sent again when kept.
     suspect: Mutex<std::collections::BTreeSet<String>>,
+    /// Set once the registry refused a write: the rest of the run only restores.
+    no_writes: std::sync::atomic::AtomicBool,
 }
 
 impl OciCache {
@@ -64,6 +66,7 @@ impl OciCache {
             stats: Mutex::new(Stats::default()),
             unreachable: std::sync::atomic::AtomicBool::new(false),
             suspect: Mutex::new(std::collections::BTreeSet::new()),
+            no_writes: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -79,15 +82,13 @@ impl OciCache {
 
     /// An error of the store, said; an unreachable registry is not asked again this run.
     fn said(&self, e: OciError) -> String {
-        let location = self.store.location();
-        let text = e
-            .to_string()
-            .replace(&format!("{location}:cache"), location);
+        let text = self.said_text(&e);
         if let OciError::BlobVerification { digest, .. } = &e {
             if let Ok(mut suspect) = self.suspect.lock() {
                 suspect.insert(digest.clone());
             }
         }
+        // A stall or a refused login: not asked again (a refused write is `said_writing`).
         if matches!(
             e,
             OciError::Unreachable { .. } | OciError::Transfer { .. } | OciError::AuthRefused { .. }
@@ -97,6 +98,40 @@ impl OciCache {
             return format!("{text} (the cache is not used for the rest of this run)");
         }
         text
+    }
+
+    /// An error of a write: a registry refusing writes (pull-only credentials) makes the
+    /// rest of the run read-only, restores go on.
+    fn said_writing(&self, e: OciError) -> String {
+        let refused = matches!(e, OciError::AuthRefused { .. })
+            || matches!(
+                e,
+                OciError::Http {
+                    status: 401 | 403 | 405,
+                    ..
+                }
+            );
+        if refused {
+            self.no_writes
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            return format!(
+                "{} (the registry refuses writes: nothing more is kept in this run; --cache-mode read says so)",
+                self.said_text(&e)
+            );
+        }
+        self.said(e)
+    }
+
+    fn said_text(&self, e: &OciError) -> String {
+        let location = self.store.location();
+        e.to_string()
+            .replace(&format!("{location}:cache"), location)
+    }
+
+    fn may_write(&self) -> bool {
+        self.mode == Mode::ReadWrite
+            && !self.is_unreachable()
+            && !self.no_writes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn is_unreachable(&self) -> bool {
@@ -248,19 +283,25 @@ impl OciCache {
             return Err(format!("{}: no digest", entry.path));
         };
         let digest = Digest::parse(digest_text).map_err(|e| e.to_string())?;
+        // Written (and verified) earlier in this restore: copied, streamed, not downloaded.
         if let Some(copy) = written.get(digest_text).filter(|p| p.is_file()) {
-            let bytes = fs::read(copy).map_err(|e| e.to_string())?;
-            if Digest::of(&bytes) == digest {
-                match atomic {
-                    Some(file) => std::io::Write::write_all(&mut file.file(), &bytes),
-                    None => fs::OpenOptions::new()
-                        .write(true)
-                        .create_new(true)
-                        .open(path)
-                        .and_then(|mut f| std::io::Write::write_all(&mut f, &bytes)),
+            let copied = fs::File::open(copy).and_then(|mut from| match atomic {
+                Some(file) => std::io::copy(&mut from, &mut file.file()),
+                None => fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(path)
+                    .and_then(|mut to| std::io::copy(&mut from, &mut to)),
+            });
+            match copied {
+                Ok(n) if n == size => return Ok(0),
+                Ok(n) => {
+                    return Err(format!(
+                        "{}: {n} bytes copied, {size} expected",
+                        path.display()
+                    ))
                 }
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-                return Ok(0);
+                Err(e) => return Err(format!("{}: {e}", path.display())),
             }
         }
         match atomic {
@@ -312,7 +353,9 @@ impl OciCache {
             let parsed = Digest::parse(digest).map_err(|e| e.to_string())?;
             if suspect.contains(digest) {
                 // Found corrupt on the registry: its copy is replaced by this one.
-                self.store.delete_blob(&parsed).map_err(|e| self.said(e))?;
+                self.store
+                    .delete_blob(&parsed)
+                    .map_err(|e| self.said_writing(e))?;
             }
             let pushed = self
                 .store
@@ -324,7 +367,7 @@ impl OciCache {
                             cause: e,
                         })
                 })
-                .map_err(|e| self.said(e))?;
+                .map_err(|e| self.said_writing(e))?;
             if pushed {
                 uploaded += size;
             }
@@ -340,7 +383,7 @@ impl OciCache {
             .push_blob(&config_digest, config.len() as u64, &mut || {
                 Ok(Box::new(std::io::Cursor::new(bytes.clone())) as Box<dyn Read>)
             })
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| self.said_writing(e))?;
         let layers: BTreeMap<String, u64> =
             blobs.iter().map(|(d, (s, _))| (d.clone(), *s)).collect();
         let created = jiff::Timestamp::now().to_string();
@@ -356,7 +399,7 @@ impl OciCache {
         // The tag last: a reader never sees an entry whose blobs are not all there.
         self.store
             .put_manifest(&task.key, &bytes)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| self.said_writing(e))?;
         Ok(uploaded)
     }
 
@@ -520,7 +563,7 @@ impl TaskCache for OciCache {
     }
 
     fn keep_if_missing(&self, task: &CachedTask<'_>) -> Result<(), String> {
-        if self.mode == Mode::Read || self.is_unreachable() {
+        if !self.may_write() {
             return Ok(());
         }
         match self.store.manifest(&task.key) {
@@ -531,7 +574,7 @@ impl TaskCache for OciCache {
     }
 
     fn save(&self, task: &CachedTask<'_>) -> Result<(), String> {
-        if self.mode == Mode::Read || self.is_unreachable() {
+        if !self.may_write() {
             return Ok(());
         }
         let uploaded = self.try_save(task)?;

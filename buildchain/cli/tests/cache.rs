@@ -21,7 +21,6 @@ fn is_cacheable(task: &str) -> bool {
     task.starts_with("_image_build:")
         || task.starts_with("_image_pull:")
         || task.starts_with("_package_build:")
-        || task.starts_with("_package_repodata:")
         || task == "_salt_tree:salt"
         || task == "_iso_build"
         || task == "_iso_sbom"

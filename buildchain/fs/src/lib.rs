@@ -7,6 +7,7 @@ mod atomic;
 pub mod dedup;
 mod digest;
 mod error;
+mod links;
 mod open;
 mod temp;
 mod walk;
@@ -14,6 +15,7 @@ mod walk;
 pub use atomic::{replace_dir, write_atomic, write_cache, write_new, AtomicFile, StagingDir};
 pub use digest::{sha256_file, sha256_file_with_size};
 pub use error::{FsError, IoResultExt};
+pub use links::link_target_problem;
 pub use open::{is_link_refusal, open_no_follow};
 pub use temp::{
     is_temp_name, process_alive, remove_path, remove_stale_temps, temp_owner, temp_path_for,

@@ -570,20 +570,29 @@ fn execute(task: &Task, any_dep_ran: bool, dynamic: bool, runner: &Runner<'_>) -
         match cache.restore(entry) {
             Ok(true) => {
                 runner.walks.invalidate();
-                return match finish(task, checked.record, dynamic, runner) {
+                match finish(task, Arc::clone(&checked.record), dynamic, runner) {
                     Ok(children) => {
                         runner.reporter.event(&Event::Restored {
                             task: task.name.clone(),
                             title,
                             duration: started.elapsed(),
                         });
-                        Outcome::Done {
+                        return Outcome::Done {
                             ran: true,
                             children,
-                        }
+                        };
                     }
-                    Err(e) => fail(task, runner, started, e),
-                };
+                    // What was restored cannot be recorded: the task runs, and replaces it.
+                    Err(e) => {
+                        let _ = save(runner, |s| s.remove(&task.name));
+                        runner.reporter.event(&Event::Log {
+                            task: task.name.clone(),
+                            message: format!(
+                                "warning: the cache: its restored outputs: {e}; running it here"
+                            ),
+                        });
+                    }
+                }
             }
             Ok(false) => {}
             Err(warning) => runner.reporter.event(&Event::Log {

@@ -102,7 +102,13 @@ impl Task {
     }
 
     pub fn is_cacheable(&self) -> bool {
-        self.cacheable && self.action.is_some() && !self.targets.is_empty() && !self.always_run
+        self.cacheable
+            && self.action.is_some()
+            && !self.targets.is_empty()
+            && !self.always_run
+            && self.uptodate.is_none()
+            && !self.reruns_after_its_deps
+            && self.created_dirs.is_empty()
     }
 
     /// The documentation shown by `list` and `info` (first line = summary).

@@ -81,35 +81,9 @@ pub fn manifest_path_problem(path: &str) -> Option<&'static str> {
 }
 
 /// Why the link at `path` to `target` cannot be rebuilt on the node (`apply-delta.sh`
-/// refuses the same), or `None`: a link must stay inside the archive, read as text, and
-/// must not go through another link of the archive (`links`), whose own target would make
-/// the text lie (`d -> ../..`, then `e -> d/..`).
+/// refuses the same), or `None`: see [`buildchain_fs::link_target_problem`].
 pub fn link_problem(path: &str, target: &str, links: &HashSet<&str>) -> Option<&'static str> {
-    if target.is_empty() || target.chars().any(|c| c.is_control() || c == '\\') {
-        return Some("is empty or holds a control character or a backslash");
-    }
-    if target.starts_with('/') {
-        return Some("is absolute");
-    }
-    let mut at: Vec<&str> = path.split('/').collect();
-    at.pop();
-    let parts: Vec<&str> = target
-        .split('/')
-        .filter(|p| !p.is_empty() && *p != ".")
-        .collect();
-    for (i, part) in parts.iter().enumerate() {
-        if *part == ".." {
-            if at.pop().is_none() {
-                return Some("leaves the archive");
-            }
-            continue;
-        }
-        at.push(part);
-        if i + 1 < parts.len() && links.contains(at.join("/").as_str()) {
-            return Some("goes through another link of the archive");
-        }
-    }
-    None
+    buildchain_fs::link_target_problem(path, target, links)
 }
 
 /// Writes the delta from OLD to NEW into the empty directory `dir`.

@@ -42,7 +42,18 @@ pub fn tasks(cfg: &Cfg) -> Result<Vec<Task>> {
             );
         }
     }
-    let old_version = release_version(&old)?;
+    let old_version = match release_version(&old) {
+        Ok(version) => version,
+        // list, info and clean keep working; the delta fails, saying why, when it runs.
+        Err(e) => {
+            let message = format!("{e:#}");
+            return Ok(vec![Task::new(TASK)
+                .doc(format!("Write the delta ISO from {}.", old.display()))
+                .version(format!("broken --delta-from: {message}"))
+                .always_run()
+                .action(move |_| -> Result<()> { bail!("{message}") })]);
+        }
+    };
     let name = format!(
         "{}-{old_version}-to-{}.delta.iso",
         cfg.project_name.to_lowercase(),
@@ -149,8 +160,12 @@ fn volume_id(cfg: &Cfg) -> String {
 
 /// The VERSION of a release's product.txt, checked to be usable in a file name.
 fn release_version(path: &Path) -> Result<String> {
-    let archive = Archive::open(path)
-        .with_context(|| format!("--delta-from {}: cannot read", path.display()))?;
+    let archive = Archive::open(path).with_context(|| {
+        format!(
+            "--delta-from (or DELTA_FROM) {}: cannot read",
+            path.display()
+        )
+    })?;
     let text = archive
         .read_small("product.txt", 64 << 10)?
         .with_context(|| {

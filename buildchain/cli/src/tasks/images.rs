@@ -264,7 +264,14 @@ pub fn resolve(cfg: &Config, image: &Image) -> Result<crate::lock::LockedImage> 
     // Every platform the image is shipped for must be in its index: said now, at lock
     // time, rather than by a pull that a new lock cannot mend.
     if let Some(wanted) = cfg.versions.platforms_of(image).filter(|p| p.len() > 1) {
-        if !resolved.platforms.is_empty() {
+        if resolved.platforms.is_empty() {
+            anyhow::bail!(
+                "{}: one manifest, not an index: it serves one platform, not {}: list its platform in the image's `platforms`",
+                remote.reference,
+                join(&wanted)
+            );
+        }
+        {
             let listed: Vec<Platform> = resolved
                 .platforms
                 .keys()
@@ -322,8 +329,11 @@ fn pull_task(cfg: &Cfg, image: &Image) -> Result<Task> {
         // Pinned by versions.lock: the manifest it recorded for this platform is the one
         // kept, and a refusal says which entry to update.
         if let Some(pin) = &locked {
-            let manifest = match pin.platforms.get(&platform.to_string()) {
-                Some(manifest) => manifest,
+            let locked = pin.platforms.iter().find(|(listed, _)| {
+                Platform::parse(listed).is_ok_and(|listed| platform.is_served_by(&listed))
+            });
+            let manifest = match locked {
+                Some((_, manifest)) => manifest,
                 None if pin.platforms.is_empty() => &pin.manifest,
                 None => anyhow::bail!(
                     "versions.lock:{}: {} {} has no {platform} manifest (it lists {}): run `buildchain lock --update {}`",

@@ -573,8 +573,7 @@ fn repodata_task(
                 .map(|a| format!(" for {a}"))
                 .unwrap_or_default()
         ))
-        .target(dir.join("repodata"))
-        .cacheable();
+        .target(dir.join("repodata"));
     // A repository we do not download from may still name its key: copied next to the
     // packages, where salt's yum configuration expects it.
     let mut local_key_copy = None;

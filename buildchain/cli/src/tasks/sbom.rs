@@ -28,12 +28,17 @@ pub fn task(cfg: &Cfg) -> Task {
         .file_deps([cfg.repo("VERSION"), cfg.repo("versions.toml")])
         .calc_file_deps(move || shipped_files(&cfg3))
         .target(target.clone())
+        // The whole lock (base packages and requirements are in the SBOM too).
         .version(format!(
-            "sbom v1 {} {} epoch={} pins={}",
+            "sbom v1 {} {} epoch={} pins={} lock={}",
             cfg.product_id(),
             cfg.project_name,
             cfg.epoch.unsigned(),
-            super::salt::lock_pins(cfg)
+            super::salt::lock_pins(cfg),
+            cfg.lock_text.as_deref().map_or_else(String::new, |text| {
+                use sha2::Digest as _;
+                format!("{:x}", sha2::Sha256::digest(text.as_bytes()))
+            })
         ))
         .action(move |_| -> Result<()> {
             let text = render(&cfg2)?;

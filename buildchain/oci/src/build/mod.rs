@@ -372,6 +372,23 @@ fn load_base(
     }
     let config_value: serde_json::Value = serde_json::from_slice(&config_bytes)
         .map_err(|e| fail(format!("config is not JSON: {e}")))?;
+    // Its layers run on this build's platform only if it is of it.
+    if let (Some(os), Some(architecture)) = (
+        config_value["os"].as_str(),
+        config_value["architecture"].as_str(),
+    ) {
+        let base_platform = Platform {
+            os: os.to_string(),
+            architecture: architecture.to_string(),
+            variant: config_value["variant"].as_str().map(str::to_string),
+        };
+        if !def.platform.is_served_by(&base_platform) {
+            return Err(fail(format!(
+                "it is a {base_platform} image, this build is for {}",
+                def.platform
+            )));
+        }
+    }
     for layer in &layers {
         let src = dir.join(layer.digest.hex());
         let size = std::fs::metadata(&src).at(&src)?.len();
