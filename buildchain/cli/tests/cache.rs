@@ -48,6 +48,22 @@ fn with(events: &[(String, String)], event: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// `buildchain --reporter json --cache URL --cache-mode read iso` in `repo`.
+fn read_only(repo: &Repo, url: &str) -> std::process::Output {
+    repo.run(
+        &[
+            "--reporter",
+            "json",
+            "--cache",
+            url,
+            "--cache-mode",
+            "read",
+            "iso",
+        ],
+        &[],
+    )
+}
+
 fn clone_with(versions: &str, lock: &Path) -> Repo {
     let repo = Repo::copy();
     fs::write(repo.path().join("versions.toml"), versions).unwrap();
@@ -89,18 +105,7 @@ fn another_clone_restores_every_cacheable_task_and_writes_the_same_iso() {
     // B, another path, an empty build root, read only: everything restored, nothing run.
     let b = clone_with(&versions, &lock);
     let started = Instant::now();
-    let out = b.run(
-        &[
-            "--reporter",
-            "json",
-            "--cache",
-            &url,
-            "--cache-mode",
-            "read",
-            "iso",
-        ],
-        &[],
-    );
+    let out = read_only(&b, &url);
     let time_b = started.elapsed();
     let seen = events(&ok(&out));
     assert_eq!(
@@ -170,18 +175,7 @@ fn another_clone_restores_every_cacheable_task_and_writes_the_same_iso() {
     bytes[10] ^= 0x20;
     fs::write(&data, bytes).unwrap();
     let c = clone_with(&versions, &lock);
-    let out = c.run(
-        &[
-            "--reporter",
-            "json",
-            "--cache",
-            &url,
-            "--cache-mode",
-            "read",
-            "iso",
-        ],
-        &[],
-    );
+    let out = read_only(&c, &url);
     let seen = events(&ok(&out));
     assert_eq!(
         with(&seen, "success"),

@@ -45,30 +45,19 @@ fn package(repo: &Path, name: &str, arch: &str) {
 
 /// `name.arch` of every package dnf sees for `arch` in the repository at `baseurl`.
 fn dnf_available(baseurl: &str, arch: &str, work: &Path) -> Vec<String> {
-    let root = work.join(format!("dnf-{arch}"));
-    let _ = fs::remove_dir_all(&root);
-    fs::create_dir_all(root.join("repos")).unwrap();
-    fs::write(
-        root.join("repos/iso.repo"),
-        format!("[iso]\nname=iso\nbaseurl={baseurl}\nenabled=1\ngpgcheck=0\n"),
-    )
-    .unwrap();
     let out = tool(
-        Command::new("dnf")
-            .arg(format!("--installroot={}", root.display()))
-            .arg(format!(
-                "--setopt=reposdir={}",
-                root.join("repos").display()
-            ))
-            .args([
-                "--releasever=8",
-                "--forcearch",
-                arch,
-                "-q",
-                "repoquery",
-                "--qf",
-                "%{name}.%{arch}\n",
-            ]),
+        dnf_in(
+            &work.join(format!("dnf-{arch}")),
+            &format!("[iso]\nname=iso\nbaseurl={baseurl}\nenabled=1\ngpgcheck=0\n"),
+        )
+        .args([
+            "--forcearch",
+            arch,
+            "-q",
+            "repoquery",
+            "--qf",
+            "%{name}.%{arch}\n",
+        ]),
     );
     let mut names: Vec<String> = out
         .lines()

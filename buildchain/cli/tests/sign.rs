@@ -102,31 +102,16 @@ fn gpg_verify(public: &Path, signature: &Path, file: &Path) -> Output {
 /// dnf installing `package` from `repo` (file://) with `gpgcheck=1` and `repo_gpgcheck=1`.
 fn dnf_install(repo: &Path, key: &Path, package: &str, work: &Path) -> Output {
     let root = work.join("installroot");
-    let _ = fs::remove_dir_all(&root);
-    fs::create_dir_all(root.join("repos")).unwrap();
-    fs::write(
-        root.join("repos/signed.repo"),
-        format!(
+    let mut dnf = dnf_in(
+        &root,
+        &format!(
             "[signed]\nname=signed\nbaseurl=file://{}\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=file://{}\n",
             repo.display(),
             key.display()
         ),
-    )
-    .unwrap();
+    );
     run_ok(Command::new("rpm").arg("--initdb").arg("--root").arg(&root));
-    Command::new("dnf")
-        .arg(format!("--installroot={}", root.display()))
-        .arg(format!(
-            "--setopt=reposdir={}",
-            root.join("repos").display()
-        ))
-        .args([
-            "--setopt=tsflags=noscripts",
-            "--releasever=8",
-            "-y",
-            "install",
-            package,
-        ])
+    dnf.args(["--setopt=tsflags=noscripts", "-y", "install", package])
         .output()
         .unwrap()
 }

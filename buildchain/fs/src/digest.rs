@@ -18,15 +18,21 @@ pub fn sha256_file(path: &Path) -> Result<String, FsError> {
 /// Lower-case hex SHA-256 of the content of `path`, with the number of bytes read.
 pub fn sha256_file_with_size(path: &Path) -> Result<(String, u64), FsError> {
     let mut file = File::open(path).at("open", path)?;
+    sha256_read(&mut file).map_err(|e| FsError::new("read", path, e))
+}
+
+/// Lower-case hex SHA-256 of everything `reader` gives, with the number of bytes (a file
+/// inside an ISO image, a response body).
+pub fn sha256_read(reader: &mut dyn Read) -> std::io::Result<(String, u64)> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 256 << 10];
     let mut size = 0u64;
     loop {
-        let n = match file.read(&mut buf) {
+        let n = match reader.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(FsError::new("read", path, e)),
+            Err(e) => return Err(e),
         };
         hasher.update(&buf[..n]);
         size += n as u64;

@@ -13,7 +13,7 @@ mod temp;
 mod walk;
 
 pub use atomic::{replace_dir, write_atomic, write_cache, write_new, AtomicFile, StagingDir};
-pub use digest::{sha256_file, sha256_file_with_size};
+pub use digest::{sha256_file, sha256_file_with_size, sha256_read};
 pub use error::{FsError, IoResultExt};
 pub use links::link_target_problem;
 pub use open::{is_link_refusal, open_no_follow};

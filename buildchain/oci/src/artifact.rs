@@ -164,13 +164,21 @@ impl ArtifactStore {
         }
     }
 
+    /// One request without a body.
+    fn call(
+        &self,
+        method: Method,
+        url: &str,
+        what: &str,
+    ) -> Result<buildchain_http::Response, OciError> {
+        self.client.send(method, url, &[], &mut || Ok(None), what)
+    }
+
     /// Whether the repository has the blob `digest`.
     pub fn has_blob(&self, digest: &Digest) -> Result<bool, OciError> {
         let url = self.client.blob_url(digest);
         let what = format!("blob {digest}");
-        let response = self
-            .client
-            .send(Method::Head, &url, &[], &mut || Ok(None), &what)?;
+        let response = self.call(Method::Head, &url, &what)?;
         match response.status() {
             200 => Ok(true),
             404 => Ok(false),
@@ -191,9 +199,7 @@ impl ArtifactStore {
         }
         let what = format!("upload of blob {digest}");
         let start = format!("{}/blobs/uploads/", self.client.base());
-        let response = self
-            .client
-            .send(Method::Post, &start, &[], &mut || Ok(None), &what)?;
+        let response = self.call(Method::Post, &start, &what)?;
         if response.status() != 202 {
             return Err(self
                 .client
@@ -275,9 +281,7 @@ impl ArtifactStore {
     pub fn delete_blob(&self, digest: &Digest) -> Result<(), OciError> {
         let url = self.client.blob_url(digest);
         let what = format!("delete of blob {digest}");
-        let response = self
-            .client
-            .send(Method::Delete, &url, &[], &mut || Ok(None), &what)?;
+        let response = self.call(Method::Delete, &url, &what)?;
         match response.status() {
             200 | 202 | 404 => Ok(()),
             status => Err(self.client.http_error(&what, status, &url, response)),
@@ -289,9 +293,7 @@ impl ArtifactStore {
     pub fn delete_manifest(&self, digest: &Digest) -> Result<(), OciError> {
         let url = format!("{}/manifests/{digest}", self.client.base());
         let what = format!("delete of manifest {digest}");
-        let response = self
-            .client
-            .send(Method::Delete, &url, &[], &mut || Ok(None), &what)?;
+        let response = self.call(Method::Delete, &url, &what)?;
         match response.status() {
             200 | 202 => Ok(()),
             405 => Err(self.protocol(

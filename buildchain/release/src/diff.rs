@@ -2,7 +2,7 @@
 //! reviews it: product.txt fields, images (tag, digest, bytes of new layers), packages
 //! (NEVRA), every other file, and the bytes of content NEW has that OLD lacks.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::io::BufReader;
 use std::path::Path;
@@ -328,30 +328,29 @@ struct Image<'a> {
 }
 
 fn images_of(inventory: &Inventory) -> BTreeMap<&str, Vec<Image<'_>>> {
+    // The blobs of each directory, in one pass (`<dir>/<64 hex>`).
+    let mut blobs_in: HashMap<&str, Vec<&Item>> = HashMap::new();
+    for item in inventory.items.iter().filter(|i| i.sha256.is_some()) {
+        if let Some((dir, name)) = item.entry.path.rsplit_once('/') {
+            if is_blob_name(name) {
+                blobs_in.entry(dir).or_default().push(item);
+            }
+        }
+    }
     let mut images: BTreeMap<&str, Vec<Image<'_>>> = BTreeMap::new();
     for item in &inventory.items {
         // `images/<name, maybe with slashes>/<tag>/manifest.json`.
-        let Some(inner) = item.entry.path.strip_prefix("images/") else {
+        let Some(dir) = item.entry.path.strip_suffix("/manifest.json") else {
             continue;
         };
-        let Some(image_dir) = inner.strip_suffix("/manifest.json") else {
+        let Some(image_dir) = dir.strip_prefix("images/") else {
             continue;
         };
         if let (Some((name, tag)), Some(sha)) = (image_dir.rsplit_once('/'), &item.sha256) {
-            let dir = format!("images/{name}/{tag}/");
-            let blobs = inventory
-                .items
-                .iter()
-                .filter(|b| {
-                    b.sha256.is_some()
-                        && b.entry.path.starts_with(&dir)
-                        && is_blob_name(&b.entry.path[dir.len()..])
-                })
-                .collect();
             images.entry(name).or_default().push(Image {
                 tag,
                 digest: format!("sha256:{sha}"),
-                blobs,
+                blobs: blobs_in.get(dir).cloned().unwrap_or_default(),
             });
         }
     }

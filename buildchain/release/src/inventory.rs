@@ -2,10 +2,8 @@
 //! a delta. Files are hashed in parallel, each read once.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Read;
 
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 
 use crate::archive::{Archive, Entry, EntryKind};
 use crate::error::ReleaseError;
@@ -84,19 +82,8 @@ impl Inventory {
 
 fn hash(archive: &Archive, entry: &Entry) -> Result<String, ReleaseError> {
     let mut reader = archive.reader(&entry.path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 << 10];
-    let mut total = 0u64;
-    loop {
-        let n = reader
-            .read(&mut buf)
-            .map_err(|e| ReleaseError::io("read", archive.path().join(&entry.path), e))?;
-        if n == 0 {
-            break;
-        }
-        total += n as u64;
-        hasher.update(&buf[..n]);
-    }
+    let (sha256, total) = buildchain_fs::sha256_read(&mut reader)
+        .map_err(|e| ReleaseError::io("read", archive.path().join(&entry.path), e))?;
     if total != entry.size {
         return Err(archive.bad_entry(
             &entry.path,
@@ -106,7 +93,7 @@ fn hash(archive: &Archive, entry: &Entry) -> Result<String, ReleaseError> {
             ),
         ));
     }
-    Ok(hex::encode(hasher.finalize()))
+    Ok(sha256)
 }
 
 /// `KEY=value` lines (the first `=` splits; blank lines and `#` comments skipped).

@@ -181,3 +181,19 @@ pub fn createrepo(dir: &std::path::Path, args: &[&str]) {
             .arg(dir),
     );
 }
+
+/// `dnf` in a fresh installroot `root` whose only repository file is `repo_file`: the
+/// caller adds the command (`install PKG`, `repoquery …`).
+pub fn dnf_in(root: &Path, repo_file: &str) -> Command {
+    let _ = std::fs::remove_dir_all(root);
+    std::fs::create_dir_all(root.join("repos")).unwrap();
+    std::fs::write(root.join("repos/test.repo"), repo_file).unwrap();
+    let mut cmd = Command::new("dnf");
+    cmd.arg(format!("--installroot={}", root.display()))
+        .arg(format!(
+            "--setopt=reposdir={}",
+            root.join("repos").display()
+        ))
+        .arg("--releasever=8");
+    cmd
+}
